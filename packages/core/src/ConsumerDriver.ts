@@ -1,0 +1,168 @@
+/**
+ * The port a Kafka client implements so the engine can run on it: group membership with
+ * assignment callbacks, record delivery, pause/resume and explicit commits.
+ *
+ * A driver never commits on its own: what is committed is exactly what the engine hands to
+ * `GroupSession.commit`. That is the whole of G1 on the driver's side.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { RawRecord } from "./ConsumerRecord.js"
+import type { KafkaError } from "./KafkaError.js"
+import type { TopicPartition } from "./TopicPartition.js"
+
+/**
+ * An offset to commit: `offset` is the next offset to consume (the commit frontier), as in
+ * Kafka's own protocol. `metadata` is stored beside it by the broker (the engine keeps the
+ * offsets finished above the frontier there; the broker's default limit is 4,096 bytes).
+ *
+ * @since 0.1.0
+ */
+export interface OffsetAndMetadata {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: number
+  readonly metadata?: string | undefined
+}
+
+/**
+ * A partition given to this member by a completed rebalance, with its committed offset and
+ * metadata when the driver knows them (consumption starts there, or at `startFrom` when the
+ * group has no offset).
+ *
+ * @since 0.1.0
+ */
+export interface PartitionAssignment {
+  readonly topicPartition: TopicPartition
+  readonly committed: { readonly offset: number; readonly metadata: string } | undefined
+}
+
+/**
+ * What to join and how.
+ *
+ * @since 0.1.0
+ */
+export interface Subscription {
+  readonly groupId: string
+  readonly topics: ReadonlyArray<string>
+  /** Where a partition starts when the group has no committed offset for it. */
+  readonly startFrom: "earliest" | "latest"
+  readonly sessionTimeout: Duration.Duration
+  readonly rebalanceTimeout: Duration.Duration
+  readonly heartbeatInterval: Duration.Duration
+  /** Upper bound on what one fetch returns per partition: bounds the buffer overshoot. */
+  readonly maxBytesPerPartition: number
+  readonly clientId: string
+}
+
+/**
+ * The engine's side of the membership; the driver calls these.
+ *
+ * The driver must call them one at a time, in the order the group changed (no `onRecords`
+ * for a partition after its `onRevoked`/`onLost` began, none before its `onAssigned`).
+ *
+ * @since 0.1.0
+ */
+export interface GroupListener {
+  /** A rebalance completed and gave this member these partitions. */
+  readonly onAssigned: (partitions: ReadonlyArray<PartitionAssignment>) => Effect.Effect<void>
+  /**
+   * These partitions are being taken away while this member is still in the group. The
+   * rebalance must wait until the returned effect completes: the engine drains or interrupts
+   * the partitions' work and commits their final frontier inside it.
+   */
+  readonly onRevoked: (partitions: ReadonlyArray<TopicPartition>) => Effect.Effect<void>
+  /**
+   * These partitions were lost: the member was fenced or its session expired, so another
+   * member may already own them. Nothing may be committed for them.
+   */
+  readonly onLost: (partitions: ReadonlyArray<TopicPartition>) => Effect.Effect<void>
+  /**
+   * Records fetched for an owned partition, in offset order. Must return promptly: the
+   * engine applies backpressure by pausing the partition, never by blocking the driver's
+   * poll loop (that would stop heartbeats).
+   */
+  readonly onRecords: (partition: TopicPartition, records: ReadonlyArray<RawRecord>) => Effect.Effect<void>
+}
+
+/**
+ * A joined member. Closing the scope it was created in leaves the group and disconnects.
+ *
+ * @since 0.1.0
+ */
+export interface GroupSession {
+  readonly commit: (offsets: ReadonlyArray<OffsetAndMetadata>) => Effect.Effect<void, KafkaError>
+  readonly pause: (partitions: ReadonlyArray<TopicPartition>) => Effect.Effect<void>
+  readonly resume: (partitions: ReadonlyArray<TopicPartition>) => Effect.Effect<void>
+  /** The member id the coordinator gave (undefined before the first join). */
+  readonly memberId: Effect.Effect<string | undefined>
+  /** Fails when the session dies for good (e.g. the client crashed and will not restart). */
+  readonly failed: Effect.Effect<never, KafkaError>
+}
+
+/**
+ * The consumer side of a Kafka client.
+ *
+ * @since 0.1.0
+ */
+export class ConsumerDriver extends Context.Tag("@sluice/core/ConsumerDriver")<
+  ConsumerDriver,
+  {
+    /** A name for logs and diagnostics, e.g. "kafkajs" or "memory". */
+    readonly name: string
+    /**
+     * Connects, joins the group and starts delivering to `listener`. Completes once the
+     * client is connected and the subscription is registered (the first assignment may come
+     * later, through `onAssigned`).
+     */
+    readonly subscribe: (
+      subscription: Subscription,
+      listener: GroupListener
+    ) => Effect.Effect<GroupSession, KafkaError, Scope.Scope>
+  }
+>() {}
+
+/**
+ * A record to produce.
+ *
+ * @since 0.1.0
+ */
+export interface ProducerRecord {
+  readonly topic: string
+  readonly partition?: number | undefined
+  readonly key: Uint8Array | null
+  readonly value: Uint8Array | null
+  readonly headers?: ReadonlyArray<{ readonly key: string; readonly value: Uint8Array | null }> | undefined
+  readonly timestamp?: number | undefined
+}
+
+/**
+ * Where a produced record landed.
+ *
+ * @since 0.1.0
+ */
+export interface RecordMetadata {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: number
+}
+
+/**
+ * The producer side of a Kafka client. `send` completes when the broker acknowledged every
+ * record (with the driver's acks setting; all replicas by default).
+ *
+ * @since 0.1.0
+ */
+export class ProducerDriver extends Context.Tag("@sluice/core/ProducerDriver")<
+  ProducerDriver,
+  {
+    readonly name: string
+    readonly send: (records: ReadonlyArray<ProducerRecord>) => Effect.Effect<ReadonlyArray<RecordMetadata>, KafkaError>
+    /** Waits until everything sent so far is acknowledged. */
+    readonly flush: Effect.Effect<void, KafkaError>
+  }
+>() {}

@@ -1,0 +1,44 @@
+/**
+ * A partition of a topic: the unit Kafka assigns to a member of a consumer group, and the
+ * unit Sluice gives a fiber, a scope and an offset tracker.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export interface TopicPartition {
+  readonly topic: string
+  readonly partition: number
+}
+
+/**
+ * Builds a `TopicPartition`.
+ *
+ * @since 0.1.0
+ */
+export const make = (topic: string, partition: number): TopicPartition => ({ topic, partition })
+
+/**
+ * A string key, unique per topic-partition, for maps and sets. Topic names may contain `-`
+ * and `.`, never `|`, so `|` separates without ambiguity.
+ *
+ * @since 0.1.0
+ */
+export const key = (tp: TopicPartition): string => `${tp.topic}|${tp.partition}`
+
+/** @since 0.1.0 */
+export const fromKey = (key: string): TopicPartition => {
+  const at = key.lastIndexOf("|")
+  return { topic: key.slice(0, at), partition: Number(key.slice(at + 1)) }
+}
+
+/** @since 0.1.0 */
+export const equals = (a: TopicPartition, b: TopicPartition): boolean =>
+  a.topic === b.topic && a.partition === b.partition
+
+/** @since 0.1.0 */
+export const toString = (tp: TopicPartition): string => `${tp.topic}-${tp.partition}`
+
+/** Sorts by topic, then partition: a stable order for logs and commits. @since 0.1.0 */
+export const order = (a: TopicPartition, b: TopicPartition): number =>
+  a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition
