@@ -37,7 +37,7 @@ export const equals = (a: TopicPartition, b: TopicPartition): boolean =>
   a.topic === b.topic && a.partition === b.partition
 
 /** @since 0.1.0 */
-export const toString = (tp: TopicPartition): string => `${tp.topic}-${tp.partition}`
+export const format = (tp: TopicPartition): string => `${tp.topic}-${tp.partition}`
 
 /** Sorts by topic, then partition: a stable order for logs and commits. @since 0.1.0 */
 export const order = (a: TopicPartition, b: TopicPartition): number =>

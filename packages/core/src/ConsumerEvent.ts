@@ -1,0 +1,39 @@
+/**
+ * What a consumer reports about its partitions and commits: the diagnostics stream
+ * (`Consumer.events`), in the spirit of zio-kafka's `DiagnosticEvent`.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import type { OffsetAndMetadata } from "./ConsumerDriver.js"
+import type { KafkaError } from "./KafkaError.js"
+import type { TopicPartition } from "./TopicPartition.js"
+
+/** @since 0.1.0 */
+export type ConsumerEvent = Data.TaggedEnum<{
+  /** A rebalance gave these partitions to this member; their workers are running. */
+  Assigned: { readonly memberId: string | undefined; readonly partitions: ReadonlyArray<TopicPartition> }
+  /** A revocation began: dispatch stopped, unstarted records dropped. */
+  Revoking: { readonly partitions: ReadonlyArray<TopicPartition> }
+  /** A partition left this member after its work ended and its final frontier was committed. */
+  Revoked: {
+    readonly partition: TopicPartition
+    /** Buffered records that never started and were dropped. */
+    readonly dropped: number
+    /** Whether in-flight work had to be interrupted (interrupt strategy or drain timeout). */
+    readonly interrupted: boolean
+    /** The frontier committed last for the partition, if any. */
+    readonly committed: number | undefined
+    readonly millis: number
+  }
+  /** Partitions lost without a revocation (fenced, session expired): interrupted, not committed. */
+  Lost: { readonly partitions: ReadonlyArray<TopicPartition> }
+  Committed: { readonly offsets: ReadonlyArray<OffsetAndMetadata> }
+  CommitFailed: { readonly offsets: ReadonlyArray<OffsetAndMetadata>; readonly error: KafkaError }
+  /** The partition's buffer is full: fetching it stopped until the buffer drains. */
+  Paused: { readonly partition: TopicPartition; readonly buffered: number }
+  Resumed: { readonly partition: TopicPartition; readonly buffered: number }
+}>
+
+/** @since 0.1.0 */
+export const ConsumerEvent = Data.taggedEnum<ConsumerEvent>()

@@ -1,0 +1,13 @@
+/**
+ * @since 0.1.0
+ */
+export * as CommittableRecord from "./CommittableRecord.js"
+export * as Consumer from "./Consumer.js"
+export * as ConsumerDriver from "./ConsumerDriver.js"
+export * as ConsumerError from "./ConsumerError.js"
+export * as ConsumerEvent from "./ConsumerEvent.js"
+export * as ConsumerRecord from "./ConsumerRecord.js"
+export * as ConsumerSettings from "./ConsumerSettings.js"
+export * as KafkaError from "./KafkaError.js"
+export * as OffsetTracker from "./OffsetTracker.js"
+export * as TopicPartition from "./TopicPartition.js"
