@@ -22,6 +22,7 @@
  *
  * @since 0.1.0
  */
+import type * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -37,10 +38,13 @@ import * as CommittableRecord from "./CommittableRecord.js"
 import { ConsumerDriver, type Subscription } from "./ConsumerDriver.js"
 import { HandlerError, handlerError } from "./ConsumerError.js"
 import type { ConsumerEvent } from "./ConsumerEvent.js"
+import type { RawRecord } from "./ConsumerRecord.js"
 import * as ConsumerRecord from "./ConsumerRecord.js"
 import * as ConsumerSettings from "./ConsumerSettings.js"
+import { concurrentProcessor } from "./internal/concurrentProcessor.js"
 import { Engine, handlerProcessor, type Processor, squashCause } from "./internal/engine.js"
 import type { KafkaError } from "./KafkaError.js"
+import * as ProcessingMode from "./ProcessingMode.js"
 import type { TopicPartition } from "./TopicPartition.js"
 
 export { HandlerError }
@@ -59,6 +63,8 @@ export interface RunOptions<E, R> {
   readonly handler: Handler<E, R>
   /** Overrides the settings' `groupId` for this run. */
   readonly groupId?: string | undefined
+  /** `partition` (default), `keyed({ concurrency })` or `unordered({ concurrency })`. */
+  readonly mode?: ProcessingMode.ProcessingMode | undefined
 }
 
 /** @since 0.1.0 */
@@ -207,12 +213,19 @@ export const make = (settings: ConsumerSettings.ConsumerSettings): Effect.Effect
       runEngine<HandlerError<E>, R>(
         options.topics,
         options.groupId,
-        (engine) =>
-          handlerProcessor<E, R>(
-            engine,
-            (raw) => options.handler(ConsumerRecord.fromRaw(raw)),
-            (record, cause) => handlerError(record, squashCause(cause) as E)
-          ),
+        (engine) => {
+          const handle = (raw: RawRecord) => options.handler(ConsumerRecord.fromRaw(raw))
+          const onFailure = (record: RawRecord, cause: Cause.Cause<E>) => handlerError(record, squashCause(cause) as E)
+          const mode = options.mode ?? ProcessingMode.partition
+          return mode._tag === "partition"
+            ? handlerProcessor<E, R>(engine, handle, onFailure)
+            : concurrentProcessor<E, R>(
+                engine,
+                { concurrency: mode.concurrency, keyed: mode._tag === "keyed" },
+                handle,
+                onFailure
+              )
+        },
         () => Effect.void
       )
 

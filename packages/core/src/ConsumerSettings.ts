@@ -12,6 +12,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { maxEncodableWindow } from "./OffsetMetadata.js"
 
 /**
  * A setting was missing or out of range. `setting` is its path, e.g. `"buffer.perPartition"`.
@@ -81,6 +82,12 @@ export interface ConsumerSettings {
   readonly heartbeatInterval: Duration.Duration
   /** Upper bound on one fetch per partition: how far a buffer can overshoot its limit. */
   readonly maxBytesPerPartition: number
+  /**
+   * Offsets between a partition's frontier and its highest received offset before the
+   * partition is paused (the keyed and unordered modes let work run far ahead of a slow
+   * record). At most 23,000, so that the finished offsets always fit in the commit metadata.
+   */
+  readonly maxWindow: number
 }
 
 /**
@@ -101,7 +108,8 @@ export const defaults: Omit<ConsumerSettings, "groupId"> = {
   sessionTimeout: Duration.seconds(30),
   rebalanceTimeout: Duration.seconds(60),
   heartbeatInterval: Duration.seconds(3),
-  maxBytesPerPartition: 1_048_576
+  maxBytesPerPartition: 1_048_576,
+  maxWindow: 10_000
 }
 
 /**
@@ -125,6 +133,7 @@ export interface Input {
   readonly rebalanceTimeout?: Duration.DurationInput | undefined
   readonly heartbeatInterval?: Duration.DurationInput | undefined
   readonly maxBytesPerPartition?: number | undefined
+  readonly maxWindow?: number | undefined
 }
 
 const positiveInt = (setting: string, value: number): Effect.Effect<number, SettingsError> =>
@@ -210,8 +219,16 @@ export const make = (input: Input): Effect.Effect<ConsumerSettings, SettingsErro
         message: "heartbeatInterval must be shorter than sessionTimeout (Kafka advises a third of it)"
       })
     }
+    const maxWindow = yield* positiveInt("maxWindow", input.maxWindow ?? defaults.maxWindow)
+    if (maxWindow > maxEncodableWindow) {
+      return yield* new SettingsError({
+        setting: "maxWindow",
+        message: `maxWindow must be at most ${maxEncodableWindow} so that the commit metadata fits in 4,096 bytes, got ${maxWindow}`
+      })
+    }
     return {
       groupId: input.groupId,
+      maxWindow,
       clientId: input.clientId ?? defaults.clientId,
       startFrom,
       commitInterval: yield* positiveDuration("commitInterval", input.commitInterval, defaults.commitInterval),

@@ -29,6 +29,7 @@ import type { RawRecord } from "./ConsumerRecord.js"
 import { SettingsError } from "./ConsumerSettings.js"
 import type { ErrorPolicy, FloodLimit } from "./ErrorPolicy.js"
 import type { KafkaError } from "./KafkaError.js"
+import type { ProcessingMode } from "./ProcessingMode.js"
 import { Producer } from "./Producer.js"
 import * as Topic from "./Topic.js"
 
@@ -258,6 +259,20 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
   never,
   HandlerError<PipelineError<ErrorOf<P[number]>>> | KafkaError | SettingsError,
   ContextOf<P[number]> | Consumer.Consumer
+> => runWith({}, ...pipelines)
+
+/**
+ * `run` with options: the processing mode (`keyed`, `unordered`) and the group.
+ *
+ * @since 0.1.0
+ */
+export const runWith = <const P extends ReadonlyArray<Pipeline<any, any>>>(
+  options: { readonly mode?: ProcessingMode | undefined; readonly groupId?: string | undefined },
+  ...pipelines: P
+): Effect.Effect<
+  never,
+  HandlerError<PipelineError<ErrorOf<P[number]>>> | KafkaError | SettingsError,
+  ContextOf<P[number]> | Consumer.Consumer
 > => {
   const routes = new Map<string, Pipeline<any, any>>()
   for (const pipeline of pipelines) {
@@ -271,6 +286,8 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
     }
   }
   return Consumer.run({
+    mode: options.mode,
+    groupId: options.groupId,
     topics: [...routes.keys()],
     handler: (record) => routes.get(record.topic)!.process(record.raw)
   }) as never

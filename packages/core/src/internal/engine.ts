@@ -26,6 +26,7 @@ import { ConsumerEvent } from "../ConsumerEvent.js"
 import type { RawRecord } from "../ConsumerRecord.js"
 import type { ConsumerSettings } from "../ConsumerSettings.js"
 import type { KafkaError } from "../KafkaError.js"
+import * as OffsetMetadata from "../OffsetMetadata.js"
 import { OffsetTracker } from "../OffsetTracker.js"
 import * as TP from "../TopicPartition.js"
 import { RecordQueue } from "./recordQueue.js"
@@ -49,8 +50,15 @@ export class Worker {
   paused = false
   /** Records taken from the buffer and not finished yet. */
   inFlight = 0
-  /** The last committed frontier (-1: none known). */
+  /** The last committed frontier (-1: none known) and the metadata committed with it. */
   committed: number
+  committedMetadata = ""
+  /**
+   * Offsets at or above the committed frontier that an earlier owner already finished (read
+   * from the commit metadata at assignment): received, they are finished without running.
+   */
+  alreadyFinished: Set<number> | undefined = undefined
+  alreadyFinishedMax = -1
   fiber: Fiber.RuntimeFiber<void> | undefined = undefined
 
   constructor(
@@ -65,6 +73,11 @@ export class Worker {
   ) {
     this.key = TP.key(topicPartition)
     this.committed = committed
+  }
+
+  /** The metadata a commit of the current frontier carries: offsets finished above it. */
+  metadata(frontier: number): string {
+    return OffsetMetadata.encode(frontier, this.tracker.finishedAboveFrontier())
   }
 
   /** Takes the next buffered record for processing, or `undefined` when none is buffered. */
@@ -136,6 +149,7 @@ export class Engine<R> {
   readonly commitSignal: Effect.Latch
   private readonly lowPerPartition: number
   private readonly lowTotal: number
+  private readonly lowWindow: number
 
   constructor(
     readonly options: EngineOptions<R>,
@@ -145,6 +159,7 @@ export class Engine<R> {
     this.commitSignal = locks.commitSignal
     this.lowPerPartition = Math.floor(options.settings.buffer.perPartition / 2)
     this.lowTotal = Math.floor(options.settings.buffer.total / 2)
+    this.lowWindow = Math.floor(options.settings.maxWindow / 2)
   }
 
   static make<R>(options: EngineOptions<R>): Effect.Effect<Engine<R>> {
@@ -202,6 +217,14 @@ export class Engine<R> {
           yield* Effect.makeLatch(true),
           assignment.committed?.offset ?? -1
         )
+        if (assignment.committed !== undefined) {
+          worker.committedMetadata = assignment.committed.metadata
+          const finished = OffsetMetadata.decode(assignment.committed.offset, assignment.committed.metadata)
+          if (finished.length > 0) {
+            worker.alreadyFinished = new Set(finished)
+            worker.alreadyFinishedMax = finished[finished.length - 1]!
+          }
+        }
         this.workers.set(worker.key, worker)
         worker.fiber = yield* this.options
           .processor(worker)
@@ -221,20 +244,37 @@ export class Engine<R> {
       // them again from the committed frontier.
       if (worker === undefined || worker.state !== "running") return Effect.void
       let added = 0
+      let skipped = 0
+      const done = worker.alreadyFinished
       for (let i = 0; i < records.length; i++) {
         const record = records[i]!
-        if (worker.tracker.receive(record.offset)) {
-          worker.buffer.push(record)
-          added++
+        if (!worker.tracker.receive(record.offset)) continue
+        if (done?.has(record.offset)) {
+          // Finished by an earlier owner (commit metadata): finish it without running it.
+          worker.tracker.finish(record.offset)
+          skipped++
+          continue
         }
+        worker.buffer.push(record)
+        added++
       }
+      if (
+        done !== undefined &&
+        records.length > 0 &&
+        records[records.length - 1]!.offset >= worker.alreadyFinishedMax
+      ) {
+        worker.alreadyFinished = undefined
+      }
+      if (skipped > 0) this.onFinished()
       if (added === 0) return Effect.void
       this.totalBuffered += added
       worker.wake.unsafeOpen()
       const counted = recordsReceived(Effect.succeed(added))
       if (
         !worker.paused &&
-        (worker.buffer.length >= this.settings.buffer.perPartition || this.totalBuffered >= this.settings.buffer.total)
+        (worker.buffer.length >= this.settings.buffer.perPartition ||
+          this.totalBuffered >= this.settings.buffer.total ||
+          worker.tracker.window() >= this.settings.maxWindow)
       ) {
         return Effect.zipRight(counted, this.pause(worker))
       }
@@ -271,7 +311,7 @@ export class Engine<R> {
     for (const worker of this.pausedWorkers) {
       if (worker.state !== "running") {
         this.pausedWorkers.delete(worker)
-      } else if (worker.buffer.length <= this.lowPerPartition) {
+      } else if (worker.buffer.length <= this.lowPerPartition && worker.tracker.window() <= this.lowWindow) {
         worker.paused = false
         this.pausedWorkers.delete(worker)
         resumed.push(worker)
@@ -307,10 +347,18 @@ export class Engine<R> {
     for (const worker of workers) {
       if (worker.state === "closed") continue
       const frontier = worker.tracker.frontier()
-      if (frontier === undefined || frontier <= worker.committed) continue
+      if (frontier === undefined || frontier < worker.committed) continue
+      const metadata = worker.metadata(frontier)
+      // Commit when the frontier moved, or when it did not but more work above it finished.
+      if (frontier === worker.committed && metadata === worker.committedMetadata) continue
       out.push({
         worker,
-        offset: { topic: worker.topicPartition.topic, partition: worker.topicPartition.partition, offset: frontier }
+        offset: {
+          topic: worker.topicPartition.topic,
+          partition: worker.topicPartition.partition,
+          offset: frontier,
+          metadata
+        }
       })
     }
     return out
@@ -336,7 +384,10 @@ export class Engine<R> {
         Effect.matchEffect({
           onSuccess: () => {
             for (const p of pending) {
-              if (p.offset.offset > p.worker.committed) p.worker.committed = p.offset.offset
+              if (p.offset.offset >= p.worker.committed) {
+                p.worker.committed = p.offset.offset
+                p.worker.committedMetadata = p.offset.metadata ?? ""
+              }
             }
             return Effect.as(
               Effect.zipRight(commitsTotal(Effect.succeed(1)), this.publish(ConsumerEvent.Committed({ offsets }))),
