@@ -1,0 +1,461 @@
+/**
+ * The conformance suite: the engine's guarantees (G1–G8 of DESIGN.md) as tests that run
+ * unchanged on every driver — the simulated cluster and kafkajs on a real broker. A driver
+ * package calls `suite(name, layer)` from one of its test files.
+ *
+ * @since 0.1.0
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Consumer from "@sluice/core/Consumer"
+import type { ConsumerDriver, ProducerRecord } from "@sluice/core/ConsumerDriver"
+import type { ConsumerEvent } from "@sluice/core/ConsumerEvent"
+import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import type * as Layer from "effect/Layer"
+import * as Queue from "effect/Queue"
+import * as Ref from "effect/Ref"
+import * as Scope from "effect/Scope"
+import { TestCluster } from "./TestCluster.js"
+
+/** @since 0.1.0 */
+export interface SuiteOptions {
+  /** Session timeout for the members of the suite (a real broker's minimum is usually 6 s). */
+  readonly sessionTimeout: Duration.DurationInput
+  readonly heartbeatInterval: Duration.DurationInput
+  /** How long a test may wait for a condition (group joins on a real broker take seconds). */
+  readonly patience: Duration.DurationInput
+  /** Per-test timeout in milliseconds for vitest. */
+  readonly testTimeout: number
+}
+
+const defaultOptions: SuiteOptions = {
+  sessionTimeout: "10 seconds",
+  heartbeatInterval: "500 millis",
+  patience: "60 seconds",
+  testTimeout: 120_000
+}
+
+/** One handler invocation, as the suite's probe saw it. */
+export interface Handled {
+  readonly member: string
+  readonly partition: number
+  readonly offset: number
+  readonly start: number
+  end: number | undefined
+  outcome: "ok" | "failed" | "interrupted" | undefined
+}
+
+let counter = 0
+/** A topic or group name unique to this process and run. */
+export const uniqueName = (prefix: string): string =>
+  `${prefix}-${process.pid}-${Date.now().toString(36)}-${(counter++).toString(36)}`
+
+const encoder = new TextEncoder()
+
+/** `count` records numbered 0…count-1, spread round-robin over `partitions`. */
+export const numberedRecords = (topic: string, partitions: number, count: number, from = 0): Array<ProducerRecord> =>
+  Array.from({ length: count }, (_, i) => ({
+    topic,
+    partition: (from + i) % partitions,
+    key: encoder.encode(`k${from + i}`),
+    value: encoder.encode(String(from + i))
+  }))
+
+/** Waits until `predicate` holds, polling; dies with `what` after `patience`. */
+export const eventually = (
+  predicate: () => boolean,
+  what: string,
+  patience: Duration.DurationInput = "60 seconds"
+): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + Duration.toMillis(Duration.decode(patience))
+    while (!predicate()) {
+      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
+      yield* Effect.sleep("20 millis")
+    }
+  })
+
+/** A group member under test: its consumer, its fiber and its events. */
+export interface Member {
+  readonly name: string
+  readonly fiber: Fiber.RuntimeFiber<never, unknown>
+  readonly events: Array<ConsumerEvent>
+}
+
+/** Starts a member of `groupId` handling `topic` with `handler`, recording every call in `probe`. */
+export const startMember = (options: {
+  readonly name: string
+  readonly groupId: string
+  readonly topic: string
+  readonly probe: Array<Handled>
+  readonly settings?: Partial<ConsumerSettings.Input>
+  readonly handler?: (record: { partition: number; offset: number }) => Effect.Effect<void, unknown, Scope.Scope>
+}): Effect.Effect<Member, ConsumerSettings.SettingsError, ConsumerDriver> =>
+  Effect.gen(function* () {
+    const settings = yield* ConsumerSettings.make({
+      groupId: options.groupId,
+      commitInterval: "200 millis",
+      ...options.settings
+    })
+    const consumer = yield* Consumer.make(settings)
+    const events: Array<ConsumerEvent> = []
+    // Subscribed before the member starts, so that no event is missed; the subscription
+    // lives as long as the member.
+    const eventScope = yield* Scope.make()
+    const dequeue = yield* Scope.extend(consumer.subscribeEvents, eventScope)
+    const eventFiber = yield* Effect.forkDaemon(
+      Effect.forever(Effect.map(Queue.take(dequeue), (event) => events.push(event)))
+    )
+    const handler = options.handler ?? (() => Effect.void)
+    const fiber = yield* Effect.forkDaemon(
+      consumer
+        .run({
+          topics: [options.topic],
+          handler: (record) =>
+            Effect.suspend(() => {
+              const entry: Handled = {
+                member: options.name,
+                partition: record.partition,
+                offset: record.offset,
+                start: Date.now(),
+                end: undefined,
+                outcome: undefined
+              }
+              options.probe.push(entry)
+              return Effect.scoped(handler(record)).pipe(
+                Effect.onExit((exit) =>
+                  Effect.sync(() => {
+                    entry.end = Date.now()
+                    entry.outcome = Exit.isSuccess(exit) ? "ok" : Exit.isInterrupted(exit) ? "interrupted" : "failed"
+                  })
+                )
+              )
+            })
+        })
+        .pipe(
+          Effect.ensuring(
+            // Let the last events (the shutdown's commits) reach the array first.
+            Effect.zipRight(
+              Effect.sleep("20 millis"),
+              Effect.zipRight(Fiber.interrupt(eventFiber), Scope.close(eventScope, Exit.void))
+            )
+          )
+        )
+    )
+    return { name: options.name, fiber, events }
+  })
+
+/** Offsets handled successfully, per partition, with how many times each. */
+export const handledCounts = (probe: ReadonlyArray<Handled>): Map<number, Map<number, number>> => {
+  const out = new Map<number, Map<number, number>>()
+  for (const h of probe) {
+    if (h.outcome !== "ok") continue
+    const counts = out.get(h.partition) ?? new Map<number, number>()
+    counts.set(h.offset, (counts.get(h.offset) ?? 0) + 1)
+    out.set(h.partition, counts)
+  }
+  return out
+}
+
+/** Records handled successfully at least once, and the number of repeats. */
+export const coverage = (probe: ReadonlyArray<Handled>) => {
+  let distinct = 0
+  let duplicates = 0
+  for (const counts of handledCounts(probe).values()) {
+    for (const n of counts.values()) {
+      distinct++
+      duplicates += n - 1
+    }
+  }
+  return { distinct, duplicates }
+}
+
+/** Checks G2 on a member's events: per partition, committed offsets only grow. */
+export const expectMonotonicCommits = (events: ReadonlyArray<ConsumerEvent>): void => {
+  const last = new Map<string, number>()
+  for (const event of events) {
+    if (event._tag === "Assigned") {
+      // A new assignment starts a new sequence (monotonic within an assignment).
+      for (const tp of event.partitions) last.delete(`${tp.topic}|${tp.partition}`)
+    }
+    if (event._tag !== "Committed") continue
+    for (const o of event.offsets) {
+      const key = `${o.topic}|${o.partition}`
+      const previous = last.get(key)
+      if (previous !== undefined) expect(o.offset).toBeGreaterThanOrEqual(previous)
+      last.set(key, o.offset)
+    }
+  }
+}
+
+const owned = (events: ReadonlyArray<ConsumerEvent>): Set<number> => {
+  const partitions = new Set<number>()
+  for (const event of events) {
+    if (event._tag === "Assigned") for (const tp of event.partitions) partitions.add(tp.partition)
+    if (event._tag === "Revoked") partitions.delete(event.partition.partition)
+    if (event._tag === "Lost") for (const tp of event.partitions) partitions.delete(tp.partition)
+  }
+  return partitions
+}
+
+/**
+ * Registers the conformance tests for a driver. `layer` provides the driver and a
+ * `TestCluster` for the same cluster.
+ *
+ * @since 0.1.0
+ */
+export const suite = <E>(
+  name: string,
+  layer: Layer.Layer<ConsumerDriver | TestCluster, E>,
+  overrides: Partial<SuiteOptions> = {}
+): void => {
+  const options: SuiteOptions = { ...defaultOptions, ...overrides }
+  const memberSettings: Partial<ConsumerSettings.Input> = {
+    sessionTimeout: options.sessionTimeout,
+    heartbeatInterval: options.heartbeatInterval
+  }
+  const wait = (predicate: () => boolean, what: string) => eventually(predicate, what, options.patience)
+  const test = (title: string, body: () => Effect.Effect<void, unknown, ConsumerDriver | TestCluster>) =>
+    it.live(title, () => body().pipe(Effect.provide(layer)), options.testTimeout)
+
+  describe(`conformance: ${name}`, () => {
+    test("G1 G2 a handler failing at offset N: nothing at or past N is committed, commits are monotonic, a restart resumes at N", () =>
+      Effect.gen(function* () {
+        const cluster = yield* TestCluster
+        const topic = uniqueName("g1")
+        const groupId = uniqueName("g1-group")
+        yield* cluster.createTopic(topic, 3)
+        yield* cluster.produce(numberedRecords(topic, 3, 300))
+        const probe: Array<Handled> = []
+        const failAt = 57 // partition 0 holds 0, 3, 6, …: offset 57 there is record 171
+        const first = yield* startMember({
+          name: "a",
+          groupId,
+          topic,
+          probe,
+          settings: memberSettings,
+          handler: (r) => (r.partition === 0 && r.offset === failAt ? Effect.fail("poison" as const) : Effect.void)
+        })
+        const exit = yield* Fiber.await(first.fiber)
+        expect(Exit.isFailure(exit)).toBe(true)
+        const failure = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+        expect(failure).toMatchObject({ _tag: "HandlerError", partition: 0, offset: failAt })
+        const committed = yield* cluster.committed(groupId, topic)
+        expect(committed.get(0)).toBeLessThanOrEqual(failAt)
+        expect(committed.get(0)).toBe(failAt) // everything before it finished and was committed on the way out
+        expectMonotonicCommits(first.events)
+        for (const event of first.events) {
+          if (event._tag !== "Committed") continue
+          for (const o of event.offsets) if (o.partition === 0) expect(o.offset).toBeLessThanOrEqual(failAt)
+        }
+        // A restarted member resumes partition 0 at the failed record.
+        const restartProbe: Array<Handled> = []
+        const second = yield* startMember({ name: "b", groupId, topic, probe: restartProbe, settings: memberSettings })
+        yield* wait(() => coverage(restartProbe).distinct >= 100 - failAt, "the restart to reach the end of p0")
+        const p0 = restartProbe.filter((h) => h.partition === 0)
+        expect(p0[0]?.offset).toBe(failAt)
+        yield* Fiber.interrupt(second.fiber)
+        expectMonotonicCommits(second.events)
+        expect((yield* cluster.committed(groupId, topic)).get(0)).toBe(100)
+      }))
+
+    test("G4 revocation interrupts in-flight work, runs its finalizers, commits at most the first unprocessed offset; the new owner handles the rest", () =>
+      Effect.gen(function* () {
+        const cluster = yield* TestCluster
+        const topic = uniqueName("g4")
+        const groupId = uniqueName("g4-group")
+        yield* cluster.createTopic(topic, 2)
+        yield* cluster.produce(numberedRecords(topic, 2, 40))
+        const probe: Array<Handled> = []
+        const released = yield* Ref.make<Array<{ partition: number; offset: number }>>([])
+        // Member a is slow and holds a resource per record: every record is in flight for 10 s.
+        const a = yield* startMember({
+          name: "a",
+          groupId,
+          topic,
+          probe,
+          settings: { ...memberSettings, revocation: ConsumerSettings.interrupt },
+          handler: (r) =>
+            Effect.acquireRelease(Effect.void, () => Ref.update(released, (xs) => [...xs, r])).pipe(
+              Effect.zipRight(Effect.sleep("10 seconds"))
+            )
+        })
+        yield* wait(() => owned(a.events).size === 2 && probe.length >= 2, "a to own both partitions and start")
+        const b = yield* startMember({ name: "b", groupId, topic, probe, settings: memberSettings })
+        yield* wait(() => owned(b.events).size === 1, "b to get a partition")
+        const moved = [...owned(b.events)][0]!
+        const revoked = a.events.find((e) => e._tag === "Revoked" && e.partition.partition === moved)
+        expect(revoked).toBeDefined()
+        if (revoked?._tag === "Revoked") {
+          expect(revoked.interrupted).toBe(true)
+          // The interrupted record (offset 0 of the moved partition) was not finished.
+          expect(revoked.committed ?? 0).toBeLessThanOrEqual(0)
+        }
+        const finalizers = yield* Ref.get(released)
+        expect(finalizers.some((r) => r.partition === moved && r.offset === 0)).toBe(true)
+        expect(probe.some((h) => h.member === "a" && h.partition === moved && h.outcome === "interrupted")).toBe(true)
+        // b handles every record of the moved partition: nothing lost.
+        yield* wait(
+          () => probe.filter((h) => h.member === "b" && h.partition === moved && h.outcome === "ok").length === 20,
+          "b to handle the moved partition"
+        )
+        const committed = yield* cluster.committed(groupId, topic)
+        expect(committed.get(moved) ?? 0).toBeGreaterThanOrEqual(0)
+        yield* Fiber.interrupt(b.fiber)
+        yield* Fiber.interrupt(a.fiber)
+        expect((yield* cluster.committed(groupId, topic)).get(moved)).toBe(20)
+        expectMonotonicCommits(a.events)
+        expectMonotonicCommits(b.events)
+      }))
+
+    test("G5 three partitions are processed side by side, each strictly in offset order", () =>
+      Effect.gen(function* () {
+        const cluster = yield* TestCluster
+        const topic = uniqueName("g5")
+        const groupId = uniqueName("g5-group")
+        yield* cluster.createTopic(topic, 3)
+        yield* cluster.produce(numberedRecords(topic, 3, 150))
+        const probe: Array<Handled> = []
+        const member = yield* startMember({
+          name: "a",
+          groupId,
+          topic,
+          probe,
+          settings: memberSettings,
+          handler: () => Effect.sleep("3 millis")
+        })
+        yield* wait(() => coverage(probe).distinct === 150, "all 150 records")
+        yield* Fiber.interrupt(member.fiber)
+        for (const partition of [0, 1, 2]) {
+          const calls = probe.filter((h) => h.partition === partition)
+          expect(calls.map((h) => h.offset)).toEqual(Array.from({ length: 50 }, (_, i) => i))
+          for (let i = 1; i < calls.length; i++) expect(calls[i]!.start).toBeGreaterThanOrEqual(calls[i - 1]!.end!)
+        }
+        // Side by side: some handler of one partition started while another partition's ran.
+        const overlapping = probe.some((h) =>
+          probe.some((o) => o.partition !== h.partition && o.start < h.end! && h.start < o.end!)
+        )
+        expect(overlapping).toBe(true)
+      }))
+
+    test("G6 a tiny buffer and a slow handler: the partition is paused and resumed, the buffer stays bounded", () =>
+      Effect.gen(function* () {
+        const cluster = yield* TestCluster
+        const topic = uniqueName("g6")
+        const groupId = uniqueName("g6-group")
+        yield* cluster.createTopic(topic, 1)
+        yield* cluster.produce(numberedRecords(topic, 1, 60))
+        const probe: Array<Handled> = []
+        const member = yield* startMember({
+          name: "a",
+          groupId,
+          topic,
+          probe,
+          settings: {
+            ...memberSettings,
+            buffer: { perPartition: 5, total: 5 },
+            // Fetches of at most ~1 KiB: a fetch overshoots the limit by a few records only.
+            maxBytesPerPartition: 1024
+          },
+          handler: () => Effect.sleep("20 millis")
+        })
+        yield* wait(() => coverage(probe).distinct === 60, "all 60 records")
+        yield* Fiber.interrupt(member.fiber)
+        const paused = member.events.filter((e) => e._tag === "Paused")
+        const resumed = member.events.filter((e) => e._tag === "Resumed")
+        expect(paused.length).toBeGreaterThan(0)
+        expect(resumed.length).toBeGreaterThan(0)
+        for (const e of paused) if (e._tag === "Paused") expect(e.buffered).toBeLessThanOrEqual(5 + 50)
+        // Every pause was followed by a resume (the last pause may end with the topic drained).
+        expect(resumed.length).toBeGreaterThanOrEqual(paused.length - 1)
+      }))
+
+    test("G6 a handler slower than the session timeout does not cost the member its partitions", () =>
+      Effect.gen(function* () {
+        const cluster = yield* TestCluster
+        const topic = uniqueName("g6-slow")
+        const groupId = uniqueName("g6-slow-group")
+        yield* cluster.createTopic(topic, 1)
+        yield* cluster.produce(numberedRecords(topic, 1, 3))
+        const probe: Array<Handled> = []
+        const slow = Duration.sum(Duration.decode(options.sessionTimeout), Duration.seconds(1))
+        const member = yield* startMember({
+          name: "a",
+          groupId,
+          topic,
+          probe,
+          settings: memberSettings,
+          handler: (r) => (r.offset === 0 ? Effect.sleep(slow) : Effect.void)
+        })
+        yield* wait(() => coverage(probe).distinct === 3, "all 3 records")
+        yield* Fiber.interrupt(member.fiber)
+        expect(member.events.filter((e) => e._tag === "Lost" || e._tag === "Revoking")).toEqual([
+          expect.objectContaining({ _tag: "Revoking" }) // only the shutdown's own
+        ])
+        expect(coverage(probe).duplicates).toBe(0)
+      }))
+
+    test("G7 drain-mode revocation and graceful shutdown cause no duplicates", () =>
+      Effect.gen(function* () {
+        const cluster = yield* TestCluster
+        const topic = uniqueName("g7")
+        const groupId = uniqueName("g7-group")
+        yield* cluster.createTopic(topic, 2)
+        const total = 400
+        yield* cluster.produce(numberedRecords(topic, 2, total))
+        const probe: Array<Handled> = []
+        const drainSettings = { ...memberSettings, revocation: ConsumerSettings.drain("20 seconds") }
+        const handler = () => Effect.sleep("5 millis")
+        const a = yield* startMember({ name: "a", groupId, topic, probe, settings: drainSettings, handler })
+        yield* wait(() => coverage(probe).distinct >= 40, "a to make progress")
+        const b = yield* startMember({ name: "b", groupId, topic, probe, settings: drainSettings, handler })
+        yield* wait(() => owned(b.events).size === 1, "b to get a partition")
+        yield* wait(() => coverage(probe).distinct >= 250, "progress after the rebalance")
+        // Graceful shutdown of a mid-stream: b takes everything over.
+        yield* Fiber.interrupt(a.fiber)
+        yield* wait(() => coverage(probe).distinct === total, "every record")
+        yield* Fiber.interrupt(b.fiber)
+        expect(coverage(probe)).toEqual({ distinct: total, duplicates: 0 })
+        const committed = yield* cluster.committed(groupId, topic)
+        expect([committed.get(0), committed.get(1)]).toEqual([total / 2, total / 2])
+        expectMonotonicCommits(a.events)
+        expectMonotonicCommits(b.events)
+      }))
+
+    test("G8 interruption drains, commits everything finished and leaves the group", () =>
+      Effect.gen(function* () {
+        const cluster = yield* TestCluster
+        const topic = uniqueName("g8")
+        const groupId = uniqueName("g8-group")
+        yield* cluster.createTopic(topic, 2)
+        yield* cluster.produce(numberedRecords(topic, 2, 100))
+        const probe: Array<Handled> = []
+        const member = yield* startMember({
+          name: "a",
+          groupId,
+          topic,
+          probe,
+          settings: { ...memberSettings, commitInterval: "1 hour", commitEvery: 1_000_000 },
+          handler: () => Effect.sleep("5 millis")
+        })
+        yield* wait(() => coverage(probe).distinct >= 30, "progress")
+        yield* Fiber.interrupt(member.fiber)
+        const finished = handledCounts(probe)
+        const committed = yield* cluster.committed(groupId, topic)
+        for (const partition of [0, 1]) {
+          const done = finished.get(partition) ?? new Map()
+          // Nothing was committed by interval or count: only the shutdown's final commit.
+          expect(committed.get(partition) ?? 0).toBe(done.size)
+        }
+        // A new member starts exactly after what was finished.
+        const next: Array<Handled> = []
+        const again = yield* startMember({ name: "b", groupId, topic, probe: next, settings: memberSettings })
+        yield* wait(() => coverage(next).distinct === 100 - coverage(probe).distinct, "the rest")
+        yield* Fiber.interrupt(again.fiber)
+        expect(coverage([...probe, ...next])).toEqual({ distinct: 100, duplicates: 0 })
+      }))
+  })
+}

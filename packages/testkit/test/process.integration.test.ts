@@ -1,0 +1,176 @@
+/**
+ * Guarantees that need a real process: a consumer killed with SIGKILL at random points
+ * (G3: nothing is lost, duplicates are bounded and counted) and a consumer stopped with
+ * SIGTERM (G8: it drains, commits what it finished and exits 0 within its deadline).
+ */
+
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { describe, expect, it } from "@effect/vitest"
+import { Kafka, logLevel, Partitioners } from "kafkajs"
+import { brokerForTests } from "../src/KafkaBroker.js"
+
+const broker = await brokerForTests()
+const here = dirname(fileURLToPath(import.meta.url))
+const fixture = join(here, "fixtures", "consumerProcess.ts")
+const root = join(here, "..", "..", "..")
+
+const RECORDS = 10_000
+const PARTITIONS = 3
+
+interface Consumer {
+  readonly child: ChildProcess
+  /** Whether the consumer reported its first assignment. */
+  assigned: () => boolean
+}
+
+const startConsumer = (env: Record<string, string>): Consumer => {
+  // node itself with tsx as a loader (not the tsx CLI, which is a parent process of its own:
+  // SIGKILL would kill the wrapper and leave the consumer running).
+  const child = spawn(process.execPath, ["--import", "tsx", fixture], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"]
+  })
+  let assigned = false
+  child.stdout!.setEncoding("utf8")
+  child.stdout!.on("data", (chunk: string) => {
+    if (chunk.includes("sluice-event Assigned")) assigned = true
+  })
+  return { child, assigned: () => assigned }
+}
+
+const exited = (child: ChildProcess): Promise<number | null> =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode)
+    child.once("exit", (code) => resolve(code))
+  })
+
+const handledLines = (file: string): Array<string> =>
+  existsSync(file)
+    ? readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l !== "")
+    : []
+
+const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
+
+const waitFor = async (predicate: () => boolean, what: string, millis = 90_000) => {
+  const deadline = Date.now() + millis
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(50)
+  }
+}
+
+const setup = async (prefix: string, count: number) => {
+  const kafka = new Kafka({ clientId: "sluice-process-test", brokers: [...broker!.brokers], logLevel: logLevel.WARN })
+  const admin = kafka.admin()
+  await admin.connect()
+  const topic = `${prefix}-${process.pid}-${Date.now().toString(36)}`
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true })
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+  await producer.connect()
+  for (let from = 0; from < count; from += 2000) {
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: Array.from({ length: Math.min(2000, count - from) }, (_, i) => ({
+        partition: (from + i) % PARTITIONS,
+        value: String(from + i)
+      }))
+    })
+  }
+  await producer.disconnect()
+  const committed = async (groupId: string) => {
+    const [result] = await admin.fetchOffsets({ groupId, topics: [topic] })
+    return new Map(result!.partitions.map((p) => [p.partition, Number(p.offset)]))
+  }
+  return { topic, admin, committed }
+}
+
+describe.skipIf(broker === undefined)("consumer processes on a real broker (kafkajs)", () => {
+  it("G3 SIGKILL at random points in 10 trials over 10,000 records: after a restart every record was handled", async () => {
+    const { topic, admin, committed } = await setup("g3", RECORDS)
+    const groupId = `${topic}-group`
+    const dir = mkdtempSync(join(tmpdir(), "sluice-g3-"))
+    const out = join(dir, "handled.log")
+    const env = {
+      KAFKA_BROKERS: broker!.brokers.join(","),
+      SLUICE_TOPIC: topic,
+      SLUICE_GROUP: groupId,
+      SLUICE_OUT: out,
+      SLUICE_HANDLER_MS: "1"
+    }
+    const trials = 10
+    const kills: Array<number> = []
+    for (let trial = 0; trial < trials; trial++) {
+      const before = handledLines(out).length
+      const consumer = startConsumer(env)
+      // Let it make some progress, then kill it at a random moment.
+      await waitFor(() => handledLines(out).length > before, `trial ${trial} to make progress`)
+      await sleep(Math.floor(Math.random() * 500))
+      consumer.child.kill("SIGKILL")
+      await exited(consumer.child)
+      kills.push(handledLines(out).length)
+    }
+    // A final consumer runs until every record was handled, then stops gracefully.
+    const last = startConsumer(env)
+    await waitFor(last.assigned, "the last consumer's assignment")
+    await waitFor(() => new Set(handledLines(out)).size === RECORDS, "every record to be handled", 180_000)
+    const total = async () => [...(await committed(groupId)).values()].reduce((a, b) => a + Math.max(0, b), 0)
+    for (let i = 0; i < 200 && (await total()) < RECORDS; i++) await sleep(100)
+    last.child.kill("SIGTERM")
+    expect(await exited(last.child)).toBe(0)
+
+    const lines = handledLines(out)
+    const distinct = new Set(lines)
+    for (let i = 0; i < RECORDS; i++) {
+      const partition = i % PARTITIONS
+      expect(distinct.has(`${partition}:${Math.floor(i / PARTITIONS)}`)).toBe(true)
+    }
+    const duplicates = lines.length - distinct.size
+    console.info(
+      `[sluice] G3: ${trials} SIGKILL trials over ${RECORDS} records: ${duplicates} duplicates ` +
+        `(${((duplicates / RECORDS) * 100).toFixed(2)} %), handled counts at each kill: ${kills.join(", ")}`
+    )
+    const offsets = await committed(groupId)
+    expect([...offsets.values()].reduce((a, b) => a + b, 0)).toBe(RECORDS)
+    await admin.disconnect()
+  }, 400_000)
+
+  it("G8 SIGTERM mid-stream: the process exits 0 within its deadline and everything it finished is committed", async () => {
+    const { topic, admin, committed } = await setup("g8", 3000)
+    const groupId = `${topic}-group`
+    const dir = mkdtempSync(join(tmpdir(), "sluice-g8-"))
+    const out = join(dir, "handled.log")
+    const { child } = startConsumer({
+      KAFKA_BROKERS: broker!.brokers.join(","),
+      SLUICE_TOPIC: topic,
+      SLUICE_GROUP: groupId,
+      SLUICE_OUT: out,
+      SLUICE_HANDLER_MS: "5"
+    })
+    await waitFor(() => handledLines(out).length >= 300, "progress")
+    const signalled = Date.now()
+    child.kill("SIGTERM")
+    const code = await exited(child)
+    const took = Date.now() - signalled
+    expect(code).toBe(0)
+    expect(took).toBeLessThan(10_000 + 5_000) // shutdownTimeout + process teardown
+    const handled = handledLines(out)
+    expect(new Set(handled).size).toBe(handled.length)
+    const perPartition = new Map<number, number>()
+    for (const line of handled) {
+      const partition = Number(line.split(":")[0])
+      perPartition.set(partition, (perPartition.get(partition) ?? 0) + 1)
+    }
+    const offsets = await committed(groupId)
+    for (let p = 0; p < PARTITIONS; p++) expect(offsets.get(p) ?? -1).toBe(perPartition.get(p) ?? -1)
+    console.info(`[sluice] G8: SIGTERM after ${handled.length} records, exit 0 in ${took} ms`)
+    await admin.disconnect()
+  }, 120_000)
+})
