@@ -5,8 +5,9 @@
  *
  * @since 0.1.0
  */
-import type { KafkaError } from "@sluice/core/KafkaError"
+
 import type { ProducerRecord } from "@sluice/core/ConsumerDriver"
+import type { KafkaError } from "@sluice/core/KafkaError"
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 

@@ -1,0 +1,296 @@
+/**
+ * Faults in the user's handler, as combinators: a handler `(record) => Effect<void, E, R>`
+ * goes in, the same handler with a fault comes out. Failing, hanging and slow handlers are
+ * the pipeline's business, not the driver's, so they live here and work on any driver.
+ *
+ * Each wrapped handler keeps its own counters (attempts per record, a seeded generator),
+ * created when it is wrapped: wrap once, where the pipeline is built.
+ *
+ * @example
+ * ```ts
+ * import * as HandlerFaults from "@sluice/testkit/HandlerFaults"
+ *
+ * import { pipe } from "effect/Function"
+ *
+ * const handler = pipe(
+ *   (record: ConsumerRecord) => save(record),
+ *   HandlerFaults.failTimes(2),          // every record fails twice, then succeeds
+ *   HandlerFaults.hang([7]),             // offset 7 never completes (until interrupted)
+ *   HandlerFaults.slow("50 millis")
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { Prng } from "./internal/memory/prng.js"
+
+/**
+ * What the combinators need of a record: where it is.
+ *
+ * @since 0.1.0
+ */
+export interface RecordLike {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: number
+}
+
+/** @since 0.1.0 */
+export type Handler<In, E, R> = (record: In) => Effect.Effect<void, E, R>
+
+/**
+ * Which records a fault applies to: offsets (of any partition) or a predicate.
+ *
+ * @since 0.1.0
+ */
+export type Match = Iterable<number> | ((record: RecordLike) => boolean)
+
+/**
+ * The failure an injected fault produces.
+ *
+ * @since 0.1.0
+ */
+export class InjectedFault extends Data.TaggedError("InjectedFault")<{
+  readonly fault: "failAt" | "failWithProbability" | "failTimes"
+  readonly topic: string
+  readonly partition: number
+  readonly offset: number
+  /** 1 for the first call of the handler for this record. */
+  readonly attempt: number
+  readonly message: string
+}> {}
+
+const matcher = (match: Match): ((record: RecordLike) => boolean) => {
+  if (typeof match === "function") return match
+  const offsets = new Set(match)
+  return (record) => offsets.has(record.offset)
+}
+
+const recordKey = (record: RecordLike): string => `${record.topic}|${record.partition}|${record.offset}`
+
+/** Calls per record, for "n times then succeed". */
+const attempts = () => {
+  const counts = new Map<string, number>()
+  return (record: RecordLike): number => {
+    const key = recordKey(record)
+    const n = (counts.get(key) ?? 0) + 1
+    counts.set(key, n)
+    return n
+  }
+}
+
+const fault = (kind: InjectedFault["fault"], record: RecordLike, attempt: number) =>
+  new InjectedFault({
+    fault: kind,
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    attempt,
+    message: `injected ${kind} at ${record.topic}-${record.partition}@${record.offset} (attempt ${attempt})`
+  })
+
+const isIterable = (u: unknown): u is Iterable<number> =>
+  typeof u === "object" && u !== null && Symbol.iterator in (u as object)
+
+/**
+ * Fails matching records with `InjectedFault`: every time, or for their first `times`
+ * attempts.
+ *
+ * @since 0.1.0
+ */
+export const failAt: {
+  (
+    match: Match,
+    options?: { readonly times?: number | undefined }
+  ): <In extends RecordLike, E, R>(self: Handler<In, E, R>) => Handler<In, E | InjectedFault, R>
+  <In extends RecordLike, E, R>(
+    self: Handler<In, E, R>,
+    match: Match,
+    options?: { readonly times?: number | undefined }
+  ): Handler<In, E | InjectedFault, R>
+} = ((...args: Array<any>): any => {
+  // Data-first when a handler comes first and a match second (the data-last form's second
+  // argument, if any, is an options object).
+  const dataFirst =
+    args.length >= 2 && typeof args[0] === "function" && (typeof args[1] === "function" || isIterable(args[1]))
+  if (!dataFirst) return (self: Handler<RecordLike, unknown, unknown>) => failAtImpl(self, args[0], args[1])
+  return failAtImpl(args[0], args[1], args[2])
+}) as any
+
+const failAtImpl = <In extends RecordLike, E, R>(
+  self: Handler<In, E, R>,
+  match: Match,
+  options?: { readonly times?: number | undefined }
+): Handler<In, E | InjectedFault, R> => {
+  const matches = matcher(match)
+  const times = options?.times ?? Number.POSITIVE_INFINITY
+  const count = attempts()
+  return (record) =>
+    Effect.suspend((): Effect.Effect<void, E | InjectedFault, R> => {
+      if (!matches(record)) return self(record)
+      const attempt = count(record)
+      return attempt <= times ? Effect.fail(fault("failAt", record, attempt)) : self(record)
+    })
+}
+
+/**
+ * Fails each call with probability `p`, drawn from a generator seeded with `seed`: the same
+ * calls in the same order fail on every run.
+ *
+ * @since 0.1.0
+ */
+export const failWithProbability: {
+  (p: number, seed: number): <In extends RecordLike, E, R>(self: Handler<In, E, R>) => Handler<In, E | InjectedFault, R>
+  <In extends RecordLike, E, R>(self: Handler<In, E, R>, p: number, seed: number): Handler<In, E | InjectedFault, R>
+} = ((...args: Array<any>): any => {
+  if (typeof args[0] !== "function")
+    return (self: Handler<RecordLike, unknown, unknown>) => failWithProbabilityImpl(self, args[0], args[1])
+  return failWithProbabilityImpl(args[0], args[1], args[2])
+}) as any
+
+const failWithProbabilityImpl = <In extends RecordLike, E, R>(
+  self: Handler<In, E, R>,
+  p: number,
+  seed: number
+): Handler<In, E | InjectedFault, R> => {
+  const prng = new Prng(seed)
+  const count = attempts()
+  return (record) =>
+    Effect.suspend((): Effect.Effect<void, E | InjectedFault, R> => {
+      const attempt = count(record)
+      return prng.nextFloat() < p ? Effect.fail(fault("failWithProbability", record, attempt)) : self(record)
+    })
+}
+
+/**
+ * Every (matching) record fails its first `n` attempts, then succeeds: the shape of a
+ * transient failure that a retry policy should absorb.
+ *
+ * @since 0.1.0
+ */
+export const failTimes: {
+  (
+    n: number,
+    options?: { readonly where?: Match | undefined }
+  ): <In extends RecordLike, E, R>(self: Handler<In, E, R>) => Handler<In, E | InjectedFault, R>
+  <In extends RecordLike, E, R>(
+    self: Handler<In, E, R>,
+    n: number,
+    options?: { readonly where?: Match | undefined }
+  ): Handler<In, E | InjectedFault, R>
+} = ((...args: Array<any>): any => {
+  if (typeof args[0] !== "function")
+    return (self: Handler<RecordLike, unknown, unknown>) => failTimesImpl(self, args[0], args[1])
+  return failTimesImpl(args[0], args[1], args[2])
+}) as any
+
+const failTimesImpl = <In extends RecordLike, E, R>(
+  self: Handler<In, E, R>,
+  n: number,
+  options?: { readonly where?: Match | undefined }
+): Handler<In, E | InjectedFault, R> => {
+  const matches = options?.where === undefined ? () => true : matcher(options.where)
+  const count = attempts()
+  return (record) =>
+    Effect.suspend((): Effect.Effect<void, E | InjectedFault, R> => {
+      if (!matches(record)) return self(record)
+      const attempt = count(record)
+      return attempt <= n ? Effect.fail(fault("failTimes", record, attempt)) : self(record)
+    })
+}
+
+/**
+ * Sleeps `duration` (of the `Clock`) before the handler, for every record or the matching
+ * ones.
+ *
+ * @since 0.1.0
+ */
+export const slow: {
+  (
+    duration: Duration.DurationInput,
+    options?: { readonly where?: Match | undefined }
+  ): <In extends RecordLike, E, R>(self: Handler<In, E, R>) => Handler<In, E, R>
+  <In extends RecordLike, E, R>(
+    self: Handler<In, E, R>,
+    duration: Duration.DurationInput,
+    options?: { readonly where?: Match | undefined }
+  ): Handler<In, E, R>
+} = ((...args: Array<any>): any => {
+  if (typeof args[0] !== "function")
+    return (self: Handler<RecordLike, unknown, unknown>) => slowImpl(self, args[0], args[1])
+  return slowImpl(args[0], args[1], args[2])
+}) as any
+
+const slowImpl = <In extends RecordLike, E, R>(
+  self: Handler<In, E, R>,
+  duration: Duration.DurationInput,
+  options?: { readonly where?: Match | undefined }
+): Handler<In, E, R> => {
+  const matches = options?.where === undefined ? () => true : matcher(options.where)
+  const delay = Duration.decode(duration)
+  return (record) => (matches(record) ? Effect.zipRight(Effect.sleep(delay), self(record)) : self(record))
+}
+
+/**
+ * Matching records never complete (until interrupted: revocation and shutdown must be able
+ * to take them away), on every attempt or their first `times`.
+ *
+ * @since 0.1.0
+ */
+export const hang: {
+  (
+    match: Match,
+    options?: { readonly times?: number | undefined }
+  ): <In extends RecordLike, E, R>(self: Handler<In, E, R>) => Handler<In, E, R>
+  <In extends RecordLike, E, R>(
+    self: Handler<In, E, R>,
+    match: Match,
+    options?: { readonly times?: number | undefined }
+  ): Handler<In, E, R>
+} = ((...args: Array<any>): any => {
+  const dataFirst =
+    args.length >= 2 && typeof args[0] === "function" && (typeof args[1] === "function" || isIterable(args[1]))
+  if (!dataFirst) return (self: Handler<RecordLike, unknown, unknown>) => hangImpl(self, args[0], args[1])
+  return hangImpl(args[0], args[1], args[2])
+}) as any
+
+const hangImpl = <In extends RecordLike, E, R>(
+  self: Handler<In, E, R>,
+  match: Match,
+  options?: { readonly times?: number | undefined }
+): Handler<In, E, R> => {
+  const matches = matcher(match)
+  const times = options?.times ?? Number.POSITIVE_INFINITY
+  const count = attempts()
+  return (record) =>
+    Effect.suspend(() => {
+      if (!matches(record)) return self(record)
+      return count(record) <= times ? Effect.never : self(record)
+    })
+}
+
+/**
+ * Matching records die (a defect, not a typed failure): the handler threw.
+ *
+ * @since 0.1.0
+ */
+export const dieAt: {
+  (match: Match): <In extends RecordLike, E, R>(self: Handler<In, E, R>) => Handler<In, E, R>
+  <In extends RecordLike, E, R>(self: Handler<In, E, R>, match: Match): Handler<In, E, R>
+} = ((...args: Array<any>): any => {
+  if (args.length < 2) return (self: Handler<RecordLike, unknown, unknown>) => dieAtImpl(self, args[0])
+  return dieAtImpl(args[0], args[1])
+}) as any
+
+const dieAtImpl = <In extends RecordLike, E, R>(self: Handler<In, E, R>, match: Match): Handler<In, E, R> => {
+  const matches = matcher(match)
+  return (record) =>
+    Effect.suspend(() =>
+      matches(record)
+        ? Effect.die(new Error(`injected defect at ${record.topic}-${record.partition}@${record.offset}`))
+        : self(record)
+    )
+}

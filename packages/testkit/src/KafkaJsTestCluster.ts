@@ -1,0 +1,119 @@
+/**
+ * `TestCluster` on a real broker through kafkajs: topics, records and committed offsets for
+ * the conformance suite when it runs against `@sluice/kafkajs`.
+ *
+ * @example
+ * ```ts
+ * import * as KafkaJsTestCluster from "@sluice/testkit/KafkaJsTestCluster"
+ *
+ * const ClusterLive = KafkaJsTestCluster.layer(["127.0.0.1:9092"])
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { ProducerRecord } from "@sluice/core/ConsumerDriver"
+import type * as KafkaError from "@sluice/core/KafkaError"
+import { toKafkaError } from "@sluice/kafkajs/KafkaJsError"
+import * as KafkaJsProducer from "@sluice/kafkajs/KafkaJsProducer"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import { type Admin, Kafka, type LogEntry, logLevel } from "kafkajs"
+import { TestCluster } from "./TestCluster.js"
+
+const clientId = "sluice-testkit"
+
+// kafkajs's WARN and ERROR lines through Effect's logger; the rest is test noise.
+const logCreator =
+  (runtime: Runtime.Runtime<never>) =>
+  () =>
+  ({ log, namespace }: LogEntry): void => {
+    // Every error answer of the broker is logged by kafkajs's connection before the admin
+    // decides it is fine (TOPIC_ALREADY_EXISTS while creating a topic, for one).
+    if (namespace === "Connection" && String(log.message).startsWith("Response ")) return
+    try {
+      Runtime.runSync(runtime)(Effect.logWarning(`kafkajs: ${log.message}`).pipe(Effect.annotateLogs({ namespace })))
+    } catch {
+      // A logger must never break the client.
+    }
+  }
+
+/**
+ * A `TestCluster` on the brokers `brokers` (e.g. from the testkit's `KafkaBroker`). Its
+ * admin and producer connect when the layer is built and disconnect with its scope.
+ *
+ * @since 0.1.0
+ */
+export const layer = (brokers: ReadonlyArray<string>): Layer.Layer<TestCluster, KafkaError.KafkaError> =>
+  Layer.scoped(
+    TestCluster,
+    Effect.gen(function* () {
+      const runtime = yield* Effect.runtime<never>()
+      const kafka = new Kafka({
+        clientId,
+        brokers: [...brokers],
+        logLevel: logLevel.WARN,
+        logCreator: logCreator(runtime)
+      })
+      const admin: Admin = yield* Effect.acquireRelease(
+        Effect.tryPromise({
+          try: async () => {
+            const client = kafka.admin()
+            await client.connect()
+            return client
+          },
+          catch: (error) => toKafkaError(error, "KafkaJsTestCluster.connect")
+        }),
+        (client) => Effect.tryPromise(() => client.disconnect()).pipe(Effect.ignore)
+      )
+      const producer = yield* KafkaJsProducer.make({ brokers, clientId, logLevel: "warn" })
+
+      const createTopic = (topic: string, partitions: number) =>
+        Effect.tryPromise({
+          // `false` when the topic exists already (kafkajs ignores TOPIC_ALREADY_EXISTS);
+          // `waitForLeaders` waits until every partition has a leader in the metadata.
+          try: () => admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true }),
+          catch: (error) => toKafkaError(error, "KafkaJsTestCluster.createTopic")
+        }).pipe(Effect.asVoid, Effect.withSpan("KafkaJsTestCluster.createTopic", { attributes: { topic, partitions } }))
+
+      const produce = (records: ReadonlyArray<ProducerRecord>) =>
+        Effect.asVoid(producer.send(records)).pipe(
+          Effect.withSpan("KafkaJsTestCluster.produce", { attributes: { records: records.length } })
+        )
+
+      const committed = (groupId: string, topic: string) =>
+        Effect.tryPromise({
+          try: () => admin.fetchOffsets({ groupId, topics: [topic] }),
+          catch: (error) => toKafkaError(error, "KafkaJsTestCluster.committed")
+        }).pipe(
+          Effect.map((responses) => {
+            const out = new Map<number, number>()
+            for (const response of responses) {
+              if (response.topic !== topic) continue
+              for (const { offset, partition } of response.partitions) {
+                // -1: the group has no offset for this partition.
+                if (Number(offset) >= 0) out.set(partition, Number(offset))
+              }
+            }
+            return out as ReadonlyMap<number, number>
+          }),
+          Effect.withSpan("KafkaJsTestCluster.committed", { attributes: { groupId, topic } })
+        )
+
+      const endOffsets = (topic: string) =>
+        Effect.tryPromise({
+          try: () => admin.fetchTopicOffsets(topic),
+          catch: (error) => toKafkaError(error, "KafkaJsTestCluster.endOffsets")
+        }).pipe(
+          // `high` is the high watermark: the offset the next record will get (with acks
+          // "all", every acknowledged record is below it).
+          Effect.map(
+            (partitions) =>
+              new Map(partitions.map(({ high, partition }) => [partition, Number(high)])) as ReadonlyMap<number, number>
+          ),
+          Effect.withSpan("KafkaJsTestCluster.endOffsets", { attributes: { topic } })
+        )
+
+      return { name: "kafkajs", createTopic, produce, committed, endOffsets }
+    })
+  )

@@ -1,0 +1,420 @@
+/**
+ * The simulated cluster: an in-memory Kafka that implements the driver ports
+ * (`ConsumerDriver`, `ProducerDriver`) and the testkit's `TestCluster`, deterministic under
+ * `TestClock`, with fault injection and inspection. Pipelines run on it unchanged, and the
+ * crashes, rebalances and commit failures that take minutes to stage on a broker take
+ * milliseconds here.
+ *
+ * What it simulates, after Kafka's own group protocol:
+ *
+ * - topics with partitions, offsets, keys (murmur2 partitioning, as the Java client), headers
+ *   and timestamps from `Clock`;
+ * - consumer groups with member ids, generations, the `range`, `roundRobin` or `sticky`
+ *   assignor, and the eager (default) or cooperative rebalance protocol. An eager rebalance
+ *   asks every member to revoke everything it owns and waits for each (up to the member's
+ *   rebalance timeout: one that does not finish is expelled and its partitions are lost for
+ *   it) before the next generation is computed and handed out;
+ * - session timeouts: a crashed member (`faults.crash`) stops heartbeating and is expelled
+ *   after its session timeout of the `Clock`;
+ * - commits validated like the broker does (member, generation) and one step stricter: a
+ *   member may only commit partitions it owns at that moment (including during its own
+ *   `onRevoked`), so a commit after a revocation completed is rejected, as G2 demands;
+ * - delivery by one fiber per member (its poll loop), in offset order, in batches of up to
+ *   `maxBatchSize`, never for paused or unowned partitions.
+ *
+ * @example
+ * ```ts
+ * import * as MemoryKafka from "@sluice/testkit/MemoryKafka"
+ *
+ * it.effect("survives a crash", () =>
+ *   Effect.gen(function* () {
+ *     const kafka = yield* MemoryKafka.MemoryKafka
+ *     yield* kafka.createTopic("orders", 4)
+ *     // … start consumers, then:
+ *     const group = yield* kafka.awaitStable("billing")
+ *     yield* kafka.faults.crash(group.members[0]!.memberId)
+ *     yield* TestClock.adjust("30 seconds")
+ *   }).pipe(Effect.provide(MemoryKafka.layer({ seed: 42 })))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import {
+  ConsumerDriver,
+  type OffsetAndMetadata,
+  ProducerDriver,
+  type ProducerRecord,
+  type RecordMetadata
+} from "@sluice/core/ConsumerDriver"
+import type { RawRecord } from "@sluice/core/ConsumerRecord"
+import type { KafkaError } from "@sluice/core/KafkaError"
+import type { TopicPartition } from "@sluice/core/TopicPartition"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as internal from "./internal/memory/cluster.js"
+import { TestCluster } from "./TestCluster.js"
+
+// -----------------------------------------------------------------------------------------
+// Options
+// -----------------------------------------------------------------------------------------
+
+/**
+ * Settings of a simulated cluster.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** Seeds member ids, assignor tie-breaks and random faults: same seed, same run. */
+  readonly seed: number
+  /** Partitions of a topic created on first produce (Kafka's `num.partitions`). */
+  readonly partitions: number
+  /** Whether producing to an unknown topic creates it (Kafka's `auto.create.topics.enable`). */
+  readonly autoCreateTopics: boolean
+  /**
+   * Overrides every member's session timeout (a crashed member is expelled after it). By
+   * default each member's own `Subscription.sessionTimeout` applies.
+   */
+  readonly sessionTimeout: Duration.DurationInput | undefined
+  /**
+   * Overrides every member's rebalance timeout (how long a rebalance waits for a member's
+   * `onRevoked`). By default each member's own `Subscription.rebalanceTimeout` applies.
+   */
+  readonly rebalanceTimeout: Duration.DurationInput | undefined
+  /** Most records one `onRecords` call carries (also bounded by `maxBytesPerPartition`). */
+  readonly maxBatchSize: number
+  readonly assignor: "range" | "roundRobin" | "sticky"
+  /** `eager` revokes everything at every rebalance; `cooperative` only what moves. */
+  readonly protocol: "eager" | "cooperative"
+  /**
+   * Pause of a member's poll loop after a round that delivered records. Zero (the default)
+   * only yields to other fibers: delivery then needs no clock adjustment under `TestClock`
+   * and runs at full speed under the live clock. An idle poll loop never spins: it sleeps
+   * until a record, a resume or a rebalance wakes it.
+   */
+  readonly pollInterval: Duration.DurationInput
+  /** The broker's `offset.metadata.max.bytes`: longer commit metadata is refused. */
+  readonly maxMetadataBytes: number
+}
+
+/**
+ * @since 0.1.0
+ */
+export const defaults: Options = {
+  seed: 1,
+  partitions: 1,
+  autoCreateTopics: true,
+  sessionTimeout: undefined,
+  rebalanceTimeout: undefined,
+  maxBatchSize: 500,
+  assignor: "range",
+  protocol: "eager",
+  pollInterval: Duration.zero,
+  maxMetadataBytes: 4096
+}
+
+// -----------------------------------------------------------------------------------------
+// Inspection
+// -----------------------------------------------------------------------------------------
+
+/** @since 0.1.0 */
+export interface CommittedOffset {
+  readonly offset: number
+  readonly metadata: string
+}
+
+/**
+ * An accepted commit of one partition. `seq` orders entries of all logs of the cluster
+ * (times are equal under `TestClock` unless the test moves it).
+ *
+ * @since 0.1.0
+ */
+export interface CommitLogEntry {
+  readonly seq: number
+  readonly time: number
+  readonly groupId: string
+  readonly memberId: string
+  readonly generation: number
+  readonly topic: string
+  readonly partition: number
+  readonly offset: number
+  readonly metadata: string
+}
+
+/**
+ * A refused commit, with the error the member got.
+ *
+ * @since 0.1.0
+ */
+export interface RejectedCommit {
+  readonly seq: number
+  readonly time: number
+  readonly groupId: string
+  readonly memberId: string
+  readonly generation: number
+  readonly offsets: ReadonlyArray<OffsetAndMetadata>
+  readonly error: KafkaError
+}
+
+/**
+ * How an ownership ended: `revoked` (its `onRevoked` completed), `lost` (session expired,
+ * fenced, or expelled by the rebalance timeout), `left` (the session closed).
+ *
+ * @since 0.1.0
+ */
+export type OwnershipEnd = "revoked" | "lost" | "left"
+
+/**
+ * One member owning one partition, from the generation that gave it (`from`) until the
+ * ownership ended (`until`, undefined while it lasts). Ownership is the coordinator's view:
+ * it lasts through the member's `onRevoked`, which is when its final commit is allowed.
+ *
+ * @since 0.1.0
+ */
+export interface OwnershipEntry {
+  readonly seq: number
+  readonly groupId: string
+  readonly topic: string
+  readonly partition: number
+  readonly memberId: string
+  readonly generation: number
+  readonly from: number
+  readonly until: number | undefined
+  readonly end: OwnershipEnd | undefined
+}
+
+/**
+ * What happened in a group, in order. `revoking`/`revoked`, `assigning`/`assigned` and `lost`
+ * bracket the listener calls of the member.
+ *
+ * @since 0.1.0
+ */
+export type GroupEventType =
+  | "joined"
+  | "left"
+  | "crashed"
+  | "fenced"
+  | "expelled"
+  | "sessionExpired"
+  | "rebalanceStarted"
+  | "generation"
+  | "revoking"
+  | "revoked"
+  | "assigning"
+  | "assigned"
+  | "lost"
+  | "rebalanceCompleted"
+
+/** @since 0.1.0 */
+export interface GroupEvent {
+  readonly seq: number
+  readonly time: number
+  readonly groupId: string
+  readonly type: GroupEventType
+  readonly generation: number
+  readonly memberId: string | undefined
+  readonly partitions: ReadonlyArray<TopicPartition> | undefined
+  readonly detail: string | undefined
+}
+
+/**
+ * `active`: in the group; `crashed`: in the group but not heartbeating (expelled at session
+ * expiry); `expelled`: out of the group, about to rejoin with a new member id; `left`: its
+ * session closed; `dead`: crashed and expired, or its poll loop died.
+ *
+ * @since 0.1.0
+ */
+export type MemberStatus = "active" | "crashed" | "expelled" | "left" | "dead"
+
+/** @since 0.1.0 */
+export interface MemberSnapshot {
+  readonly memberId: string
+  readonly clientId: string
+  readonly status: MemberStatus
+  readonly generation: number
+  readonly topics: ReadonlyArray<string>
+  /** What the coordinator considers this member to own now. */
+  readonly assigned: ReadonlyArray<TopicPartition>
+}
+
+/** @since 0.1.0 */
+export interface GroupSnapshot {
+  readonly groupId: string
+  readonly generation: number
+  /** `empty` (no members), `stable`, or `rebalancing` (also: a rebalance is due). */
+  readonly state: "empty" | "stable" | "rebalancing"
+  /** Members in the group, ordered by member id. */
+  readonly members: ReadonlyArray<MemberSnapshot>
+}
+
+// -----------------------------------------------------------------------------------------
+// Faults
+// -----------------------------------------------------------------------------------------
+
+/**
+ * The error an injected commit failure produces:
+ *
+ * - `retriable`: `reason: "commit"`, retriable (coordinator not available, request timed out);
+ * - `rebalanceInProgress`: `reason: "rebalance"`, retriable (the member still owns its
+ *   partitions, the commit may be retried once the rebalance completed);
+ * - `fenced`: `reason: "rebalance"`, not retriable (illegal generation / unknown member);
+ * - `fatal`: `reason: "commit"`, not retriable (e.g. metadata too large).
+ *
+ * The fault only fails the commit; use `fence` or `forceRebalance` for the group change itself.
+ *
+ * @since 0.1.0
+ */
+export type CommitFault = "retriable" | "rebalanceInProgress" | "fenced" | "fatal"
+
+/** @since 0.1.0 */
+export interface CommitFaultOptions {
+  /** Fail this many commits (that match), then stop. Default: unlimited with `probability`, else 1. */
+  readonly times?: number | undefined
+  /** Fail a matching commit with this probability (seeded). Default 1. */
+  readonly probability?: number | undefined
+  readonly error?: CommitFault | undefined
+  readonly groupId?: string | undefined
+  readonly memberId?: string | undefined
+}
+
+/** @since 0.1.0 */
+export interface FetchFaultOptions {
+  /** How long (of the `Clock`) fetches fail: nothing is delivered meanwhile. */
+  readonly duration: Duration.DurationInput
+  readonly groupId?: string | undefined
+  readonly memberId?: string | undefined
+  readonly topic?: string | undefined
+}
+
+/**
+ * Scripted and random faults. Handler faults (fail at a record, hang, be slow) are not the
+ * driver's: see `HandlerFaults`.
+ *
+ * @since 0.1.0
+ */
+export interface Faults {
+  /** Fails the next matching commits (`times`), or each with `probability`. Rules stack. */
+  readonly failCommits: (options?: CommitFaultOptions) => Effect.Effect<void>
+  /** Stops delivery (fetches fail) for a while, for everyone or a group, member or topic. */
+  readonly failFetches: (options: FetchFaultOptions) => Effect.Effect<void>
+  /**
+   * The member's process dies: it stops heartbeating and delivering, its commits fail
+   * (`connection`, retriable), and after its session timeout the group expels it and
+   * rebalances; if its engine still runs it gets `onLost`, then `GroupSession.failed` fails.
+   * Closing a crashed member's session does not leave the group: a dead process cannot.
+   */
+  readonly crash: (memberId: string) => Effect.Effect<void, KafkaError>
+  /**
+   * The coordinator fences the member now (as after a long GC pause): it is expelled, gets
+   * `onLost` for what it owns, and rejoins with a new member id.
+   */
+  readonly fence: (memberId: string) => Effect.Effect<void, KafkaError>
+  /** Triggers a rebalance of the group (every group when omitted), as a metadata change would. */
+  readonly forceRebalance: (groupId?: string) => Effect.Effect<void>
+  /**
+   * `times` forced rebalances, `interval` of the `Clock` apart. Runs until done: fork it,
+   * and under `TestClock` adjust the clock.
+   */
+  readonly rebalanceStorm: (options: {
+    readonly times: number
+    readonly interval: Duration.DurationInput
+    readonly groupId?: string | undefined
+  }) => Effect.Effect<void>
+  /** Removes every commit and fetch fault rule. */
+  readonly clear: Effect.Effect<void>
+}
+
+// -----------------------------------------------------------------------------------------
+// The handle
+// -----------------------------------------------------------------------------------------
+
+/**
+ * The simulated cluster itself: topics, faults, and inspection for assertions.
+ *
+ * @since 0.1.0
+ */
+export interface Handle {
+  readonly options: Options
+  /** Creates a topic (default partitions from the options). Existing with the same count: no-op. */
+  readonly createTopic: (topic: string, partitions?: number) => Effect.Effect<void, KafkaError>
+  /** Grows a topic to `partitions`; subscribed groups rebalance. */
+  readonly createPartitions: (topic: string, partitions: number) => Effect.Effect<void, KafkaError>
+  readonly topics: Effect.Effect<ReadonlyMap<string, number>>
+  /** Produces like `ProducerDriver.send`. */
+  readonly produce: (records: ReadonlyArray<ProducerRecord>) => Effect.Effect<ReadonlyArray<RecordMetadata>, KafkaError>
+  /** Every record of a partition, as stored (the objects consumers receive). */
+  readonly records: (topic: string, partition: number) => Effect.Effect<ReadonlyArray<RawRecord>, KafkaError>
+  readonly endOffsets: (topic: string) => Effect.Effect<ReadonlyMap<number, number>, KafkaError>
+  /** The group's committed offsets of `topic`, with metadata. */
+  readonly committed: (groupId: string, topic: string) => Effect.Effect<ReadonlyMap<number, CommittedOffset>>
+  /** The group now, or undefined if no member ever joined it. */
+  readonly group: (groupId: string) => Effect.Effect<GroupSnapshot | undefined>
+  /**
+   * Waits until the group exists, no rebalance is running or due, and every live member has
+   * processed its assignment. Under `TestClock` a rebalance waiting for a timeout needs the
+   * clock moved: fork this, then adjust.
+   */
+  readonly awaitStable: (groupId: string) => Effect.Effect<GroupSnapshot>
+  /** The member that owns the partition now (coordinator's view), in `groupId` or any group. */
+  readonly ownerOf: (topic: string, partition: number, groupId?: string) => Effect.Effect<string | undefined>
+  readonly commitLog: (groupId?: string) => Effect.Effect<ReadonlyArray<CommitLogEntry>>
+  readonly rejectedCommits: (groupId?: string) => Effect.Effect<ReadonlyArray<RejectedCommit>>
+  readonly ownershipHistory: (groupId?: string) => Effect.Effect<ReadonlyArray<OwnershipEntry>>
+  readonly groupEvents: (groupId?: string) => Effect.Effect<ReadonlyArray<GroupEvent>>
+  readonly faults: Faults
+}
+
+/**
+ * The simulated cluster's handle.
+ *
+ * @since 0.1.0
+ */
+export class MemoryKafka extends Context.Tag("@sluice/testkit/MemoryKafka")<MemoryKafka, Handle>() {}
+
+// -----------------------------------------------------------------------------------------
+// Constructors
+// -----------------------------------------------------------------------------------------
+
+/**
+ * The cluster and its drivers, alive for the scope.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  options: Partial<Options> = {}
+): Effect.Effect<
+  {
+    readonly handle: Handle
+    readonly consumer: ConsumerDriver["Type"]
+    readonly producer: ProducerDriver["Type"]
+    readonly testCluster: TestCluster["Type"]
+  },
+  never,
+  Scope.Scope
+> => internal.make({ ...defaults, ...options })
+
+/**
+ * A fresh simulated cluster as the `ConsumerDriver`, the `ProducerDriver`, the `TestCluster`
+ * and its `MemoryKafka` handle. Works under `TestClock` (`it.effect`) and the live clock.
+ *
+ * Prefer one layer per test (it is cheap) over sharing one with `it.layer`: the cluster's
+ * fibers (group coordinators, session timers) take their `Clock` from the test whose
+ * subscription or fault started them.
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  options: Partial<Options> = {}
+): Layer.Layer<MemoryKafka | ConsumerDriver | ProducerDriver | TestCluster> =>
+  Layer.scopedContext(
+    Effect.map(make(options), (cluster) =>
+      Context.make(MemoryKafka, cluster.handle).pipe(
+        Context.add(ConsumerDriver, cluster.consumer),
+        Context.add(ProducerDriver, cluster.producer),
+        Context.add(TestCluster, cluster.testCluster)
+      )
+    )
+  )
