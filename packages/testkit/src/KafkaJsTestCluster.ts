@@ -12,6 +12,7 @@
  * @since 0.1.0
  */
 import type { ProducerRecord } from "@sluice/core/ConsumerDriver"
+import type { RawRecord } from "@sluice/core/ConsumerRecord"
 import type * as KafkaError from "@sluice/core/KafkaError"
 import { toKafkaError } from "@sluice/kafkajs/KafkaJsError"
 import * as KafkaJsProducer from "@sluice/kafkajs/KafkaJsProducer"
@@ -114,6 +115,54 @@ export const layer = (brokers: ReadonlyArray<string>): Layer.Layer<TestCluster, 
           Effect.withSpan("KafkaJsTestCluster.endOffsets", { attributes: { topic } })
         )
 
-      return { name: "kafkajs", createTopic, produce, committed, endOffsets }
+      // A throwaway group reads the topic from the beginning until every partition's high
+      // watermark (as it was when the read started) was reached.
+      const readAll = (topic: string) =>
+        Effect.gen(function* () {
+          const bounds = yield* Effect.tryPromise({
+            try: () => admin.fetchTopicOffsets(topic),
+            catch: (error) => toKafkaError(error, "KafkaJsTestCluster.readAll")
+          })
+          const expected = bounds.reduce((sum, b) => sum + (Number(b.high) - Number(b.low)), 0)
+          if (expected === 0) return [] as ReadonlyArray<RawRecord>
+          const records: Array<RawRecord> = []
+          const consumer = kafka.consumer({ groupId: `sluice-read-${topic}-${Date.now()}-${Math.random()}` })
+          yield* Effect.acquireRelease(
+            Effect.tryPromise({
+              try: async () => {
+                await consumer.connect()
+                await consumer.subscribe({ topics: [topic], fromBeginning: true })
+              },
+              catch: (error) => toKafkaError(error, "KafkaJsTestCluster.readAll")
+            }),
+            () => Effect.tryPromise(() => consumer.disconnect()).pipe(Effect.ignore)
+          )
+          yield* Effect.async<void, KafkaError.KafkaError>((resume) => {
+            consumer
+              .run({
+                eachMessage: async ({ message, partition }) => {
+                  records.push({
+                    topic,
+                    partition,
+                    offset: Number(message.offset),
+                    key: message.key,
+                    value: message.value,
+                    headers: Object.entries(message.headers ?? {}).flatMap(([key, value]) =>
+                      (Array.isArray(value) ? value : [value]).map((v) => ({
+                        key,
+                        value: v === undefined ? null : typeof v === "string" ? new TextEncoder().encode(v) : v
+                      }))
+                    ),
+                    timestamp: Number(message.timestamp)
+                  })
+                  if (records.length >= expected) resume(Effect.void)
+                }
+              })
+              .catch((error) => resume(Effect.fail(toKafkaError(error, "KafkaJsTestCluster.readAll"))))
+          })
+          return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset) as ReadonlyArray<RawRecord>
+        }).pipe(Effect.scoped, Effect.withSpan("KafkaJsTestCluster.readAll", { attributes: { topic } }))
+
+      return { name: "kafkajs", createTopic, produce, committed, endOffsets, readAll }
     })
   )

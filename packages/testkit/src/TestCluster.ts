@@ -7,6 +7,7 @@
  */
 
 import type { ProducerRecord } from "@sluice/core/ConsumerDriver"
+import type { RawRecord } from "@sluice/core/ConsumerRecord"
 import type { KafkaError } from "@sluice/core/KafkaError"
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
@@ -25,5 +26,7 @@ export class TestCluster extends Context.Tag("@sluice/testkit/TestCluster")<
     readonly committed: (groupId: string, topic: string) => Effect.Effect<ReadonlyMap<number, number>, KafkaError>
     /** The offset the next produced record of each partition will get. */
     readonly endOffsets: (topic: string) => Effect.Effect<ReadonlyMap<number, number>, KafkaError>
+    /** Every record of `topic` (all partitions, each in offset order): for small topics, e.g. a dead-letter topic. */
+    readonly readAll: (topic: string) => Effect.Effect<ReadonlyArray<RawRecord>, KafkaError>
   }
 >() {}

@@ -1264,7 +1264,9 @@ export const make = (options: MemoryKafka.Options) =>
       produce: (records) => Effect.asVoid(produce(records)),
       committed: (groupId, topic) =>
         Effect.map(committed(groupId, topic), (map) => new Map(Array.from(map, ([p, c]) => [p, c.offset]))),
-      endOffsets
+      endOffsets,
+      readAll: (topic) =>
+        Effect.map(topicOrFail(topic, "readAll"), (found) => found.partitions.flatMap((log) => log.records))
     }
 
     return { handle, consumer, producer, testCluster }
