@@ -6,18 +6,26 @@
  * @since 0.1.0
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Codec from "@sluice/core/Codec"
 import * as Consumer from "@sluice/core/Consumer"
-import type { ConsumerDriver, ProducerRecord } from "@sluice/core/ConsumerDriver"
+import { type ConsumerDriver, ProducerDriver, type ProducerRecord } from "@sluice/core/ConsumerDriver"
 import type { ConsumerEvent } from "@sluice/core/ConsumerEvent"
+import { headerString } from "@sluice/core/ConsumerRecord"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
+import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
+import * as Pipeline from "@sluice/core/Pipeline"
 import * as ProcessingMode from "@sluice/core/ProcessingMode"
+import * as Producer from "@sluice/core/Producer"
+import * as Topic from "@sluice/core/Topic"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { TestCluster } from "./TestCluster.js"
 
@@ -225,7 +233,7 @@ const owned = (events: ReadonlyArray<ConsumerEvent>): Set<number> => {
  */
 export const suite = <E>(
   name: string,
-  layer: Layer.Layer<ConsumerDriver | TestCluster, E>,
+  layer: Layer.Layer<ConsumerDriver | ProducerDriver | TestCluster, E>,
   overrides: Partial<SuiteOptions> = {}
 ): void => {
   const options: SuiteOptions = { ...defaultOptions, ...overrides }
@@ -234,8 +242,10 @@ export const suite = <E>(
     heartbeatInterval: options.heartbeatInterval
   }
   const wait = (predicate: () => boolean, what: string) => eventually(predicate, what, options.patience)
-  const test = (title: string, body: () => Effect.Effect<void, unknown, ConsumerDriver | TestCluster>) =>
-    it.live(title, () => body().pipe(Effect.provide(layer)), options.testTimeout)
+  const test = (
+    title: string,
+    body: () => Effect.Effect<void, unknown, ConsumerDriver | ProducerDriver | TestCluster>
+  ) => it.live(title, () => body().pipe(Effect.provide(layer)), options.testTimeout)
 
   describe(`conformance: ${name}`, () => {
     for (const mode of modes) {
@@ -581,6 +591,95 @@ export const suite = <E>(
         expect(paused).toBeGreaterThan(0)
         expect(resumed).toBeGreaterThanOrEqual(paused - 1)
         expect((yield* cluster.committed(groupId, topic)).get(0)).toBe(300)
+      }))
+
+    test("G9 a poison record and a record that always fails are dead-lettered with their headers, after the retries; the rest flows; the commit passes them only after the dead-letter topic acknowledged", () =>
+      Effect.gen(function* () {
+        const cluster = yield* TestCluster
+        const topic = uniqueName("g9")
+        const dlq = `${topic}.dlq`
+        const groupId = uniqueName("g9-group")
+        yield* cluster.createTopic(topic, 2)
+        yield* cluster.createTopic(dlq, 1)
+        // Partition 0: offset 10 cannot be decoded, offset 20's handler always fails.
+        const records = numberedRecords(topic, 1, 60).map((r, i) => ({
+          ...r,
+          partition: i < 30 ? 0 : 1,
+          value: i === 10 ? encoder.encode("{not json") : encoder.encode(JSON.stringify({ n: i }))
+        }))
+        yield* cluster.produce(records)
+        const Value = Schema.Struct({ n: Schema.Number })
+        const typed = Topic.make({ name: topic, key: Codec.string, value: Codec.json(Value) })
+        const handled: Array<number> = []
+        const attempts = new Map<number, number>()
+        // The producer's acknowledgements, timed, to compare with the commits.
+        const acked: Array<number> = []
+        const producerDriver = yield* ProducerDriver
+        const timedProducer = Producer.layer.pipe(
+          Layer.provide(
+            Layer.succeed(ProducerDriver, {
+              ...producerDriver,
+              send: (batch) => Effect.tap(producerDriver.send(batch), () => Effect.sync(() => acked.push(Date.now())))
+            })
+          )
+        )
+        const pipeline = Pipeline.make({
+          topic: typed,
+          handler: (record) =>
+            Effect.suspend(() => {
+              attempts.set(record.value.n, (attempts.get(record.value.n) ?? 0) + 1)
+              if (record.value.n === 20) return Effect.fail({ _tag: "Declined" as const, message: "card declined" })
+              handled.push(record.value.n)
+              return Effect.void
+            }),
+          policy: ErrorPolicy.retry(
+            Schedule.spaced("10 millis").pipe(Schedule.intersect(Schedule.recurs(2))),
+            ErrorPolicy.deadLetter(dlq)
+          )
+        })
+        const consumer = yield* Consumer.make(
+          yield* ConsumerSettings.make({ groupId, commitInterval: "100 millis", ...memberSettings })
+        )
+        const commits: Array<{ at: number; offset: number }> = []
+        const scope = yield* Scope.make()
+        const dequeue = yield* Scope.extend(consumer.subscribeEvents, scope)
+        const pump = yield* Effect.forkDaemon(
+          Effect.forever(
+            Effect.map(Queue.take(dequeue), (event) => {
+              if (event._tag !== "Committed") return
+              for (const o of event.offsets) if (o.partition === 0) commits.push({ at: Date.now(), offset: o.offset })
+            })
+          )
+        )
+        const fiber = yield* Effect.forkDaemon(
+          Pipeline.run(pipeline).pipe(Effect.provideService(Consumer.Consumer, consumer), Effect.provide(timedProducer))
+        )
+        yield* wait(() => handled.length === 58, "the 58 good records")
+        yield* wait(() => commits.some((c) => c.offset === 30), "the commit past both dead letters")
+        yield* Fiber.interrupt(fiber)
+        yield* Fiber.interrupt(pump)
+        yield* Scope.close(scope, Exit.void)
+        expect(attempts.get(20)).toBe(3) // the first try and two retries
+        const letters = yield* cluster.readAll(dlq)
+        const header = (r: (typeof letters)[number], key: string) => headerString(r.headers, key)
+        expect(letters.map((l) => header(l, Pipeline.deadLetterHeaders.offset))).toEqual(["10", "20"])
+        for (const letter of letters) {
+          expect(header(letter, Pipeline.deadLetterHeaders.topic)).toBe(topic)
+          expect(header(letter, Pipeline.deadLetterHeaders.partition)).toBe("0")
+        }
+        expect(new TextDecoder().decode(letters[0]!.value!)).toBe("{not json")
+        expect(header(letters[0]!, Pipeline.deadLetterHeaders.error)).toContain("DecodeError")
+        expect(header(letters[0]!, Pipeline.deadLetterHeaders.attempts)).toBe("1")
+        expect(header(letters[1]!, Pipeline.deadLetterHeaders.error)).toContain("card declined")
+        expect(header(letters[1]!, Pipeline.deadLetterHeaders.attempts)).toBe("3")
+        // Commits of partition 0 past offset 10 (20) come after the first (second) acknowledgement.
+        expect(acked.length).toBe(2)
+        for (const c of commits) {
+          if (c.offset > 10) expect(c.at).toBeGreaterThanOrEqual(acked[0]!)
+          if (c.offset > 20) expect(c.at).toBeGreaterThanOrEqual(acked[1]!)
+        }
+        const committed = yield* cluster.committed(groupId, topic)
+        expect([committed.get(0), committed.get(1)]).toEqual([30, 30])
       }))
   })
 }

@@ -2,6 +2,7 @@
  * The conformance suite (G1–G8) against kafkajs on a real Apache Kafka broker.
  */
 import * as KafkaJsDriver from "@sluice/kafkajs/KafkaJsDriver"
+import * as KafkaJsProducer from "@sluice/kafkajs/KafkaJsProducer"
 import * as Layer from "effect/Layer"
 import { describe } from "vitest"
 import { suite } from "../src/Conformance.js"
@@ -14,7 +15,11 @@ describe.skipIf(broker === undefined)("kafkajs on a real broker", () => {
   const brokers = broker!.brokers
   suite(
     "kafkajs",
-    Layer.merge(KafkaJsDriver.layer({ brokers, logLevel: "error" }), KafkaJsTestCluster.layer(brokers)),
+    Layer.mergeAll(
+      KafkaJsDriver.layer({ brokers, logLevel: "error" }),
+      KafkaJsProducer.layer({ brokers, logLevel: "error" }),
+      KafkaJsTestCluster.layer(brokers)
+    ),
     { sessionTimeout: "6 seconds", heartbeatInterval: "500 millis" }
   )
 })

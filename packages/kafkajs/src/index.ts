@@ -1,0 +1,7 @@
+/**
+ * @since 0.1.0
+ */
+export * as KafkaJsConfig from "./KafkaJsConfig.js"
+export * as KafkaJsDriver from "./KafkaJsDriver.js"
+export * as KafkaJsError from "./KafkaJsError.js"
+export * as KafkaJsProducer from "./KafkaJsProducer.js"
