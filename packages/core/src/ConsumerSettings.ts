@@ -219,6 +219,19 @@ export const make = (input: Input): Effect.Effect<ConsumerSettings, SettingsErro
         message: "heartbeatInterval must be shorter than sessionTimeout (Kafka advises a third of it)"
       })
     }
+    const rebalanceTimeout = yield* positiveDuration(
+      "rebalanceTimeout",
+      input.rebalanceTimeout,
+      defaults.rebalanceTimeout
+    )
+    // The rebalance waits for the revocation; past the rebalance timeout the coordinator
+    // completes it without this member, and the drain would no longer protect anything.
+    if (revocation._tag === "drain" && Duration.greaterThanOrEqualTo(revocation.drainTimeout, rebalanceTimeout)) {
+      return yield* new SettingsError({
+        setting: "revocation.drainTimeout",
+        message: "revocation.drainTimeout must be shorter than rebalanceTimeout: the rebalance waits for the drain"
+      })
+    }
     const maxWindow = yield* positiveInt("maxWindow", input.maxWindow ?? defaults.maxWindow)
     if (maxWindow > maxEncodableWindow) {
       return yield* new SettingsError({
@@ -239,7 +252,7 @@ export const make = (input: Input): Effect.Effect<ConsumerSettings, SettingsErro
       buffer: { perPartition, total },
       shutdownTimeout: yield* positiveDuration("shutdownTimeout", input.shutdownTimeout, defaults.shutdownTimeout),
       sessionTimeout,
-      rebalanceTimeout: yield* positiveDuration("rebalanceTimeout", input.rebalanceTimeout, defaults.rebalanceTimeout),
+      rebalanceTimeout,
       heartbeatInterval,
       maxBytesPerPartition: yield* positiveInt(
         "maxBytesPerPartition",

@@ -222,6 +222,17 @@ describe("settings", () => {
         ConsumerSettings.make({ groupId: "g", heartbeatInterval: "10 seconds", sessionTimeout: "5 seconds" })
       )
       expect(heartbeat.setting).toBe("heartbeatInterval")
+      const drain = yield* Effect.flip(
+        ConsumerSettings.make({
+          groupId: "g",
+          revocation: ConsumerSettings.drain("2 minutes"),
+          rebalanceTimeout: "1 minute"
+        })
+      )
+      expect(drain.setting).toBe("revocation.drainTimeout")
+      const window = yield* Effect.flip(ConsumerSettings.make({ groupId: "g", maxWindow: 1_000_000 }))
+      expect(window.setting).toBe("maxWindow")
+      expect(window.message).toContain("4,096 bytes")
     })
   )
 })
