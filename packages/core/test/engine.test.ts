@@ -207,6 +207,36 @@ describe("engine (scripted driver)", () => {
       expect(fake.left).toBe(true)
     })
   )
+  it.scopedLive("G8 a hanging handler cannot hold the shutdown past its deadline; its finalizer runs", () =>
+    Effect.gen(function* () {
+      const { consumer, fake } = yield* setup({ shutdownTimeout: "300 millis" })
+      const started = yield* Deferred.make<void>()
+      let released = false
+      const fiber = yield* Effect.fork(
+        consumer.run({
+          topics: ["t"],
+          handler: (r) =>
+            r.offset === 2
+              ? Effect.acquireRelease(Deferred.succeed(started, undefined), () =>
+                  Effect.sync(() => {
+                    released = true
+                  })
+                ).pipe(Effect.zipRight(Effect.never), Effect.scoped)
+              : Effect.void
+        })
+      )
+      const listener = yield* Deferred.await(fake.listener)
+      yield* listener.onAssigned([assignment(tp0)])
+      yield* listener.onRecords(tp0, FakeDriver.records(tp0, 0, 5))
+      yield* Deferred.await(started)
+      const before = Date.now()
+      yield* Fiber.interrupt(fiber)
+      expect(Date.now() - before).toBeLessThan(2_000)
+      expect(released).toBe(true)
+      expect(fake.commits.at(-1)?.offset).toBe(2)
+      expect(fake.left).toBe(true)
+    })
+  )
 })
 
 describe("settings", () => {

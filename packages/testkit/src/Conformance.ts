@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Codec from "@sluice/core/Codec"
+import * as CommittableRecord from "@sluice/core/CommittableRecord"
 import * as Consumer from "@sluice/core/Consumer"
 import { type ConsumerDriver, ProducerDriver, type ProducerRecord } from "@sluice/core/ConsumerDriver"
 import type { ConsumerEvent } from "@sluice/core/ConsumerEvent"
@@ -27,6 +28,7 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { TestCluster } from "./TestCluster.js"
 
 /** @since 0.1.0 */
@@ -680,6 +682,73 @@ export const suite = <E>(
         }
         const committed = yield* cluster.committed(groupId, topic)
         expect([committed.get(0), committed.get(1)]).toEqual([30, 30])
+      }))
+
+    test("G1 G4 partitionedStream: a stream per partition that ends on revocation; only the user's commits move the offsets", () =>
+      Effect.gen(function* () {
+        const cluster = yield* TestCluster
+        const topic = uniqueName("pstream")
+        const groupId = uniqueName("pstream-group")
+        yield* cluster.createTopic(topic, 2)
+        yield* cluster.produce(numberedRecords(topic, 2, 200))
+        // a never commits past 60: its revocation waits the (short) drain timeout for it.
+        const settings = yield* ConsumerSettings.make({
+          groupId,
+          commitInterval: "100 millis",
+          ...memberSettings,
+          revocation: ConsumerSettings.drain("2 seconds")
+        })
+        const seen: Array<{ member: string; partition: number; offset: number }> = []
+        const ended: Array<{ member: string; partition: number }> = []
+        const runMember = (member: string) =>
+          Effect.gen(function* () {
+            const consumer = yield* Consumer.make(settings)
+            return yield* Effect.forkDaemon(
+              consumer.partitionedStream({ topics: [topic] }).pipe(
+                Stream.flatMap(
+                  (partition) =>
+                    partition.records.pipe(
+                      Stream.tap((r) =>
+                        Effect.sync(() => seen.push({ member, partition: r.record.partition, offset: r.record.offset }))
+                      ),
+                      // Commit only the first 60 records of each partition in this run.
+                      Stream.filter((r) => r.record.offset < 60 || member === "b"),
+                      Stream.map((r) => r.offset),
+                      CommittableRecord.commitWithin(10, "50 millis"),
+                      Stream.onEnd(
+                        Effect.sync(() => ended.push({ member, partition: partition.topicPartition.partition }))
+                      )
+                    ),
+                  { concurrency: "unbounded" }
+                ),
+                Stream.runDrain
+              )
+            )
+          })
+        const a = yield* runMember("a")
+        yield* wait(() => seen.filter((s) => s.member === "a").length === 200, "a to see all 200 records")
+        // The user's commits land a little after the records were seen (grouped by 10 or 50 ms).
+        let committedByA: ReadonlyMap<number, number> = new Map()
+        for (let i = 0; i < 100 && !(committedByA.get(0) === 60 && committedByA.get(1) === 60); i++) {
+          yield* Effect.sleep("100 millis")
+          committedByA = yield* cluster.committed(groupId, topic)
+        }
+        expect([committedByA.get(0), committedByA.get(1)]).toEqual([60, 60])
+        const b = yield* runMember("b")
+        // One partition moves to b: a's stream of it ends (revocation), b starts at a's commit.
+        yield* wait(() => ended.some((e) => e.member === "a"), "a's stream of the moved partition to end")
+        yield* wait(() => seen.some((s) => s.member === "b"), "b to receive records")
+        const moved = seen.find((s) => s.member === "b")!.partition
+        expect(Math.min(...seen.filter((s) => s.member === "b" && s.partition === moved).map((s) => s.offset))).toBe(60)
+        yield* wait(
+          () => seen.filter((s) => s.member === "b" && s.partition === moved).length === 40,
+          "b to see the moved partition's rest"
+        )
+        yield* Fiber.interrupt(b)
+        yield* Fiber.interrupt(a)
+        const committed = yield* cluster.committed(groupId, topic)
+        expect(committed.get(moved)).toBe(100)
+        expect(committed.get(1 - moved)).toBe(60)
       }))
   })
 }

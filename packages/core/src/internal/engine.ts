@@ -501,7 +501,9 @@ export class Engine<R> {
       const timeout = this.drainTimeout(reason)
       let interrupted = false
       if (timeout !== undefined && worker.inFlight > 0) {
-        const drained = yield* Effect.timeoutOption(worker.idle.await, timeout)
+        // Interruptible: the shutdown runs this in a finalizer, where the wait would otherwise
+        // inherit uninterruptibility and the timeout could never cut it short.
+        const drained = yield* Effect.timeoutOption(Effect.interruptible(worker.idle.await), timeout)
         interrupted = Option.isNone(drained)
       } else {
         interrupted = worker.inFlight > 0
@@ -570,7 +572,9 @@ export class Engine<R> {
   readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
     this.closing = true
     const all = Array.from(this.workers.values(), (w) => w.topicPartition)
-    return this.revoke(all, "shutdown").pipe(
+    // Interruptible so that the deadline holds even in the finalizer it runs in: past it, the
+    // revocation is abandoned (an interrupted commit is harmless: it named a valid frontier).
+    return Effect.interruptible(this.revoke(all, "shutdown")).pipe(
       Effect.timeoutOption(this.settings.shutdownTimeout),
       Effect.flatMap((done) =>
         Option.isNone(done)

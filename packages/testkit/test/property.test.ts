@@ -1,0 +1,173 @@
+/**
+ * Property tests over random fault schedules (see `src/Schedules.ts`): a group of consumers
+ * on the simulated cluster goes through a random list of steps — records produced, members
+ * joining, leaving gracefully, crashing, fenced, commit failures, fetch outages, forced
+ * rebalances, slow and flaky handlers, time passing — and G1–G8 are checked after every step,
+ * then G3 once the faults stop.
+ *
+ * Runs: `SLUICE_PROPERTY_RUNS` schedules per mode (default 1000; `pnpm test:soak` runs 20,000).
+ *
+ * Replaying a failure. The report prints the fast-check seed and path, and the shrunk
+ * schedule as JSON. Either re-run the same generation:
+ *
+ *   SLUICE_PROPERTY_SEED=<seed> SLUICE_PROPERTY_PATH=<path> pnpm exec vitest run --project @sluice/testkit property -t "keyed mode"
+ *
+ * or run just that schedule (with the trace of the run printed):
+ *
+ *   SLUICE_PROPERTY_SCHEDULE='<json>' pnpm exec vitest run --project @sluice/testkit property
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as fc from "fast-check"
+import * as Schedules from "../src/Schedules.js"
+
+const runs = Number(process.env.SLUICE_PROPERTY_RUNS ?? 1000)
+const seed = process.env.SLUICE_PROPERTY_SEED === undefined ? undefined : Number(process.env.SLUICE_PROPERTY_SEED)
+const path = process.env.SLUICE_PROPERTY_PATH
+const replay = process.env.SLUICE_PROPERTY_SCHEDULE
+
+// -----------------------------------------------------------------------------------------
+// Generators
+// -----------------------------------------------------------------------------------------
+
+const config = (mode: Schedules.Config["mode"]): fc.Arbitrary<Schedules.Config> =>
+  fc.record({
+    seed: fc.integer({ min: 1, max: 0x7fffffff }),
+    mode: fc.constant(mode),
+    concurrency: fc.integer({ min: 2, max: 6 }),
+    partitions: fc.integer({ min: 1, max: 4 }),
+    keys: fc.integer({ min: 0, max: 4 }),
+    revocation: fc.constantFrom("drain" as const, "interrupt" as const),
+    protocol: fc.constantFrom("eager" as const, "cooperative" as const),
+    assignor: fc.constantFrom("range" as const, "roundRobin" as const, "sticky" as const),
+    commitEvery: fc.integer({ min: 1, max: 30 }),
+    commitInterval: fc.constantFrom(500, 100, 2000),
+    bufferPerPartition: fc.integer({ min: 2, max: 32 }),
+    maxBatchSize: fc.integer({ min: 1, max: 16 })
+  })
+
+const member = fc.nat({ max: 7 })
+
+const step: fc.Arbitrary<Schedules.Step> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ _tag: fc.constant("Produce" as const), count: fc.integer({ min: 1, max: 30 }) }) },
+  { weight: 3, arbitrary: fc.constant({ _tag: "Join" as const }) },
+  { weight: 1, arbitrary: fc.record({ _tag: fc.constant("Leave" as const), member }) },
+  { weight: 1, arbitrary: fc.record({ _tag: fc.constant("Crash" as const), member }) },
+  { weight: 1, arbitrary: fc.record({ _tag: fc.constant("Fence" as const), member }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      _tag: fc.constant("FailCommits" as const),
+      times: fc.integer({ min: 1, max: 8 }),
+      error: fc.constantFrom("retriable" as const, "rebalanceInProgress" as const, "fenced" as const)
+    })
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ _tag: fc.constant("FailFetches" as const), millis: fc.constantFrom(500, 3000) })
+  },
+  { weight: 1, arbitrary: fc.constant({ _tag: "Rebalance" as const }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      _tag: fc.constant("Slow" as const),
+      count: fc.integer({ min: 1, max: 12 }),
+      // Below the drain timeout (2 s), so a drain must let them finish, and above it.
+      millis: fc.constantFrom(20, 300, 1500, 3000)
+    })
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      _tag: fc.constant("Flaky" as const),
+      count: fc.integer({ min: 1, max: 12 }),
+      failures: fc.integer({ min: 1, max: 3 })
+    })
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      _tag: fc.constant("Advance" as const),
+      millis: fc.constantFrom(100, 10, 500, 1000, 2500, 7000)
+    })
+  }
+)
+
+const schedule = (mode: Schedules.Config["mode"]): fc.Arbitrary<Schedules.FaultSchedule> =>
+  fc.record({ config: config(mode), steps: fc.array(step, { minLength: 1, maxLength: 24 }) }).map((s) =>
+    // fast-check prints a counterexample with this method.
+    Object.defineProperty(s, fc.toStringMethod, { value: () => Schedules.format(s), enumerable: false })
+  )
+
+// -----------------------------------------------------------------------------------------
+// Properties
+// -----------------------------------------------------------------------------------------
+
+const property = (mode: Schedules.Config["mode"]) => {
+  const totals = { schedules: 0, produced: 0, calls: 0, duplicates: 0, interrupted: 0, commits: 0, failedCommits: 0 }
+  const started = performance.now()
+  const details = fc.check(
+    fc.property(schedule(mode), (s) => {
+      const outcome = Schedules.run(s)
+      totals.schedules++
+      totals.produced += outcome.stats.produced
+      totals.calls += outcome.stats.calls
+      totals.duplicates += outcome.stats.duplicates
+      totals.interrupted += outcome.stats.interrupted
+      totals.commits += outcome.stats.commits
+      totals.failedCommits += outcome.stats.failedCommits
+      if (outcome.violations.length > 0) {
+        const first = outcome.violations[0]!
+        throw new Error(`${first.guarantee} after step ${first.step}: ${first.message}`)
+      }
+    }),
+    { numRuns: runs, ...(seed === undefined ? {} : { seed }), ...(path === undefined ? {} : { path }) }
+  )
+  const seconds = (performance.now() - started) / 1000
+  if (details.failed) {
+    // One machine-readable line (the mutation check reads it), then the full report.
+    console.log(
+      `[sluice-property] ${mode}: FAILED after ${details.numRuns} schedule(s) (${details.numShrinks} shrinks, ${seconds.toFixed(1)} s), seed ${details.seed}, path ${details.counterexamplePath}`
+    )
+    const counterexample = details.counterexample?.[0]
+    let explained = ""
+    if (counterexample !== undefined) {
+      try {
+        Schedules.check(counterexample)
+      } catch (error) {
+        explained = (error as Error).message
+      }
+    }
+    throw new Error(
+      `${fc.defaultReportMessage(details)}\n\n${explained}\n\nReplay: SLUICE_PROPERTY_SEED=${details.seed} SLUICE_PROPERTY_PATH=${details.counterexamplePath} pnpm exec vitest run --project @sluice/testkit property -t "${mode} mode"`
+    )
+  }
+  console.log(
+    `[sluice-property] ${mode}: ${totals.schedules} schedules in ${seconds.toFixed(1)} s (${(totals.schedules / seconds).toFixed(0)}/s); ${totals.produced} records, ${totals.calls} handler calls, ${totals.interrupted} interrupted, ${totals.duplicates} duplicates (all attributed), ${totals.commits} commits accepted, ${totals.failedCommits} failed`
+  )
+}
+
+const timeout = 120_000 + runs * 250
+
+describe("property: fault schedules on the simulated cluster", () => {
+  it.skipIf(replay !== undefined)(
+    "G1 G2 G3 G4 G5 G6 G7 G8 hold on random fault schedules (partition mode)",
+    () => property("partition"),
+    timeout
+  )
+  it.skipIf(replay !== undefined)(
+    "G1 G2 G3 G4 G5 G6 G7 G8 hold on random fault schedules (keyed mode)",
+    () => property("keyed"),
+    timeout
+  )
+  it.skipIf(replay !== undefined)(
+    "G1 G2 G3 G4 G6 G7 G8 hold on random fault schedules (unordered mode)",
+    () => property("unordered"),
+    timeout
+  )
+  it.runIf(replay !== undefined)("replays the schedule in SLUICE_PROPERTY_SCHEDULE", () => {
+    const s = JSON.parse(replay!) as Schedules.FaultSchedule
+    const traced = Schedules.run(s, { trace: true })
+    console.log(`${Schedules.format(s)}\n${traced.trace.join("\n")}`)
+    expect(traced.violations).toEqual([])
+  })
+})
