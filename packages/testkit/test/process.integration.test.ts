@@ -80,6 +80,7 @@ const setup = async (prefix: string, count: number) => {
       acks: -1,
       messages: Array.from({ length: Math.min(2000, count - from) }, (_, i) => ({
         partition: (from + i) % PARTITIONS,
+        key: `k${(from + i) % 20}`,
         value: String(from + i)
       }))
     })
@@ -93,54 +94,111 @@ const setup = async (prefix: string, count: number) => {
 }
 
 describe.skipIf(broker === undefined)("consumer processes on a real broker (kafkajs)", () => {
-  it("G3 SIGKILL at random points in 10 trials over 10,000 records: after a restart every record was handled", async () => {
-    const { topic, admin, committed } = await setup("g3", RECORDS)
+  for (const mode of ["partition", "keyed", "unordered"]) {
+    it(`G3 SIGKILL at random points in 10 trials over 10,000 records: after a restart every record was handled (${mode} mode)`, async () => {
+      const { topic, admin, committed } = await setup("g3", RECORDS)
+      const groupId = `${topic}-group`
+      const dir = mkdtempSync(join(tmpdir(), "sluice-g3-"))
+      const out = join(dir, "handled.log")
+      const env = {
+        KAFKA_BROKERS: broker!.brokers.join(","),
+        SLUICE_TOPIC: topic,
+        SLUICE_GROUP: groupId,
+        SLUICE_OUT: out,
+        // 16 records in flight per partition in the concurrent modes: slower handlers keep the
+        // pace (and so the kill points) comparable across modes.
+        SLUICE_HANDLER_MS: mode === "partition" ? "1" : "16",
+        SLUICE_MODE: mode
+      }
+      const trials = 10
+      const kills: Array<number> = []
+      for (let trial = 0; trial < trials; trial++) {
+        const before = handledLines(out).length
+        const consumer = startConsumer(env)
+        // Let it make some progress, then kill it at a random moment.
+        await waitFor(
+          () => handledLines(out).length > before || new Set(handledLines(out)).size === RECORDS,
+          `trial ${trial} to make progress`
+        )
+        await sleep(Math.floor(Math.random() * 500))
+        consumer.child.kill("SIGKILL")
+        await exited(consumer.child)
+        kills.push(handledLines(out).length)
+      }
+      // A final consumer runs until every record was handled, then stops gracefully.
+      const last = startConsumer(env)
+      await waitFor(last.assigned, "the last consumer's assignment")
+      await waitFor(() => new Set(handledLines(out)).size === RECORDS, "every record to be handled", 180_000)
+      const total = async () => [...(await committed(groupId)).values()].reduce((a, b) => a + Math.max(0, b), 0)
+      for (let i = 0; i < 200 && (await total()) < RECORDS; i++) await sleep(100)
+      last.child.kill("SIGTERM")
+      expect(await exited(last.child)).toBe(0)
+
+      const lines = handledLines(out)
+      const distinct = new Set(lines)
+      for (let i = 0; i < RECORDS; i++) {
+        const partition = i % PARTITIONS
+        expect(distinct.has(`${partition}:${Math.floor(i / PARTITIONS)}`)).toBe(true)
+      }
+      const duplicates = lines.length - distinct.size
+      console.info(
+        `[sluice] G3 (${mode} mode): ${trials} SIGKILL trials over ${RECORDS} records: ${duplicates} duplicates ` +
+          `(${((duplicates / RECORDS) * 100).toFixed(2)} %), handled counts at each kill: ${kills.join(", ")}`
+      )
+      const offsets = await committed(groupId)
+      expect([...offsets.values()].reduce((a, b) => a + b, 0)).toBe(RECORDS)
+      await admin.disconnect()
+    }, 400_000)
+  }
+
+  it("G3 G7 a restart after SIGKILL redoes only the unfinished records: the slow frontier, not the work finished above it (unordered mode)", async () => {
+    const { topic, admin, committed } = await setup("restart", 3000)
     const groupId = `${topic}-group`
-    const dir = mkdtempSync(join(tmpdir(), "sluice-g3-"))
+    const dir = mkdtempSync(join(tmpdir(), "sluice-restart-"))
     const out = join(dir, "handled.log")
     const env = {
       KAFKA_BROKERS: broker!.brokers.join(","),
       SLUICE_TOPIC: topic,
       SLUICE_GROUP: groupId,
       SLUICE_OUT: out,
-      SLUICE_HANDLER_MS: "1"
+      SLUICE_HANDLER_MS: "1",
+      SLUICE_MODE: "unordered"
     }
-    const trials = 10
-    const kills: Array<number> = []
-    for (let trial = 0; trial < trials; trial++) {
-      const before = handledLines(out).length
-      const consumer = startConsumer(env)
-      // Let it make some progress, then kill it at a random moment.
-      await waitFor(() => handledLines(out).length > before, `trial ${trial} to make progress`)
-      await sleep(Math.floor(Math.random() * 500))
-      consumer.child.kill("SIGKILL")
-      await exited(consumer.child)
-      kills.push(handledLines(out).length)
+    // Partition 0's offset 5 never finishes: the frontier stays at 5 while the rest finishes.
+    const first = startConsumer({ ...env, SLUICE_STUCK: "0:5" })
+    await waitFor(() => handledLines(out).length === 3000 - 1, "everything but the stuck record")
+    // Wait until a commit carried the finished offsets above the stuck frontier.
+    let metadata = ""
+    for (let i = 0; i < 100 && !metadata.startsWith("sluice:"); i++) {
+      await sleep(100)
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] })
+      const p0 = offsets!.partitions.find((p) => p.partition === 0)
+      if (p0?.offset === "5" && p0.metadata !== null) metadata = p0.metadata
     }
-    // A final consumer runs until every record was handled, then stops gracefully.
-    const last = startConsumer(env)
-    await waitFor(last.assigned, "the last consumer's assignment")
-    await waitFor(() => new Set(handledLines(out)).size === RECORDS, "every record to be handled", 180_000)
-    const total = async () => [...(await committed(groupId)).values()].reduce((a, b) => a + Math.max(0, b), 0)
-    for (let i = 0; i < 200 && (await total()) < RECORDS; i++) await sleep(100)
-    last.child.kill("SIGTERM")
-    expect(await exited(last.child)).toBe(0)
-
-    const lines = handledLines(out)
-    const distinct = new Set(lines)
-    for (let i = 0; i < RECORDS; i++) {
-      const partition = i % PARTITIONS
-      expect(distinct.has(`${partition}:${Math.floor(i / PARTITIONS)}`)).toBe(true)
+    expect(metadata).toMatch(/^sluice:1:/)
+    // Let the other partitions' last commits land, then kill it.
+    for (let i = 0; i < 100; i++) {
+      const offsets = await committed(groupId)
+      if (offsets.get(1) === 1000 && offsets.get(2) === 1000) break
+      await sleep(100)
     }
-    const duplicates = lines.length - distinct.size
-    console.info(
-      `[sluice] G3: ${trials} SIGKILL trials over ${RECORDS} records: ${duplicates} duplicates ` +
-        `(${((duplicates / RECORDS) * 100).toFixed(2)} %), handled counts at each kill: ${kills.join(", ")}`
-    )
-    const offsets = await committed(groupId)
-    expect([...offsets.values()].reduce((a, b) => a + b, 0)).toBe(RECORDS)
+    first.child.kill("SIGKILL")
+    await exited(first.child)
+    const before = handledLines(out).length
+    const second = startConsumer(env)
+    await waitFor(second.assigned, "the second consumer's assignment")
+    await waitFor(() => handledLines(out).length > before, "the second consumer to handle the stuck record")
+    for (let i = 0; i < 100 && (await committed(groupId)).get(0) !== 1000; i++) await sleep(100)
+    second.child.kill("SIGTERM")
+    expect(await exited(second.child)).toBe(0)
+    const redone = handledLines(out).slice(before)
+    // Only the record that never finished was handled again: 999 finished records of partition
+    // 0 above it were skipped thanks to the commit metadata.
+    expect(redone).toEqual(["0:5"])
+    expect((await committed(groupId)).get(0)).toBe(1000)
+    console.info(`[sluice] restart: redid ${redone.length} record(s); metadata was ${metadata.length} bytes`)
     await admin.disconnect()
-  }, 400_000)
+  }, 120_000)
 
   it("G8 SIGTERM mid-stream: the process exits 0 within its deadline and everything it finished is committed", async () => {
     const { topic, admin, committed } = await setup("g8", 3000)

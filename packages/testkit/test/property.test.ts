@@ -48,7 +48,10 @@ const config = (mode: Schedules.Config["mode"]): fc.Arbitrary<Schedules.Config> 
 const member = fc.nat({ max: 7 })
 
 const step: fc.Arbitrary<Schedules.Step> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ _tag: fc.constant("Produce" as const), count: fc.integer({ min: 1, max: 30 }) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({ _tag: fc.constant("Produce" as const), count: fc.integer({ min: 1, max: 30 }) })
+  },
   { weight: 3, arbitrary: fc.constant({ _tag: "Join" as const }) },
   { weight: 1, arbitrary: fc.record({ _tag: fc.constant("Leave" as const), member }) },
   { weight: 1, arbitrary: fc.record({ _tag: fc.constant("Crash" as const), member }) },
@@ -102,11 +105,13 @@ const schedule = (mode: Schedules.Config["mode"]): fc.Arbitrary<Schedules.FaultS
 // Properties
 // -----------------------------------------------------------------------------------------
 
-const property = (mode: Schedules.Config["mode"]) => {
+const property = async (mode: Schedules.Config["mode"]) => {
   const totals = { schedules: 0, produced: 0, calls: 0, duplicates: 0, interrupted: 0, commits: 0, failedCommits: 0 }
   const started = performance.now()
-  const details = fc.check(
-    fc.property(schedule(mode), (s) => {
+  const details = await fc.check(
+    fc.asyncProperty(schedule(mode), async (s) => {
+      // A run is synchronous: let vitest's worker breathe now and then.
+      if (totals.schedules % 25 === 0) await new Promise((resolve) => setImmediate(resolve))
       const outcome = Schedules.run(s)
       totals.schedules++
       totals.produced += outcome.stats.produced

@@ -245,6 +245,7 @@ export class Checker {
     const assignment = call.assignment
     assignment?.running.delete(call)
     this.log(`${member.name} end p${call.partition}@${call.offset} ${call.outcome}`)
+    this.checkDrainBound(call)
     const state = this.partition(call.partition)
     if (call.outcome === "success") {
       this.stats.successes++
@@ -281,6 +282,48 @@ export class Checker {
   }
 
   /**
+   * The drains a call may be subject to: its partition's revocation, and its member's
+   * shutdown (graceful, or the one a crashed process's fiber runs when it is interrupted).
+   * When both apply, the one that began first is in force, which the checker cannot always
+   * tell (they may begin at the same instant): a call is then judged by the more lenient.
+   */
+  private drainsOf(call: Call): Array<{ readonly since: number; readonly timeout: number; readonly what: string }> {
+    const member = call.member
+    const assignment = call.assignment
+    const { drainTimeout, shutdownTimeout } = this.options.timings
+    const drains: Array<{ readonly since: number; readonly timeout: number; readonly what: string }> = []
+    if (assignment?.revokingSince !== undefined) {
+      drains.push({
+        since: assignment.revokingSince,
+        timeout: this.options.revocation === "drain" ? drainTimeout : 0,
+        what: "revocation"
+      })
+    }
+    const stopping = member.crashedAt ?? member.leavingAt
+    if (stopping !== undefined) {
+      const half = shutdownTimeout / 2
+      drains.push({
+        since: stopping,
+        timeout: this.options.revocation === "drain" ? Math.min(drainTimeout, half) : half,
+        what: "shutdown"
+      })
+    }
+    return drains
+  }
+
+  /** G4/G8: a drain ends in time: what still runs at its timeout is interrupted then. */
+  private checkDrainBound(call: Call): void {
+    const drains = this.drainsOf(call)
+    const ended = this.now()
+    if (drains.length === 0 || drains.some((d) => ended <= d.since + d.timeout)) return
+    const drain = drains[0]!
+    this.violation(
+      drain.what === "revocation" ? "G4" : "G8",
+      `${call.member.name}'s call p${call.partition}@${call.offset} ran until t=${ended} ms, past the ${drain.what} that began at t=${drain.since} ms with a drain timeout of ${drain.timeout} ms`
+    )
+  }
+
+  /**
    * G7 (drain): a call may be interrupted by a loss, a crash, the `interrupt` strategy, or a
    * drain that timed out; a drain (revocation or shutdown) must not cut short a call that
    * would have finished within its timeout.
@@ -290,23 +333,7 @@ export class Checker {
     const assignment = call.assignment
     if (member.crashedAt !== undefined) return
     if (assignment === undefined || assignment.losing || assignment.end === "lost") return
-    const { drainTimeout, shutdownTimeout } = this.options.timings
-    const drains: Array<{ readonly since: number; readonly timeout: number; readonly what: string }> = []
-    if (assignment.revokingSince !== undefined) {
-      drains.push({
-        since: assignment.revokingSince,
-        timeout: this.options.revocation === "drain" ? drainTimeout : 0,
-        what: "revocation"
-      })
-    }
-    if (member.leavingAt !== undefined) {
-      const half = shutdownTimeout / 2
-      drains.push({
-        since: member.leavingAt,
-        timeout: this.options.revocation === "drain" ? Math.min(drainTimeout, half) : half,
-        what: "graceful shutdown"
-      })
-    }
+    const drains = this.drainsOf(call)
     if (drains.length === 0) {
       this.violation(
         "G7",
@@ -314,16 +341,13 @@ export class Checker {
       )
       return
     }
-    // The drain in force is the one that started first (it moved the partition to revoking).
-    drains.sort((a, b) => a.since - b.since || a.timeout - b.timeout)
+    const remaining = (d: { readonly since: number }) => call.startTime + call.duration - d.since
+    if (drains.some((d) => remaining(d) >= d.timeout)) return
     const drain = drains[0]!
-    const remaining = call.startTime + call.duration - drain.since
-    if (remaining < drain.timeout) {
-      this.violation(
-        "G7",
-        `${member.name}'s call p${call.partition}@${call.offset} was interrupted by a draining ${drain.what} although it needed only ${remaining} ms more (drain timeout ${drain.timeout} ms): the drain did not wait`
-      )
-    }
+    this.violation(
+      "G7",
+      `${member.name}'s call p${call.partition}@${call.offset} was interrupted by a draining ${drain.what} although it needed only ${remaining(drain)} ms more (drain timeout ${drain.timeout} ms): the drain did not wait`
+    )
   }
 
   // --- listener calls ---------------------------------------------------------------------
