@@ -85,7 +85,7 @@ export interface PartitionStream {
 }
 
 /** @since 0.1.0 */
-export interface Consumer {
+export interface ConsumerService {
   readonly settings: ConsumerSettings.ConsumerSettings
   /**
    * Joins the group and handles every record of `topics` with `handler`, one at a time per
@@ -109,8 +109,12 @@ export interface Consumer {
   readonly subscribeEvents: Effect.Effect<Queue.Dequeue<ConsumerEvent>, never, Scope.Scope>
 }
 
-/** @since 0.1.0 */
-export const Consumer = Context.GenericTag<Consumer>("@sluice/core/Consumer")
+/**
+ * The consumer as a service.
+ *
+ * @since 0.1.0
+ */
+export class Consumer extends Context.Tag("@sluice/core/Consumer")<Consumer, ConsumerService>() {}
 
 const subscription = (
   settings: ConsumerSettings.ConsumerSettings,
@@ -170,7 +174,7 @@ const streamProcessor =
  *
  * @since 0.1.0
  */
-export const make = (settings: ConsumerSettings.ConsumerSettings): Effect.Effect<Consumer, never, ConsumerDriver> =>
+export const make = (settings: ConsumerSettings.ConsumerSettings): Effect.Effect<ConsumerService, never, ConsumerDriver> =>
   Effect.gen(function* () {
     const driver = yield* ConsumerDriver
     // Sliding: a slow or absent reader of diagnostics never holds the engine back.
@@ -256,7 +260,7 @@ export const make = (settings: ConsumerSettings.ConsumerSettings): Effect.Effect
       commit,
       events: Stream.fromPubSub(events),
       subscribeEvents: PubSub.subscribe(events)
-    } satisfies Consumer
+    } satisfies ConsumerService
   })
 
 /**

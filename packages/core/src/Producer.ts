@@ -34,7 +34,7 @@ export interface OutgoingRecord<K, V, H> {
 }
 
 /** @since 0.1.0 */
-export interface Producer {
+export interface ProducerService {
   /** Encodes with the topic's codecs and sends; completes when the broker acknowledged all. */
   readonly send: <K, V, H>(
     topic: Topic<K, V, H>,
@@ -45,8 +45,12 @@ export interface Producer {
   readonly flush: Effect.Effect<void, KafkaError>
 }
 
-/** @since 0.1.0 */
-export const Producer = Context.GenericTag<Producer>("@sluice/core/Producer")
+/**
+ * The producer as a service.
+ *
+ * @since 0.1.0
+ */
+export class Producer extends Context.Tag("@sluice/core/Producer")<Producer, ProducerService>() {}
 
 const encodeAll = <K, V, H>(
   topic: Topic<K, V, H>,
@@ -74,7 +78,7 @@ const encodeAll = <K, V, H>(
 }
 
 /** @since 0.1.0 */
-export const make: Effect.Effect<Producer, never, ProducerDriver> = Effect.map(ProducerDriver, (driver) => ({
+export const make: Effect.Effect<ProducerService, never, ProducerDriver> = Effect.map(ProducerDriver, (driver) => ({
   send: (topic, records) =>
     Effect.flatMap(encodeAll(topic, records), driver.send).pipe(
       Effect.withSpan("Producer.send", { attributes: { topic: topic.name, records: records.length } })
