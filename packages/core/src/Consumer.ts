@@ -174,7 +174,9 @@ const streamProcessor =
  *
  * @since 0.1.0
  */
-export const make = (settings: ConsumerSettings.ConsumerSettings): Effect.Effect<ConsumerService, never, ConsumerDriver> =>
+export const make = (
+  settings: ConsumerSettings.ConsumerSettings
+): Effect.Effect<ConsumerService, never, ConsumerDriver> =>
   Effect.gen(function* () {
     const driver = yield* ConsumerDriver
     // Sliding: a slow or absent reader of diagnostics never holds the engine back.

@@ -5,6 +5,7 @@ import { ProducerDriver, type ProducerRecord } from "@sluice/core/ConsumerDriver
 import { headerString } from "@sluice/core/ConsumerRecord"
 import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
 import * as Pipeline from "@sluice/core/Pipeline"
+import * as ProcessingMode from "@sluice/core/ProcessingMode"
 import * as Producer from "@sluice/core/Producer"
 import * as Topic from "@sluice/core/Topic"
 import * as Arbitrary from "effect/Arbitrary"
@@ -266,6 +267,74 @@ describe("pipelines and error policies", () => {
       yield* listener.onRecords(tp0, [good(0), good(1), orderRecord(2, "x"), good(3)])
       yield* Effect.sleep("100 millis")
       expect(producer.sent.map((r) => r.topic)).toEqual(["dlq"])
+      expect(fake.commits.at(-1)?.offset).toBe(4)
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+})
+
+describe("several pipelines and modes", () => {
+  it.scopedLive(
+    "two pipelines share one group, each record goes to its topic's pipeline; a topic in two pipelines is a SettingsError",
+    () =>
+      Effect.gen(function* () {
+        const { fake, layers } = yield* harness()
+        const invoices = Topic.make({ name: "invoices", key: Codec.string, value: Codec.string })
+        const seen: Array<string> = []
+        const fiber = yield* Effect.fork(
+          Pipeline.run(
+            Pipeline.make({ topic: orders, handler: (r) => Effect.sync(() => seen.push(`order:${r.value.id}`)) }),
+            Pipeline.make({ topic: invoices, handler: (r) => Effect.sync(() => seen.push(`invoice:${r.value}`)) })
+          ).pipe(Effect.provide(layers))
+        )
+        const listener = yield* Deferred.await(fake.listener)
+        const tpInvoices = { topic: "invoices", partition: 0 }
+        yield* listener.onAssigned([
+          { topicPartition: tp0, committed: undefined },
+          { topicPartition: tpInvoices, committed: undefined }
+        ])
+        yield* listener.onRecords(tp0, [good(0)])
+        yield* listener.onRecords(tpInvoices, [{ ...FakeDriver.record(tpInvoices, 0), key: encoder.encode("k") }])
+        for (let i = 0; i < 100 && seen.length < 2; i++) yield* Effect.sleep("5 millis")
+        expect(seen.sort()).toEqual(["invoice:v0", "order:o0"])
+        yield* Fiber.interrupt(fiber)
+        const twice = yield* Effect.flip(
+          Pipeline.run(
+            Pipeline.make({ topic: orders, handler: () => Effect.void }),
+            Pipeline.make({ topic: orders, handler: () => Effect.void })
+          ).pipe(Effect.provide(layers))
+        )
+        expect(twice).toMatchObject({ _tag: "SettingsError", setting: "pipelines" })
+      })
+  )
+
+  it.scopedLive("G9 keyed mode with retries: a retrying record holds only its key; other keys go on", () =>
+    Effect.gen(function* () {
+      const { fake, layers } = yield* harness()
+      const done: Array<number> = []
+      let failures = 0
+      const pipeline = Pipeline.make({
+        topic: orders,
+        handler: (record) =>
+          record.offset === 0 && failures++ < 3
+            ? Effect.fail("busy" as const)
+            : Effect.sync(() => done.push(record.offset)),
+        policy: ErrorPolicy.retry(Schedule.spaced("30 millis"))
+      })
+      const fiber = yield* Effect.fork(
+        Pipeline.runWith({ mode: ProcessingMode.keyed({ concurrency: 4 }) }, pipeline).pipe(Effect.provide(layers))
+      )
+      const listener = yield* Deferred.await(fake.listener)
+      yield* listener.onAssigned([{ topicPartition: tp0, committed: undefined }])
+      // offsets 0 and 2 share key k0; 1 and 3 have their own keys
+      const keyed = (offset: number, key: string) => ({ ...good(offset), key: encoder.encode(key) })
+      yield* listener.onRecords(tp0, [keyed(0, "k0"), keyed(1, "k1"), keyed(2, "k0"), keyed(3, "k3")])
+      for (let i = 0; i < 200 && done.length < 4; i++) yield* Effect.sleep("5 millis")
+      // 1 and 3 finished while 0 was retrying; 2 waited for 0 (same key)
+      expect(done.indexOf(1)).toBeLessThan(done.indexOf(0))
+      expect(done.indexOf(3)).toBeLessThan(done.indexOf(0))
+      expect(done.indexOf(0)).toBeLessThan(done.indexOf(2))
+      for (let i = 0; i < 100 && fake.commits.at(-1)?.offset !== 4; i++) yield* Effect.sleep("5 millis")
       expect(fake.commits.at(-1)?.offset).toBe(4)
       yield* Fiber.interrupt(fiber)
     })
