@@ -1,17 +1,20 @@
 /**
  * The processor of the `keyed` and `unordered` modes: up to `concurrency` records of one
- * partition in flight, each in its own fiber; in `keyed` mode a record waits while an earlier
- * record of its key is in flight, so each key runs in offset order.
+ * partition in flight; in `keyed` mode a record waits while an earlier record of its key is in
+ * flight, so each key runs in offset order.
  *
- * The record fibers live in a `FiberSet` scoped to the worker: interrupting the worker (a
- * revocation) interrupts them all and waits for their finalizers (G4).
+ * `concurrency` long-lived lanes (fibers) pull the next runnable record, rather than a fiber
+ * per record: forking costs more than a no-op handler, and the lanes keep the garbage down.
+ * The lanes are forked in the worker's scope: interrupting the worker (a revocation)
+ * interrupts them and waits for their finalizers (G4).
  */
 import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberSet from "effect/FiberSet"
+import * as Fiber from "effect/Fiber"
 import type { RawRecord } from "../ConsumerRecord.js"
 import type { Engine, Processor, Worker } from "./engine.js"
+import { RecordQueue } from "./recordQueue.js"
 
 /** A key's identity: its bytes as a latin1 string (cheap, exact). Null keys are independent. */
 const keyOf = (record: RawRecord): string | undefined =>
@@ -30,40 +33,39 @@ export const concurrentProcessor =
     Effect.scoped(
       Effect.gen(function* () {
         const self = engine()
-        const fibers = yield* FiberSet.make<void, never>()
-        const run = yield* FiberSet.runtime(fibers)<R>()
+        /** Records whose key became free, to run before anything new. */
+        const ready = new RecordQueue()
         /** Records waiting for their key, per busy key (a key is busy while it has an entry). */
         const waiting = new Map<string, Array<RawRecord>>()
-        let running = 0
-        let held = 0 // taken from the buffer and waiting for their key
+        let held = 0 // taken from the buffer, waiting for their key
         let failed = false
-        // Holding records for busy keys is bounded too: past this, the loop stops taking and
+        // Holding records for busy keys is bounded too: past this, the lanes stop taking and
         // the buffer (then the partition) backs up instead.
         const maxHeld = Math.max(options.concurrency * 4, self.settings.buffer.perPartition)
 
-        const start = (record: RawRecord): void => {
-          running++
-          run(
-            Effect.flatMap(Effect.exit(handle(record)), (exit) =>
-              Effect.suspend(() => {
-                running--
-                if (Exit.isSuccess(exit)) {
-                  worker.finish(self, record.offset)
-                } else {
-                  worker.abandon()
-                  failed = true
-                  self.fail(onFailure(record, exit.cause))
-                }
-                if (options.keyed && !failed) next(record)
-                worker.wake.unsafeOpen()
-                return self.pausedWorkers.size > 0 ? self.maybeResume() : Effect.void
-              })
-            )
-          )
+        /** The next record a lane may run now, taking from the buffer as needed. */
+        const nextRecord = (): RawRecord | undefined => {
+          const first = ready.shift()
+          if (first !== undefined) return first
+          while (held < maxHeld) {
+            const record = worker.take(self)
+            if (record === undefined) return undefined
+            const key = options.keyed ? keyOf(record) : undefined
+            if (key === undefined) return record
+            const queue = waiting.get(key)
+            if (queue === undefined) {
+              waiting.set(key, [])
+              return record
+            }
+            queue.push(record)
+            held++
+          }
+          return undefined
         }
 
-        /** The key of `done` is free again: start its next waiting record, if any. */
-        const next = (done: RawRecord): void => {
+        /** `done`'s key is free again: its next waiting record becomes ready. */
+        const release = (done: RawRecord): void => {
+          if (!options.keyed) return
           const key = keyOf(done)
           if (key === undefined) return
           const queue = waiting.get(key)
@@ -74,48 +76,45 @@ export const concurrentProcessor =
             return
           }
           held--
-          if (worker.state === "running") start(following)
-          else worker.abandon()
+          ready.push(following)
+          worker.wake.unsafeOpen()
         }
 
-        const dispatch = (record: RawRecord): void => {
-          const key = options.keyed ? keyOf(record) : undefined
-          if (key === undefined) {
-            start(record)
-            return
-          }
-          const queue = waiting.get(key)
-          if (queue === undefined) {
-            waiting.set(key, [])
-            start(record)
-          } else {
-            queue.push(record)
-            held++
-          }
-        }
-
-        while (worker.state === "running" && !failed) {
-          if (running < options.concurrency && held < maxHeld) {
-            const record = worker.take(self)
-            if (record !== undefined) {
-              dispatch(record)
-              if (self.pausedWorkers.size > 0) yield* self.maybeResume()
-              continue
+        const lane: Effect.Effect<void, never, R> = Effect.gen(function* () {
+          while (worker.state === "running" && !failed) {
+            let record = nextRecord()
+            if (record === undefined) {
+              // Close, then look again: nothing can slip in between (one thread), so a record
+              // that arrives after this look opens the latch for us.
+              worker.wake.unsafeClose()
+              record = nextRecord()
+              if (record === undefined) {
+                if (worker.state === "running" && !failed) yield* worker.wake.await
+                continue
+              }
+            }
+            if (self.pausedWorkers.size > 0) yield* self.maybeResume()
+            const exit = yield* Effect.exit(handle(record))
+            if (Exit.isSuccess(exit)) {
+              worker.finish(self, record.offset)
+              release(record)
+            } else {
+              // The record stays unfinished, so the frontier stops at it and no commit passes it.
+              worker.abandon()
+              failed = true
+              worker.wake.unsafeOpen()
+              self.fail(onFailure(record, exit.cause))
             }
           }
-          worker.wake.unsafeClose()
-          const canTake = running < options.concurrency && held < maxHeld
-          if (worker.state === "running" && !failed && !(canTake && worker.buffer.length > 0)) {
-            yield* worker.wake.await
-          }
-        }
-        // Revoking (or stopped by a failure): records waiting for their key never started;
-        // they are dropped like the buffer. What runs finishes (drain) or is interrupted.
-        for (const queue of waiting.values()) {
-          for (let i = 0; i < queue.length; i++) worker.abandon()
-        }
+        })
+
+        const lanes = yield* Effect.forEach(Array.from({ length: options.concurrency }), () => Effect.forkScoped(lane))
+        yield* Fiber.joinAll(lanes)
+        // Revoking (or stopped by a failure): records still waiting never started; they are
+        // dropped like the buffer.
+        for (const queue of waiting.values()) for (let i = 0; i < queue.length; i++) worker.abandon()
+        for (let record = ready.shift(); record !== undefined; record = ready.shift()) worker.abandon()
         waiting.clear()
         held = 0
-        yield* worker.idle.await
       })
     )
