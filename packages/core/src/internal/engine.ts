@@ -595,6 +595,16 @@ export const handlerProcessor =
   (worker) =>
     Effect.gen(function* () {
       const self = engine()
+      // One failure handler per worker, not one closure per record: this is the hot path.
+      let current: RawRecord | undefined
+      let failed = false
+      const onCause = (cause: Cause.Cause<E>) =>
+        Effect.sync(() => {
+          // The record stays unfinished, so the frontier stops at it and no commit passes it.
+          failed = true
+          worker.abandon()
+          self.fail(onFailure(current!, cause))
+        })
       while (worker.state === "running") {
         const record = worker.take(self)
         if (record === undefined) {
@@ -602,15 +612,10 @@ export const handlerProcessor =
           continue
         }
         if (self.pausedWorkers.size > 0) yield* self.maybeResume()
-        const exit = yield* Effect.exit(handle(record))
-        if (Exit.isSuccess(exit)) {
-          worker.finish(self, record.offset)
-        } else {
-          // The record stays unfinished, so the frontier stops at it and no commit passes it.
-          worker.abandon()
-          self.fail(onFailure(record, exit.cause))
-          return
-        }
+        current = record
+        yield* Effect.catchAllCause(handle(record), onCause)
+        if (failed) return
+        worker.finish(self, record.offset)
       }
     })
 
