@@ -288,7 +288,8 @@ export const run = (schedule: FaultSchedule, options: { readonly trace?: boolean
           const result = fails ? Effect.fail("flaky") : Effect.void
           return plan.cost > 0 ? Effect.zipRight(Effect.sleep(plan.cost), result) : result
         })
-        const attempts = plan.failures > 0 ? Effect.retry(once, { schedule: Schedule.spaced(timings.retrySpacing) }) : once
+        const attempts =
+          plan.failures > 0 ? Effect.retry(once, { schedule: Schedule.spaced(timings.retrySpacing) }) : once
         return attempts.pipe(
           Effect.ensuring(Effect.sync(() => (call.finalized = true))),
           Effect.onExit((exit) => Effect.sync(() => checker.end(call, exit)))
@@ -338,9 +339,9 @@ export const run = (schedule: FaultSchedule, options: { readonly trace?: boolean
           commit: (offsets: ReadonlyArray<OffsetAndMetadata>) =>
             Effect.suspend(() => {
               const attempt = checker.commitStart(member, offsets)
-              return session.commit(offsets).pipe(
-                Effect.onExit((exit) => Effect.sync(() => checker.commitEnd(attempt, exit)))
-              )
+              return session
+                .commit(offsets)
+                .pipe(Effect.onExit((exit) => Effect.sync(() => checker.commitEnd(attempt, exit))))
             })
         } satisfies GroupSession
       })
@@ -410,13 +411,15 @@ export const run = (schedule: FaultSchedule, options: { readonly trace?: boolean
         return
       }
       case "Join":
-        return join()
+        join()
+        return
       case "Leave": {
         const member = pick(step.member)
         if (member === undefined) return
         member.leavingAt = rt.now
         checker.log(`${member.name} leaves`)
-        return stop(member)
+        stop(member)
+        return
       }
       case "Crash": {
         const member = pick(step.member)
@@ -425,7 +428,8 @@ export const run = (schedule: FaultSchedule, options: { readonly trace?: boolean
         if (id !== undefined) rt.run(Effect.ignore(kafka.faults.crash(id)))
         member.crashedAt = rt.now
         checker.log(`${member.name} (${id}) crashes`)
-        return stop(member)
+        stop(member)
+        return
       }
       case "Fence": {
         const member = pick(step.member)
@@ -437,13 +441,16 @@ export const run = (schedule: FaultSchedule, options: { readonly trace?: boolean
       }
       case "FailCommits":
         checker.log(`the next ${step.times} commits fail (${step.error})`)
-        return rt.run(kafka.faults.failCommits({ times: step.times, error: step.error, groupId: GROUP }))
+        rt.run(kafka.faults.failCommits({ times: step.times, error: step.error, groupId: GROUP }))
+        return
       case "FailFetches":
         checker.log(`fetches fail for ${step.millis} ms`)
-        return rt.run(kafka.faults.failFetches({ duration: step.millis }))
+        rt.run(kafka.faults.failFetches({ duration: step.millis }))
+        return
       case "Rebalance":
         checker.log("forced rebalance")
-        return rt.run(kafka.faults.forceRebalance(GROUP))
+        rt.run(kafka.faults.forceRebalance(GROUP))
+        return
       case "Slow":
         slow = { count: step.count, millis: step.millis }
         return
@@ -452,7 +459,8 @@ export const run = (schedule: FaultSchedule, options: { readonly trace?: boolean
         return
       case "Advance":
         checker.log(`advance ${step.millis} ms`)
-        return rt.advance(step.millis)
+        rt.advance(step.millis)
+        return
     }
   }
 
@@ -500,10 +508,11 @@ export const run = (schedule: FaultSchedule, options: { readonly trace?: boolean
         checker.violation("G3", `${timings.catchUp / 1000} s after the faults stopped, ${behind}`)
       }
       // G8: every member shuts down within its deadline, and the commits stay at the end.
-      for (const member of members) if (member.leavingAt === undefined && member.crashedAt === undefined) {
-        member.leavingAt = rt.now
-        stop(member)
-      }
+      for (const member of members)
+        if (member.leavingAt === undefined && member.crashedAt === undefined) {
+          member.leavingAt = rt.now
+          stop(member)
+        }
       rt.advance(timings.shutdownTimeout + 1000)
       for (const member of members) {
         if (member.fiber !== undefined && member.fiber.unsafePoll() === null) {
@@ -669,7 +678,9 @@ export const check = (schedule: FaultSchedule): Outcome => {
   throw new Error(
     [
       `${outcome.violations.length} violation(s):`,
-      ...outcome.violations.slice(0, 5).map((v) => `  ${v.guarantee} after step ${v.step} (t=${v.time} ms): ${v.message}`),
+      ...outcome.violations
+        .slice(0, 5)
+        .map((v) => `  ${v.guarantee} after step ${v.step} (t=${v.time} ms): ${v.message}`),
       "schedule:",
       format(schedule),
       `trace (last ${tail.length} of ${traced.trace.length} events):`,

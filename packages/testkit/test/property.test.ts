@@ -108,6 +108,7 @@ const schedule = (mode: Schedules.Config["mode"]): fc.Arbitrary<Schedules.FaultS
 const property = async (mode: Schedules.Config["mode"]) => {
   const totals = { schedules: 0, produced: 0, calls: 0, duplicates: 0, interrupted: 0, commits: 0, failedCommits: 0 }
   const started = performance.now()
+  let first: { readonly schedules: number; readonly seconds: number } | undefined
   const details = await fc.check(
     fc.asyncProperty(schedule(mode), async (s) => {
       // A run is synchronous: let vitest's worker breathe now and then.
@@ -121,8 +122,9 @@ const property = async (mode: Schedules.Config["mode"]) => {
       totals.commits += outcome.stats.commits
       totals.failedCommits += outcome.stats.failedCommits
       if (outcome.violations.length > 0) {
-        const first = outcome.violations[0]!
-        throw new Error(`${first.guarantee} after step ${first.step}: ${first.message}`)
+        first ??= { schedules: totals.schedules, seconds: (performance.now() - started) / 1000 }
+        const violation = outcome.violations[0]!
+        throw new Error(`${violation.guarantee} after step ${violation.step}: ${violation.message}`)
       }
     }),
     { numRuns: runs, ...(seed === undefined ? {} : { seed }), ...(path === undefined ? {} : { path }) }
@@ -130,8 +132,9 @@ const property = async (mode: Schedules.Config["mode"]) => {
   const seconds = (performance.now() - started) / 1000
   if (details.failed) {
     // One machine-readable line (the mutation check reads it), then the full report.
+    const reason = details.errorInstance instanceof Error ? details.errorInstance.message.split("\n")[0] : "?"
     console.log(
-      `[sluice-property] ${mode}: FAILED after ${details.numRuns} schedule(s) (${details.numShrinks} shrinks, ${seconds.toFixed(1)} s), seed ${details.seed}, path ${details.counterexamplePath}`
+      `[sluice-property] ${mode}: FAILED at schedule ${first?.schedules ?? details.numRuns} after ${(first?.seconds ?? seconds).toFixed(1)} s (${details.numShrinks} shrinks, ${seconds.toFixed(1)} s in all), seed ${details.seed}, path ${details.counterexamplePath}: ${reason}`
     )
     const counterexample = details.counterexample?.[0]
     let explained = ""
@@ -169,10 +172,73 @@ describe("property: fault schedules on the simulated cluster", () => {
     () => property("unordered"),
     timeout
   )
-  it.runIf(replay !== undefined)("replays the schedule in SLUICE_PROPERTY_SCHEDULE", () => {
-    const s = JSON.parse(replay!) as Schedules.FaultSchedule
-    const traced = Schedules.run(s, { trace: true })
-    console.log(`${Schedules.format(s)}\n${traced.trace.join("\n")}`)
-    expect(traced.violations).toEqual([])
+  it.skipIf(replay !== undefined)("a schedule replays exactly: same schedule, same run", () => {
+    for (const s of fc.sample(schedule("keyed"), { seed: 42, numRuns: 20 })) {
+      const first = Schedules.run(s, { trace: true })
+      const second = Schedules.run(s, { trace: true })
+      expect(second.trace).toEqual(first.trace)
+      expect(second.stats).toEqual(first.stats)
+    }
   })
+  // Registered only to replay a schedule: a normal run has nothing skipped.
+  if (replay !== undefined)
+    it("replays the schedule in SLUICE_PROPERTY_SCHEDULE", () => {
+      const s = JSON.parse(replay!) as Schedules.FaultSchedule
+      const traced = Schedules.run(s, { trace: true })
+      console.log(`${Schedules.format(s)}\n${traced.trace.join("\n")}`)
+      expect(traced.violations).toEqual([])
+    })
+})
+
+// Counterexamples the properties found, shrunk, kept as regressions (see docs/testing.md).
+const found: ReadonlyArray<{ readonly title: string; readonly schedule: Schedules.FaultSchedule }> = [
+  {
+    title: "G4 a rebalance during a graceful shutdown completes only after the shutdown drained the partition",
+    schedule: {
+      config: { ...Schedules.defaultConfig, mode: "keyed", concurrency: 2, partitions: 1, keys: 0, commitEvery: 1 },
+      steps: [
+        { _tag: "Slow", count: 1, millis: 20 },
+        { _tag: "Produce", count: 1 },
+        { _tag: "Join" },
+        { _tag: "Leave", member: 0 },
+        { _tag: "Join" },
+        { _tag: "Advance", millis: 100 }
+      ]
+    }
+  },
+  {
+    title: "G3 a member fenced while a cooperative rebalance waits for a crashed member does not stall the group",
+    schedule: {
+      config: { ...Schedules.defaultConfig, protocol: "cooperative", partitions: 2, keys: 0, commitEvery: 1 },
+      steps: [
+        { _tag: "Produce", count: 1 },
+        { _tag: "FailCommits", times: 1, error: "retriable" },
+        { _tag: "Join" },
+        { _tag: "Join" },
+        { _tag: "Crash", member: 0 },
+        { _tag: "Fence", member: 0 }
+      ]
+    }
+  },
+  {
+    title: "G8 the shutdown of a crashed member's fiber keeps its deadline with a handler in flight",
+    schedule: {
+      config: { ...Schedules.defaultConfig, mode: "unordered", concurrency: 2, partitions: 1, keys: 0, commitEvery: 1 },
+      steps: [
+        { _tag: "Slow", count: 1, millis: 3000 },
+        { _tag: "Flaky", count: 1, failures: 1 },
+        { _tag: "Produce", count: 1 },
+        { _tag: "Join" },
+        { _tag: "Crash", member: 0 }
+      ]
+    }
+  }
+]
+
+describe("property: schedules the properties found", () => {
+  for (const { schedule: s, title } of found) {
+    it.skipIf(replay !== undefined)(title, () => {
+      Schedules.check(s)
+    })
+  }
 })

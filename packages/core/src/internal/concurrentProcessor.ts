@@ -94,7 +94,10 @@ export const concurrentProcessor =
               }
             }
             if (self.pausedWorkers.size > 0) yield* self.maybeResume()
-            const exit = yield* Effect.exit(handle(record))
+            // Interrupted (revocation, loss), the record ends unfinished, so that nothing waits on it.
+            const exit = yield* Effect.exit(handle(record)).pipe(
+              Effect.onInterrupt(() => Effect.sync(() => worker.abandon()))
+            )
             if (Exit.isSuccess(exit)) {
               worker.finish(self, record.offset)
               release(record)

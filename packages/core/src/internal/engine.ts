@@ -60,6 +60,8 @@ export class Worker {
   alreadyFinished: Set<number> | undefined = undefined
   alreadyFinishedMax = -1
   fiber: Fiber.RuntimeFiber<void> | undefined = undefined
+  /** Opened when the worker's revocation (or shutdown) has ended: its work and final commit are done. */
+  readonly released: Effect.Latch = Effect.unsafeMakeLatch(false)
 
   constructor(
     readonly topicPartition: TP.TopicPartition,
@@ -460,11 +462,18 @@ export class Engine<R> {
   revoke(partitions: ReadonlyArray<TP.TopicPartition>, reason: "revoked" | "shutdown"): Effect.Effect<void> {
     return Effect.gen(this, function* () {
       const workers: Array<Worker> = []
+      // Partitions whose revocation already runs (a rebalance during a graceful shutdown): this
+      // one completes only when that one did, or the next owner would start on records that
+      // this member is still draining (G4).
+      const leaving: Array<Worker> = []
       for (const tp of partitions) {
         const worker = this.workers.get(TP.key(tp))
-        if (worker !== undefined && worker.state === "running") workers.push(worker)
+        if (worker === undefined) continue
+        if (worker.state === "running") workers.push(worker)
+        else if (worker.state === "revoking") leaving.push(worker)
       }
-      if (workers.length === 0) return
+      const awaitLeaving = Effect.forEach(leaving, (worker) => worker.released.await, { discard: true })
+      if (workers.length === 0) return yield* awaitLeaving
       // Stop dispatch and drop what has not started, for all of them at once, before waiting
       // for any: the drain timeouts then run side by side.
       const dropped = new Map<Worker, number>()
@@ -477,10 +486,12 @@ export class Engine<R> {
         worker.wake.unsafeOpen()
       }
       yield* this.publish(ConsumerEvent.Revoking({ partitions: workers.map((w) => w.topicPartition) }))
-      yield* Effect.forEach(workers, (worker) => this.revokeOne(worker, dropped.get(worker) ?? 0, reason), {
-        concurrency: "unbounded",
-        discard: true
-      })
+      yield* Effect.forEach(
+        workers,
+        (worker) => Effect.ensuring(this.revokeOne(worker, dropped.get(worker) ?? 0, reason), worker.released.open),
+        { concurrency: "unbounded", discard: true }
+      )
+      yield* awaitLeaving
     })
   }
 
@@ -605,6 +616,7 @@ export const handlerProcessor =
           worker.abandon()
           self.fail(onFailure(current!, cause))
         })
+      const onInterrupt = () => Effect.sync(() => worker.abandon())
       while (worker.state === "running") {
         const record = worker.take(self)
         if (record === undefined) {
@@ -613,7 +625,8 @@ export const handlerProcessor =
         }
         if (self.pausedWorkers.size > 0) yield* self.maybeResume()
         current = record
-        yield* Effect.catchAllCause(handle(record), onCause)
+        // Interrupted (revocation, loss), the record ends unfinished, so that nothing waits on it.
+        yield* Effect.onInterrupt(Effect.catchAllCause(handle(record), onCause), onInterrupt)
         if (failed) return
         worker.finish(self, record.offset)
       }

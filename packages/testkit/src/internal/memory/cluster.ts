@@ -830,10 +830,13 @@ class Cluster {
       self.event(group, "generation", now, undefined, undefined, `${joined.length} member(s)`)
       const acks: Array<Effect.Effect<void>> = []
       for (const member of joined) {
-        if (member.status !== "active" || !member.inGroup) continue
+        // A member fenced while this rebalance waited has rejoined under a new id, unknown to
+        // `target`: its join requested the next rebalance, which will include it.
+        const assigned = target.get(member.id)
+        if (member.status !== "active" || !member.inGroup || assigned === undefined) continue
         member.generation = generation
         const added: Array<TP.TopicPartition> = []
-        for (const tp of target.get(member.id)!) {
+        for (const tp of assigned) {
           const key = TP.key(tp)
           if (group.owners.has(key)) continue
           const entry: Mutable<MemoryKafka.OwnershipEntry> = {

@@ -275,7 +275,10 @@ export class Checker {
     if (call.outcome === "interrupted") {
       this.stats.interrupted++
       if (!call.finalized) {
-        this.violation("G4", `the finalizer of ${member.name}'s interrupted call p${call.partition}@${call.offset} did not run`)
+        this.violation(
+          "G4",
+          `the finalizer of ${member.name}'s interrupted call p${call.partition}@${call.offset} did not run`
+        )
       }
       this.checkInterruption(call)
     }

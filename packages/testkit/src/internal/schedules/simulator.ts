@@ -156,13 +156,14 @@ export class VirtualRuntime<R> {
 
   /** Starts `effect` on the virtual runtime, with the virtual clock and without logging. */
   fork<A, E>(effect: Effect.Effect<A, E, R>): Fiber.RuntimeFiber<A, E> {
-    const provided = (
-      this.context === undefined ? effect : Effect.provide(effect, this.context)
-    ) as Effect.Effect<A, E, never>
-    return Effect.runFork(
-      provided.pipe(Effect.withClock(this.clock), Logger.withMinimumLogLevel(LogLevel.None)),
-      { scheduler: this.scheduler }
-    )
+    const provided = (this.context === undefined ? effect : Effect.provide(effect, this.context)) as Effect.Effect<
+      A,
+      E,
+      never
+    >
+    return Effect.runFork(provided.pipe(Effect.withClock(this.clock), Logger.withMinimumLogLevel(LogLevel.None)), {
+      scheduler: this.scheduler
+    })
   }
 
   /** Runs every fiber until all of them wait; fires sleeps due now. */
