@@ -80,35 +80,42 @@ export const concurrentProcessor =
           worker.wake.unsafeOpen()
         }
 
-        const lane: Effect.Effect<void, never, R> = Effect.gen(function* () {
-          while (worker.state === "running" && !failed) {
-            let record = nextRecord()
-            if (record === undefined) {
-              // Close, then look again: nothing can slip in between (one thread), so a record
-              // that arrives after this look opens the latch for us.
-              worker.wake.unsafeClose()
-              record = nextRecord()
+        const lane: Effect.Effect<void, never, R> = Effect.suspend(() => {
+          let running = false
+          return Effect.gen(function* () {
+            while (worker.state === "running" && !failed) {
+              let record = nextRecord()
               if (record === undefined) {
-                if (worker.state === "running" && !failed) yield* worker.wake.await
-                continue
+                // Close, then look again: nothing can slip in between (one thread), so a record
+                // that arrives after this look opens the latch for us.
+                worker.wake.unsafeClose()
+                record = nextRecord()
+                if (record === undefined) {
+                  if (worker.state === "running" && !failed) yield* worker.wake.await
+                  continue
+                }
+              }
+              if (self.pausedWorkers.size > 0) yield* self.maybeResume()
+              running = true
+              const exit = yield* Effect.exit(handle(record))
+              running = false
+              if (Exit.isSuccess(exit)) {
+                worker.finish(self, record.offset)
+                release(record)
+              } else {
+                // The record stays unfinished, so the frontier stops at it and no commit passes it.
+                worker.abandon()
+                failed = true
+                worker.wake.unsafeOpen()
+                self.fail(onFailure(record, exit.cause))
               }
             }
-            if (self.pausedWorkers.size > 0) yield* self.maybeResume()
-            // Interrupted (revocation, loss), the record ends unfinished, so that nothing waits on it.
-            const exit = yield* Effect.exit(handle(record)).pipe(
-              Effect.onInterrupt(() => Effect.sync(() => worker.abandon()))
-            )
-            if (Exit.isSuccess(exit)) {
-              worker.finish(self, record.offset)
-              release(record)
-            } else {
-              // The record stays unfinished, so the frontier stops at it and no commit passes it.
-              worker.abandon()
-              failed = true
-              worker.wake.unsafeOpen()
-              self.fail(onFailure(record, exit.cause))
-            }
-          }
+          }).pipe(
+            // Interrupted (revocation, loss) with a record in flight: it ends unfinished, so that
+            // nothing waits on it. Once per lane, not per record: `onInterrupt` costs more than a
+            // no-op handler.
+            Effect.onInterrupt(() => Effect.sync(() => running && worker.abandon()))
+          )
         })
 
         const lanes = yield* Effect.forEach(Array.from({ length: options.concurrency }), () => Effect.forkScoped(lane))

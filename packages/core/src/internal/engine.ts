@@ -616,7 +616,6 @@ export const handlerProcessor =
           worker.abandon()
           self.fail(onFailure(current!, cause))
         })
-      const onInterrupt = () => Effect.sync(() => worker.abandon())
       while (worker.state === "running") {
         const record = worker.take(self)
         if (record === undefined) {
@@ -625,12 +624,16 @@ export const handlerProcessor =
         }
         if (self.pausedWorkers.size > 0) yield* self.maybeResume()
         current = record
-        // Interrupted (revocation, loss), the record ends unfinished, so that nothing waits on it.
-        yield* Effect.onInterrupt(Effect.catchAllCause(handle(record), onCause), onInterrupt)
+        yield* Effect.catchAllCause(handle(record), onCause)
         if (failed) return
         worker.finish(self, record.offset)
       }
-    })
+    }).pipe(
+      // Interrupted (revocation, loss) with a record in flight: it ends unfinished, so that
+      // nothing waits on it. Once per worker, not per record: `onInterrupt` costs more than a
+      // no-op handler.
+      Effect.onInterrupt(() => Effect.sync(() => worker.inFlight > 0 && worker.abandon()))
+    )
 
 export const squashCause = <E>(cause: Cause.Cause<E>): unknown =>
   Option.getOrElse(Cause.failureOption(cause), () => Cause.squash(cause))
