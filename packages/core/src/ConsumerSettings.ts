@@ -85,7 +85,7 @@ export interface ConsumerSettings {
   /**
    * Offsets between a partition's frontier and its highest received offset before the
    * partition is paused (the keyed and unordered modes let work run far ahead of a slow
-   * record). At most 23,000, so that the finished offsets always fit in the commit metadata.
+   * record). At most 24,504 (`OffsetMetadata.maxEncodableWindow`), so that the finished offsets always fit in the commit metadata.
    */
   readonly maxWindow: number
 }

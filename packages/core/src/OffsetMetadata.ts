@@ -7,7 +7,7 @@
  * of alternating unfinished/finished run lengths, starting at the frontier) or a bitset (bit
  * i set when frontier + i is finished), whichever is shorter. Run-length wins for long runs
  * (a slow record at the frontier, everything after it done); the bitset for ragged windows,
- * where it costs one bit per offset: a window of 23,000 offsets always fits.
+ * where it costs one bit per offset: a window of 24,504 offsets always fits (`maxEncodableWindow`).
  *
  * @since 0.1.0
  */
