@@ -1,0 +1,50 @@
+/**
+ * Workload 1, contestant (c): effect-kafka 0.9.0 on kafkajs, the Effect peer, as its README
+ * shows it: a `MessageRouter` with a no-op route served by `Consumer.serveEffect`, default
+ * options. Note that it does not commit after processing: its `eachBatch` hands the batch to
+ * a queue and returns, and kafkajs's auto-commit then commits records not yet handled.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import { Consumer, MessageRouter } from "effect-kafka"
+import { KafkaJS } from "effect-kafka/KafkaJS"
+import { args, brokers, die, emit, now, peakRss } from "../lib/common.js"
+import { committedTotal } from "../lib/kafka.js"
+import type { ContestantArgs, ContestantResult } from "./contestant.js"
+
+const { groupId, records, topic } = args<ContestantArgs>()
+
+const program = Effect.gen(function* () {
+  const started = now()
+  let first = 0
+  let last = 0
+  let count = 0
+  const done = yield* Deferred.make<void>()
+  const router = MessageRouter.empty.pipe(
+    MessageRouter.subscribe(
+      topic,
+      Effect.sync(() => {
+        if (count === 0) first = now()
+        if (++count === records) {
+          last = now()
+          Deferred.unsafeDone(done, Effect.void)
+        }
+      })
+    )
+  )
+  const serve = yield* Effect.fork(Effect.scoped(Consumer.serveEffect(router, { groupId, fromBeginning: true })))
+  yield* Effect.raceFirst(Deferred.await(done), Fiber.join(serve))
+  yield* Fiber.interrupt(serve)
+  return {
+    records: count,
+    seconds: (last - first) / 1000,
+    totalSeconds: (last - started) / 1000,
+    peakRssBytes: peakRss(),
+    committed: yield* Effect.promise(() => committedTotal(groupId, topic))
+  } satisfies ContestantResult
+})
+
+Effect.runPromise(
+  program.pipe(Effect.provide(KafkaJS.layer({ brokers: [...brokers], clientId: "sluice-bench-effect-kafka" })))
+).then(emit, die)

@@ -1,0 +1,64 @@
+/**
+ * Workload 1, contestant (a): raw kafkajs, the hand-written safe loop. `eachBatch` handles
+ * each record with a no-op handler, resolves its offset, and commits the batch's offsets
+ * explicitly before the next batch (auto-commit off): at-least-once, nothing committed
+ * before it was handled.
+ */
+import type { KafkaMessage } from "kafkajs"
+import { args, die, emit, now, peakRss } from "../lib/common.js"
+import { committedTotal, kafka } from "../lib/kafka.js"
+import type { ContestantArgs, ContestantResult } from "./contestant.js"
+
+const { groupId, records, topic } = args<ContestantArgs>()
+
+/** The user's handler: does nothing, asynchronously, as a real one would. */
+const handle = async (_message: KafkaMessage): Promise<void> => {}
+
+const main = async (): Promise<ContestantResult> => {
+  const started = now()
+  let first = 0
+  let last = 0
+  let count = 0
+  let resolveDone: () => void = () => {}
+  const done = new Promise<void>((resolve) => {
+    resolveDone = resolve
+  })
+  const consumer = kafka("sluice-bench-kafkajs").consumer({ groupId })
+  await consumer.connect()
+  await consumer.subscribe({ topics: [topic], fromBeginning: true })
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+      if (first === 0 && batch.messages.length > 0) first = now()
+      let next: string | undefined
+      for (const message of batch.messages) {
+        if (!isRunning() || isStale()) break
+        await handle(message)
+        resolveOffset(message.offset)
+        next = message.offset
+        if (++count === records) {
+          last = now()
+          resolveDone()
+        }
+      }
+      if (next !== undefined) {
+        await consumer.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: String(BigInt(next) + 1n) }
+        ])
+      }
+      await heartbeat()
+    }
+  })
+  await done
+  await consumer.disconnect()
+  return {
+    records: count,
+    seconds: (last - first) / 1000,
+    totalSeconds: (last - started) / 1000,
+    peakRssBytes: peakRss(),
+    committed: await committedTotal(groupId, topic)
+  }
+}
+
+main().then(emit, die)

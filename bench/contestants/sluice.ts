@@ -1,0 +1,57 @@
+/**
+ * Workload 1, contestant (b): Sluice over kafkajs in `partition` mode with a no-op handler,
+ * default settings but a one-second commit interval: offsets are committed only after
+ * their records were handled (and on shutdown).
+ */
+import * as Consumer from "@sluice/core/Consumer"
+import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
+import * as ProcessingMode from "@sluice/core/ProcessingMode"
+import * as KafkaJsDriver from "@sluice/kafkajs/KafkaJsDriver"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import { args, brokers, die, emit, now, peakRss } from "../lib/common.js"
+import { committedTotal } from "../lib/kafka.js"
+import { startProfiler } from "../lib/profiler.js"
+import type { ContestantArgs, ContestantResult } from "./contestant.js"
+
+const { groupId, profile, records, topic } = args<ContestantArgs>()
+
+const program = Effect.gen(function* () {
+  const started = now()
+  let first = 0
+  let last = 0
+  let count = 0
+  const done = yield* Deferred.make<void>()
+  const consumer = yield* Consumer.make(yield* ConsumerSettings.make({ groupId, commitInterval: "1 second" }))
+  const profiler = profile === undefined ? undefined : yield* Effect.promise(startProfiler)
+  const run = yield* Effect.fork(
+    consumer.run({
+      topics: [topic],
+      mode: ProcessingMode.partition,
+      handler: () =>
+        Effect.sync(() => {
+          if (count === 0) first = now()
+          if (++count === records) {
+            last = now()
+            Deferred.unsafeDone(done, Effect.void)
+          }
+        })
+    })
+  )
+  yield* Effect.raceFirst(Deferred.await(done), Fiber.join(run))
+  if (profiler !== undefined) yield* Effect.promise(() => profiler.stop(profile!))
+  // Graceful shutdown: drains, commits the final frontiers, leaves the group.
+  yield* Fiber.interrupt(run)
+  return {
+    records: count,
+    seconds: (last - first) / 1000,
+    totalSeconds: (last - started) / 1000,
+    peakRssBytes: peakRss(),
+    committed: yield* Effect.promise(() => committedTotal(groupId, topic))
+  } satisfies ContestantResult
+})
+
+Effect.runPromise(
+  program.pipe(Effect.provide(KafkaJsDriver.layer({ brokers: [...brokers], clientId: "sluice-bench-sluice" })))
+).then(emit, die)

@@ -1,0 +1,156 @@
+/**
+ * The shape of `bench/results/latest.json` and `quick.json`. Times in seconds unless the
+ * name says otherwise, rates per second, sizes in MB (10^6 bytes), ratios and growth as
+ * plain fractions (1.05 = 5 % more; `rss_growth` 0.03 = 3 %).
+ */
+import type { ProfileSummary } from "./profile.js"
+
+export interface ContestantSummary {
+  readonly name: string
+  /** Median over the rounds of records ÷ first-to-last seconds. */
+  readonly records_per_sec: number
+  /** The same in MB of record values (100 bytes each) per second. */
+  readonly mb_per_sec: number
+  /** Median first-to-last time. */
+  readonly seconds: number
+  /** Median time from before connecting to the last record (group join included). */
+  readonly total_seconds: number
+  /** Median of the rounds' peak resident set sizes. */
+  readonly peak_rss_mb: number
+  /** Committed offsets after the last round, summed (-1: not checked). */
+  readonly committed: number
+  readonly rounds: ReadonlyArray<{
+    readonly round: number
+    readonly records_per_sec: number
+    readonly seconds: number
+    readonly total_seconds: number
+    readonly peak_rss_mb: number
+    readonly wall_seconds: number
+  }>
+}
+
+export interface ThroughputSection {
+  readonly records: number
+  readonly record_bytes: number
+  readonly partitions: number
+  readonly rounds: number
+  readonly contestants: {
+    readonly raw_kafkajs: ContestantSummary
+    readonly sluice: ContestantSummary
+    readonly effect_kafka: ContestantSummary
+    readonly java: ContestantSummary | undefined
+  }
+  /** Sluice ÷ raw kafkajs, records/s (medians). Goal ≥ 0.95. */
+  readonly ratio_vs_raw_kafkajs: number
+  /** Sluice ÷ effect-kafka. Goal ≥ 1. */
+  readonly ratio_vs_effect_kafka: number
+  /** Sluice ÷ Kafka's Java consumer: how far from the ceiling. */
+  readonly ratio_vs_java: number
+}
+
+export interface EngineSection {
+  readonly records: number
+  readonly partitions: number
+  readonly keys: number
+  readonly concurrency: number
+  readonly rounds: number
+  /** Pinned to one CPU with taskset (GC threads included). */
+  readonly one_core: boolean
+  readonly records_per_sec: { readonly partition: number; readonly keyed: number; readonly unordered: number }
+  /** Wall time per record, all in (simulated cluster + engine + handler). */
+  readonly us_per_record: { readonly partition: number; readonly keyed: number; readonly unordered: number }
+  /** The simulated cluster delivering to a listener that only counts. */
+  readonly driver_records_per_sec: number
+  /** What is left for the engine: us_per_record minus the cluster's own per-record time. */
+  readonly engine_us_per_record: { readonly partition: number; readonly keyed: number; readonly unordered: number }
+  /** CPU seconds ÷ wall seconds over the run (1 = one core busy throughout). */
+  readonly cpu_per_wall: { readonly partition: number; readonly keyed: number; readonly unordered: number }
+  readonly runs: ReadonlyArray<{ readonly round: number; readonly mode: string; readonly records_per_sec: number }>
+}
+
+export interface KeyedRow {
+  readonly keys: number
+  /** Median first-to-last time. */
+  readonly seconds: number
+  readonly ideal_seconds: number
+  readonly ratio_to_ideal: number
+  /** The least time any scheduler could take with these latencies (see `keyedFloorMs`). */
+  readonly floor_seconds: number
+}
+
+export interface KeyedSection {
+  readonly records: number
+  readonly concurrency: number
+  readonly latency_ms: string
+  readonly rounds: number
+  readonly memory: ReadonlyArray<KeyedRow>
+  readonly broker: ReadonlyArray<KeyedRow>
+  /** The worst ratio of both clusters. Goal ≤ 1.2. */
+  readonly worst_ratio_to_ideal: number
+  readonly worst_ratio_memory: number
+  readonly worst_ratio_broker: number
+  /** The handler's sleeps run one after another without Sluice, over their ideal sum. */
+  readonly timer_ratio: number
+  /** The sleeps, `concurrency` at a time, with `Effect.forEach` alone, over the unlimited-keys ideal. */
+  readonly effect_baseline_ratio: number
+  /** The same with promises and `setTimeout`. */
+  readonly promise_baseline_ratio: number
+}
+
+export interface MemorySection {
+  readonly records: number
+  readonly seconds: number
+  readonly records_per_sec: number
+  /** (RSS at the end − RSS at 10 % of the records) ÷ RSS at 10 %. Goal ≤ 0.10. */
+  readonly rss_growth: number
+  readonly rss_mb_at_10_percent: number
+  readonly rss_mb_at_end: number
+  readonly rss_mb_max: number
+  readonly heap_mb_at_10_percent: number
+  readonly heap_mb_at_end: number
+  /** RSS with the cluster's log full, before consuming. */
+  readonly baseline_rss_mb: number
+  /** [fraction of the run, RSS MB, heap MB], downsampled. */
+  readonly samples: ReadonlyArray<readonly [number, number, number]>
+}
+
+export interface RevocationSection {
+  readonly rounds: number
+  readonly handler_ms: number
+  readonly heartbeat_ms: number
+  /** Median time from the second member starting to join to its first record. */
+  readonly ms: { readonly drain: number; readonly interrupt: number }
+  /** Median of the old owner's revocation time (stop, drain or interrupt, final commit). */
+  readonly revoke_ms: { readonly drain: number; readonly interrupt: number }
+  readonly runs: ReadonlyArray<{
+    readonly round: number
+    readonly strategy: string
+    readonly ms: number
+    readonly revoke_ms: number
+    readonly interrupted: boolean
+  }>
+}
+
+export interface Goal {
+  readonly id: string
+  readonly goal: string
+  readonly value: number | undefined
+  readonly display: string
+  readonly met: boolean | undefined
+}
+
+export interface Results {
+  readonly mode: "full" | "quick"
+  readonly date: string
+  readonly seconds: number
+  readonly machine: Record<string, string | number>
+  readonly versions: Record<string, string>
+  readonly throughput?: ThroughputSection | undefined
+  readonly engine?: EngineSection | undefined
+  readonly keyed?: KeyedSection | undefined
+  readonly memory?: MemorySection | undefined
+  readonly revocation?: RevocationSection | undefined
+  readonly goals: ReadonlyArray<Goal>
+  readonly profiles: Record<string, ProfileSummary>
+  readonly errors: Record<string, string>
+}

@@ -1,0 +1,644 @@
+/**
+ * `pnpm bench`: every benchmark of docs/benchmarks.md, then `bench/results/latest.json`,
+ * the chart and the generated part of docs/benchmarks.md.
+ * `pnpm bench --quick`: a reduced run (about a minute) into `bench/results/quick.json`.
+ *
+ * Options: `--only=throughput,engine,keyed,memory,revocation` runs some workloads;
+ * `--profile` profiles the engine and Sluice's contestant even where the goals are met;
+ * `--no-docs` leaves the docs alone after a full run; `--report-only` measures nothing and
+ * redraws the report (and, for a full run, the chart and docs) from the last results file.
+ *
+ * Each step runs in a child process of its own; the workloads with contestants run them
+ * alternately, round after round, after a warm-up round that is not reported, and report
+ * medians. Absolute figures depend on the machine; the ratios are what to compare.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { connect } from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import type { ContestantArgs, ContestantResult } from "./contestants/contestant.js"
+import { writeChart } from "./lib/chart.js"
+import { benchDir, rootDir, runNode, spawnProcess } from "./lib/child.js"
+import { brokers, keyedFloorMs, keyOf } from "./lib/common.js"
+import { javaVersion, kafkaLibs, runJava } from "./lib/java.js"
+import { committedTotal, deleteGroups, ensureTopic, keyedTopic, revocationTopic, throughputTopic } from "./lib/kafka.js"
+import { summarize } from "./lib/profile.js"
+import { consoleReport, updateDocs } from "./lib/report.js"
+import type {
+  ContestantSummary,
+  EngineSection,
+  Goal,
+  KeyedRow,
+  KeyedSection,
+  MemorySection,
+  Results,
+  RevocationSection,
+  ThroughputSection
+} from "./lib/results.js"
+import { fixed, mb, median, percent, sig, thousands, times } from "./lib/stats.js"
+import type { EngineArgs, EngineResult } from "./workloads/engine.js"
+import type { KeyedArgs, KeyedResult } from "./workloads/keyed.js"
+import type { MemoryArgs, MemoryResult } from "./workloads/memory.js"
+import type { RevocationArgs, RevocationResult } from "./workloads/revocation.js"
+
+// -----------------------------------------------------------------------------------------
+// Configuration
+// -----------------------------------------------------------------------------------------
+
+const flags = process.argv.slice(2)
+const quick = flags.includes("--quick")
+const forceProfile = flags.includes("--profile")
+/** Where a goal is missed, a full run profiles what missed it; a quick one only with --profile. */
+const profileMisses = !quick || forceProfile
+const writeDocs = !quick && !flags.includes("--no-docs")
+const workloads = ["throughput", "engine", "keyed", "memory", "revocation"] as const
+type Workload = (typeof workloads)[number]
+const onlyFlag = flags.find((f) => f.startsWith("--only="))
+const selected = new Set<Workload>(
+  onlyFlag === undefined ? workloads : (onlyFlag.slice(7).split(",") as Array<Workload>)
+)
+for (const name of selected) {
+  if (!workloads.includes(name)) {
+    console.error(`unknown workload ${name}; known: ${workloads.join(", ")}`)
+    process.exit(2)
+  }
+}
+
+const config = quick
+  ? {
+      // The warm-up is one run of raw kafkajs: it warms the broker (each contestant is a
+      // fresh process anyway), and a whole warm-up round would cost a quarter of the minute.
+      throughput: { records: 100_000, rounds: 3, warmup: "one" as const },
+      engine: { records: 100_000, rounds: 3, warmupRounds: 1 },
+      keyed: { records: 10_000, keys: [100, 10_000], rounds: 3, warmupKeys: [10_000] },
+      memory: { records: 1_000_000 },
+      revocation: { rounds: 3, warmupRounds: 0 }
+    }
+  : {
+      throughput: { records: 1_000_000, rounds: 3, warmup: "round" as const },
+      engine: { records: 1_000_000, rounds: 5, warmupRounds: 1 },
+      keyed: { records: 10_000, keys: [1, 2, 5, 10, 20, 100, 10_000], rounds: 3, warmupKeys: [100, 10_000] },
+      memory: { records: 10_000_000 },
+      revocation: { rounds: 3, warmupRounds: 1 }
+    }
+
+const concurrency = 100
+const handlerMs = 200
+const heartbeatMs = 250
+const resultsDir = path.join(benchDir, "results")
+const profileDir = path.join(resultsDir, "profiles")
+
+const startedAt = performance.now()
+const log = (line: string): void => {
+  const seconds = ((performance.now() - startedAt) / 1000).toFixed(0).padStart(4)
+  process.stderr.write(`[${seconds} s] ${line}\n`)
+}
+
+const profiles: Results["profiles"] = {}
+const errors: Record<string, string> = {}
+
+// -----------------------------------------------------------------------------------------
+// The broker
+// -----------------------------------------------------------------------------------------
+
+const reachable = (address: string): Promise<boolean> =>
+  new Promise((resolve) => {
+    const [host, port] = address.split(":")
+    const socket = connect({ host: host ?? "127.0.0.1", port: Number(port ?? 9092) })
+    const done = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(2_000, () => done(false))
+    socket.once("connect", () => done(true))
+    socket.once("error", () => done(false))
+  })
+
+/** Makes sure a broker answers: the local one is started (`pnpm kafka:start`) if need be. */
+const ensureBroker = async (): Promise<void> => {
+  if (await reachable(brokers[0]!)) return
+  if (process.env.KAFKA_BROKERS !== undefined) {
+    throw new Error(`no broker answers at KAFKA_BROKERS=${process.env.KAFKA_BROKERS}`)
+  }
+  log("no broker at 127.0.0.1:9092: starting one (scripts/kafka/launch.sh start)")
+  const started = await spawnProcess("bash", [path.join(rootDir, "scripts/kafka/launch.sh"), "start"], {
+    timeoutMs: 900_000
+  })
+  if (started.code !== 0) throw new Error(`starting the broker failed:\n${started.stderr}${started.stdout}`)
+}
+
+const groupsToDelete: Array<string> = []
+const freshGroup = (name: string, round: number): string => {
+  const groupId = `sluice-bench-${name}-${round}-${Date.now()}`
+  groupsToDelete.push(groupId)
+  return groupId
+}
+
+// -----------------------------------------------------------------------------------------
+// Workload 1: throughput on the real broker
+// -----------------------------------------------------------------------------------------
+
+type ContestantName = "raw_kafkajs" | "sluice" | "effect_kafka" | "java"
+
+interface ContestantRun extends ContestantResult {
+  readonly round: number
+  readonly wallSeconds: number
+}
+
+const contestantScripts: Record<Exclude<ContestantName, "java">, string> = {
+  raw_kafkajs: "contestants/kafkajs.ts",
+  sluice: "contestants/sluice.ts",
+  effect_kafka: "contestants/effect-kafka.ts"
+}
+
+const runContestant = async (name: ContestantName, topic: string, records: number, round: number) => {
+  const groupId = freshGroup(`throughput-${name}`, round)
+  const timeoutMs = Math.max(120_000, records / 5)
+  if (name === "java") {
+    const result = await runJava({ topic, groupId, records, timeoutMs })
+    return { ...result, committed: await committedTotal(groupId, topic) }
+  }
+  const args: ContestantArgs = { topic, groupId, records }
+  const { result, wallSeconds } = await runNode<ContestantResult>(contestantScripts[name], args, { timeoutMs })
+  return { ...result, wallSeconds }
+}
+
+const summarizeContestant = (name: string, records: number, runs: ReadonlyArray<ContestantRun>): ContestantSummary => {
+  const rate = (run: ContestantRun) => records / run.seconds
+  const recordsPerSec = median(runs.map(rate))
+  return {
+    name,
+    records_per_sec: Math.round(recordsPerSec),
+    mb_per_sec: fixed((recordsPerSec * 100) / 1e6, 1),
+    seconds: fixed(median(runs.map((r) => r.seconds)), 3),
+    total_seconds: fixed(median(runs.map((r) => r.totalSeconds)), 3),
+    peak_rss_mb: mb(median(runs.map((r) => r.peakRssBytes))),
+    committed: runs.at(-1)?.committed ?? -1,
+    rounds: runs.map((r) => ({
+      round: r.round,
+      records_per_sec: Math.round(rate(r)),
+      seconds: fixed(r.seconds, 3),
+      total_seconds: fixed(r.totalSeconds, 3),
+      peak_rss_mb: mb(r.peakRssBytes),
+      wall_seconds: fixed(r.wallSeconds, 2)
+    }))
+  }
+}
+
+const throughput = async (): Promise<ThroughputSection> => {
+  const { records, rounds } = config.throughput
+  const spec = throughputTopic(records)
+  await ensureTopic(spec, log)
+  const names: Array<ContestantName> = ["raw_kafkajs", "sluice", "effect_kafka"]
+  if (kafkaLibs() !== undefined) names.push("java")
+  else log("Kafka's jars are not in the cache: the Java consumer is left out")
+  const runs = new Map<ContestantName, Array<ContestantRun>>(names.map((n) => [n, []]))
+  for (let round = 0; round <= rounds; round++) {
+    // Round 0 warms up (the broker's page cache and JIT). Each round starts with another
+    // contestant, so that none always runs right after the same one.
+    const order =
+      round === 0 && config.throughput.warmup === "one"
+        ? names.slice(0, 1)
+        : names.map((_, i) => names[(i + round) % names.length]!)
+    for (const name of order) {
+      const run = await runContestant(name, spec.topic, records, round)
+      if (run.records < records) throw new Error(`${name} handled ${run.records} of ${records} records`)
+      log(
+        `throughput ${round === 0 ? "warm-up" : `round ${round}`} ${name}: ${thousands(records / run.seconds)} records/s (${run.seconds.toFixed(2)} s first to last, ${run.totalSeconds.toFixed(2)} s with the join, peak RSS ${mb(run.peakRssBytes)} MB)`
+      )
+      if (round > 0) runs.get(name)!.push({ ...run, round })
+    }
+  }
+  const summary = (name: ContestantName) => summarizeContestant(name, records, runs.get(name)!)
+  const raw = summary("raw_kafkajs")
+  const sluice = summary("sluice")
+  const effectKafka = summary("effect_kafka")
+  const java = names.includes("java") ? summary("java") : undefined
+  const ratio = (other: ContestantSummary | undefined) =>
+    other === undefined ? Number.NaN : sig(sluice.records_per_sec / other.records_per_sec, 3)
+  const section: ThroughputSection = {
+    records,
+    record_bytes: 100,
+    partitions: spec.counts.length,
+    rounds,
+    contestants: { raw_kafkajs: raw, sluice, effect_kafka: effectKafka, java },
+    ratio_vs_raw_kafkajs: ratio(raw),
+    ratio_vs_effect_kafka: ratio(effectKafka),
+    ratio_vs_java: ratio(java)
+  }
+  if (forceProfile || (profileMisses && section.ratio_vs_raw_kafkajs < 0.95)) {
+    log("profiling Sluice's contestant (one more run under the CPU profiler)")
+    mkdirSync(profileDir, { recursive: true })
+    const file = path.join(profileDir, "throughput-sluice.cpuprofile")
+    const args: ContestantArgs = {
+      topic: spec.topic,
+      groupId: freshGroup("throughput-profile", 0),
+      records,
+      profile: file
+    }
+    await runNode<ContestantResult>(contestantScripts.sluice, args, { timeoutMs: 600_000 })
+    profiles.throughput_sluice = summarize(file)
+  }
+  return section
+}
+
+// -----------------------------------------------------------------------------------------
+// Workload 2: the engine alone
+// -----------------------------------------------------------------------------------------
+
+const engine = async (): Promise<EngineSection> => {
+  const args: EngineArgs = {
+    records: config.engine.records,
+    partitions: 12,
+    keys: 1_000,
+    concurrency,
+    modes: ["partition", "keyed", "unordered", "driver"],
+    rounds: config.engine.rounds,
+    warmupRounds: config.engine.warmupRounds
+  }
+  const { pinned, result } = await runNode<EngineResult>("workloads/engine.ts", args, {
+    timeoutMs: 1_800_000,
+    oneCore: true,
+    nodeFlags: ["--expose-gc", "--max-old-space-size=4096"]
+  })
+  const rate = (mode: string) => median(result.runs.filter((r) => r.mode === mode).map((r) => args.records / r.seconds))
+  const cpu = (mode: string) => median(result.runs.filter((r) => r.mode === mode).map((r) => r.cpuSeconds / r.seconds))
+  const driver = rate("driver")
+  const us = (mode: string) => 1e6 / rate(mode)
+  const section: EngineSection = {
+    records: args.records,
+    partitions: args.partitions,
+    keys: args.keys,
+    concurrency,
+    rounds: args.rounds,
+    one_core: pinned,
+    records_per_sec: {
+      partition: Math.round(rate("partition")),
+      keyed: Math.round(rate("keyed")),
+      unordered: Math.round(rate("unordered"))
+    },
+    us_per_record: {
+      partition: fixed(us("partition"), 3),
+      keyed: fixed(us("keyed"), 3),
+      unordered: fixed(us("unordered"), 3)
+    },
+    driver_records_per_sec: Math.round(driver),
+    engine_us_per_record: {
+      partition: fixed(us("partition") - 1e6 / driver, 3),
+      keyed: fixed(us("keyed") - 1e6 / driver, 3),
+      unordered: fixed(us("unordered") - 1e6 / driver, 3)
+    },
+    cpu_per_wall: {
+      partition: fixed(cpu("partition")),
+      keyed: fixed(cpu("keyed")),
+      unordered: fixed(cpu("unordered"))
+    },
+    runs: result.runs.map((r) => ({
+      round: r.round,
+      mode: r.mode,
+      records_per_sec: Math.round(args.records / r.seconds)
+    }))
+  }
+  for (const mode of ["partition", "keyed", "unordered"] as const) {
+    log(
+      `engine ${mode}: ${thousands(section.records_per_sec[mode])} records/s, ${section.us_per_record[mode]} µs/record`
+    )
+  }
+  if (forceProfile || (profileMisses && section.records_per_sec.partition < 1_000_000)) {
+    log("profiling the engine (partition, keyed and unordered mode, one run each)")
+    mkdirSync(profileDir, { recursive: true })
+    await runNode<EngineResult>(
+      "workloads/engine.ts",
+      { ...args, modes: ["partition", "keyed", "unordered"], rounds: 1, warmupRounds: 1, profileDir },
+      { timeoutMs: 1_800_000, oneCore: true, nodeFlags: ["--expose-gc", "--max-old-space-size=4096"] }
+    )
+    for (const mode of ["partition", "keyed", "unordered"]) {
+      profiles[`engine_${mode}`] = summarize(path.join(profileDir, `engine-${mode}.cpuprofile`))
+    }
+  }
+  return section
+}
+
+// -----------------------------------------------------------------------------------------
+// Workload 3: keyed concurrency
+// -----------------------------------------------------------------------------------------
+
+const keyed = async (): Promise<KeyedSection> => {
+  const { keys, records, rounds, warmupKeys } = config.keyed
+  const ideal = (k: number) => (records * 2.5) / Math.min(k, concurrency) / 1000
+  const rows = (result: KeyedResult): Array<KeyedRow> =>
+    keys.map((k) => {
+      const seconds = median(result.runs.filter((r) => r.keys === k).map((r) => r.seconds))
+      return {
+        keys: k,
+        seconds: fixed(seconds, 3),
+        ideal_seconds: fixed(ideal(k), 3),
+        ratio_to_ideal: fixed(seconds / ideal(k), 2),
+        floor_seconds: fixed(keyedFloorMs(records, k, concurrency) / 1000, 3)
+      }
+    })
+  const run = async (cluster: "memory" | "kafkajs") => {
+    const args: KeyedArgs = { cluster, records, keys, concurrency, rounds, warmupKeys }
+    const { result } = await runNode<KeyedResult>("workloads/keyed.ts", args, { timeoutMs: 3_600_000 })
+    return result
+  }
+  log("keyed on the simulated cluster")
+  const memory = await run("memory")
+  const memoryRows = rows(memory)
+  for (const row of memoryRows)
+    log(`keyed memory ${row.keys} keys: ${row.seconds} s, ${times(row.ratio_to_ideal)} ideal`)
+  log("keyed on the broker")
+  for (const k of new Set([...warmupKeys, ...keys])) await ensureTopic(keyedTopic(records, k, keyOf), log)
+  const broker = await run("kafkajs")
+  const brokerRows = rows(broker)
+  for (const row of brokerRows)
+    log(`keyed broker ${row.keys} keys: ${row.seconds} s, ${times(row.ratio_to_ideal)} ideal`)
+  const worst = (list: ReadonlyArray<KeyedRow>) => Math.max(...list.map((r) => r.ratio_to_ideal))
+  const section: KeyedSection = {
+    records,
+    concurrency,
+    latency_ms: "uniform integer 0–5 (mean 2.5), fixed per offset",
+    rounds,
+    memory: memoryRows,
+    broker: brokerRows,
+    worst_ratio_to_ideal: Math.max(worst(memoryRows), worst(brokerRows)),
+    worst_ratio_memory: worst(memoryRows),
+    worst_ratio_broker: worst(brokerRows),
+    timer_ratio: fixed(median([memory.timerRatio, broker.timerRatio]), 3),
+    effect_baseline_ratio: fixed(median([memory.effectRatio, broker.effectRatio]), 2),
+    promise_baseline_ratio: fixed(median([memory.promiseRatio, broker.promiseRatio]), 2)
+  }
+  if (forceProfile || (profileMisses && section.worst_ratio_memory > 1.2)) {
+    const worstKeys = memoryRows.reduce((a, b) => (b.ratio_to_ideal > a.ratio_to_ideal ? b : a)).keys
+    log(`profiling keyed mode on the simulated cluster with ${worstKeys} keys`)
+    mkdirSync(profileDir, { recursive: true })
+    const args: KeyedArgs = {
+      cluster: "memory",
+      records,
+      keys: [worstKeys],
+      concurrency,
+      rounds: 1,
+      warmupKeys: [worstKeys],
+      profileDir
+    }
+    await runNode<KeyedResult>("workloads/keyed.ts", args, { timeoutMs: 600_000 })
+    profiles[`keyed_memory_${worstKeys}`] = summarize(path.join(profileDir, `keyed-memory-${worstKeys}.cpuprofile`))
+  }
+  return section
+}
+
+// -----------------------------------------------------------------------------------------
+// Workload 4: memory
+// -----------------------------------------------------------------------------------------
+
+const memory = async (): Promise<MemorySection> => {
+  const args: MemoryArgs = { records: config.memory.records, partitions: 12, samples: 200 }
+  const { result } = await runNode<MemoryResult>("workloads/memory.ts", args, {
+    timeoutMs: 3_600_000,
+    nodeFlags: ["--expose-gc", "--max-old-space-size=8192"]
+  })
+  const samples = result.samples
+  const at10 = samples.find((s) => s.records >= args.records * 0.1) ?? samples[0]!
+  const end = samples.at(-1)!
+  const step = Math.max(1, Math.floor(samples.length / 50))
+  const section: MemorySection = {
+    records: args.records,
+    seconds: fixed(result.seconds, 2),
+    records_per_sec: Math.round(args.records / result.seconds),
+    rss_growth: fixed((end.rssBytes - at10.rssBytes) / at10.rssBytes, 4),
+    rss_mb_at_10_percent: mb(at10.rssBytes),
+    rss_mb_at_end: mb(end.rssBytes),
+    rss_mb_max: mb(Math.max(...samples.map((s) => s.rssBytes))),
+    heap_mb_at_10_percent: mb(at10.heapUsedBytes),
+    heap_mb_at_end: mb(end.heapUsedBytes),
+    baseline_rss_mb: mb(result.baselineRssBytes),
+    samples: samples
+      .filter((_, i) => i % step === 0 || i === samples.length - 1)
+      .map((s) => [fixed(s.records / args.records, 3), mb(s.rssBytes), mb(s.heapUsedBytes)] as const)
+  }
+  log(
+    `memory: ${thousands(args.records)} records at ${thousands(section.records_per_sec)} records/s, RSS ${section.rss_mb_at_10_percent} → ${section.rss_mb_at_end} MB (${percent(section.rss_growth)})`
+  )
+  return section
+}
+
+// -----------------------------------------------------------------------------------------
+// Workload 5: revocation
+// -----------------------------------------------------------------------------------------
+
+const revocation = async (): Promise<RevocationSection> => {
+  await ensureTopic(revocationTopic, log)
+  const args: RevocationArgs = {
+    rounds: config.revocation.rounds,
+    warmupRounds: config.revocation.warmupRounds,
+    handlerMs,
+    heartbeatMs
+  }
+  const { result } = await runNode<RevocationResult>("workloads/revocation.ts", args, { timeoutMs: 1_800_000 })
+  const of = (strategy: string) => result.runs.filter((r) => r.strategy === strategy)
+  const section: RevocationSection = {
+    rounds: args.rounds,
+    handler_ms: handlerMs,
+    heartbeat_ms: heartbeatMs,
+    ms: {
+      drain: Math.round(median(of("drain").map((r) => r.ms))),
+      interrupt: Math.round(median(of("interrupt").map((r) => r.ms)))
+    },
+    revoke_ms: {
+      drain: Math.round(median(of("drain").map((r) => r.revokeMs))),
+      interrupt: Math.round(median(of("interrupt").map((r) => r.revokeMs)))
+    },
+    runs: result.runs.map((r) => ({
+      round: r.round,
+      strategy: r.strategy,
+      ms: Math.round(r.ms),
+      revoke_ms: r.revokeMs,
+      interrupted: r.interrupted
+    }))
+  }
+  log(
+    `revocation: drain ${section.ms.drain} ms (revoke ${section.revoke_ms.drain} ms), interrupt ${section.ms.interrupt} ms (revoke ${section.revoke_ms.interrupt} ms)`
+  )
+  return section
+}
+
+// -----------------------------------------------------------------------------------------
+// Goals, machine, output
+// -----------------------------------------------------------------------------------------
+
+const goals = (r: Omit<Results, "goals">): Array<Goal> => {
+  const goal = (id: string, text: string, value: number | undefined, display: string, met: (v: number) => boolean) => ({
+    id,
+    goal: text,
+    value,
+    display: value === undefined ? "not run" : display,
+    met: value === undefined || !Number.isFinite(value) ? undefined : met(value)
+  })
+  const t = r.throughput
+  return [
+    goal(
+      "ratio_vs_raw_kafkajs",
+      "Sluice ÷ raw kafkajs ≥ 0.95",
+      t?.ratio_vs_raw_kafkajs,
+      times(t?.ratio_vs_raw_kafkajs ?? 0),
+      (v) => v >= 0.95
+    ),
+    goal(
+      "ratio_vs_effect_kafka",
+      "Sluice ÷ effect-kafka ≥ 1.0",
+      t?.ratio_vs_effect_kafka,
+      times(t?.ratio_vs_effect_kafka ?? 0),
+      (v) => v >= 1
+    ),
+    goal(
+      "engine_partition",
+      "engine ≥ 1,000,000 records/s in partition mode on one core",
+      r.engine?.records_per_sec.partition,
+      `${thousands(r.engine?.records_per_sec.partition ?? 0)} records/s`,
+      (v) => v >= 1_000_000
+    ),
+    goal("rss_growth", "RSS growth ≤ 10 %", r.memory?.rss_growth, percent(r.memory?.rss_growth ?? 0), (v) => v <= 0.1),
+    goal(
+      "keyed",
+      "keyed within 1.2× of ideal (every key count, both clusters)",
+      r.keyed?.worst_ratio_to_ideal,
+      times(r.keyed?.worst_ratio_to_ideal ?? 0),
+      (v) => v <= 1.2
+    )
+  ]
+}
+
+const packageVersion = (name: string): string => {
+  try {
+    const resolved = import.meta.resolve(`${name}/package.json`)
+    return (JSON.parse(readFileSync(new URL(resolved), "utf8")) as { version: string }).version
+  } catch {
+    return "unknown"
+  }
+}
+
+const machine = async (): Promise<Results["machine"]> => ({
+  cpu: os.cpus()[0]?.model.trim() ?? "unknown",
+  cores: os.availableParallelism(),
+  memory_gib: fixed(os.totalmem() / 2 ** 30, 1),
+  os: `${os.type()} ${os.release()} ${os.arch()}`,
+  node: process.version,
+  load_average_1min: fixed(os.loadavg()[0] ?? 0, 2),
+  java: (await javaVersion()) ?? "not found"
+})
+
+/** The commit measured, with `+changes` when the packages differed from it. */
+const commit = async (): Promise<string> => {
+  try {
+    const head = await spawnProcess("git", ["rev-parse", "--short", "HEAD"], { timeoutMs: 10_000 })
+    const status = await spawnProcess("git", ["status", "--porcelain", "--", "packages"], { timeoutMs: 10_000 })
+    return `${head.stdout.trim()}${status.stdout.trim() === "" ? "" : "+changes"}`
+  } catch {
+    return "unknown"
+  }
+}
+
+const versions = (measured: string): Results["versions"] => {
+  const sluice = JSON.parse(readFileSync(path.join(rootDir, "packages/core/package.json"), "utf8")) as {
+    version: string
+  }
+  return {
+    sluice: sluice.version,
+    commit: measured,
+    effect: packageVersion("effect"),
+    kafkajs: packageVersion("kafkajs"),
+    effect_kafka: packageVersion("effect-kafka"),
+    // The version launch.sh runs; a broker at KAFKA_BROKERS may be another.
+    kafka_broker: process.env.KAFKA_BROKERS === undefined ? (kafkaLibs()?.version ?? "unknown") : "unknown",
+    kafka_java_tool: kafkaLibs()?.version ?? "not found"
+  }
+}
+
+const attempt = async <A>(name: Workload, run: () => Promise<A>): Promise<A | undefined> => {
+  if (!selected.has(name)) return undefined
+  log(`— ${name} —`)
+  try {
+    return await run()
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    errors[name] = message
+    log(`${name} FAILED: ${message}`)
+    return undefined
+  }
+}
+
+/** Redraws the report from the last results file, filling in fields it predates. */
+const reportOnly = (): void => {
+  const file = path.join(resultsDir, quick ? "quick.json" : "latest.json")
+  const stored = JSON.parse(readFileSync(file, "utf8")) as Results
+  const keyedSection: KeyedSection | undefined =
+    stored.keyed === undefined
+      ? undefined
+      : {
+          ...stored.keyed,
+          memory: stored.keyed.memory.map((row) => ({
+            ...row,
+            floor_seconds: fixed(keyedFloorMs(stored.keyed!.records, row.keys, stored.keyed!.concurrency) / 1000, 3)
+          })),
+          broker: stored.keyed.broker.map((row) => ({
+            ...row,
+            floor_seconds: fixed(keyedFloorMs(stored.keyed!.records, row.keys, stored.keyed!.concurrency) / 1000, 3)
+          }))
+        }
+  const partial = { ...stored, keyed: keyedSection }
+  const results: Results = { ...partial, goals: goals(partial) }
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`)
+  process.stdout.write(consoleReport(results))
+  if (writeDocs && results.mode === "full") {
+    writeChart(results, path.join(rootDir, "docs/benchmarks.png"))
+    updateDocs(results, path.join(rootDir, "docs/benchmarks.md"))
+    log("wrote docs/benchmarks.png and the results part of docs/benchmarks.md")
+  }
+}
+
+const main = async (): Promise<void> => {
+  if (flags.includes("--report-only")) return reportOnly()
+  log(`Sluice benchmarks, ${quick ? "quick" : "full"} run`)
+  const needsBroker = selected.has("throughput") || selected.has("keyed") || selected.has("revocation")
+  if (needsBroker) await ensureBroker()
+  const date = new Date().toISOString()
+  const measured = await commit()
+  const throughputSection = await attempt("throughput", throughput)
+  const engineSection = await attempt("engine", engine)
+  const keyedSection = await attempt("keyed", keyed)
+  const memorySection = await attempt("memory", memory)
+  const revocationSection = await attempt("revocation", revocation)
+  if (needsBroker) await deleteGroups(groupsToDelete).catch(() => undefined)
+  const partial = {
+    mode: quick ? ("quick" as const) : ("full" as const),
+    date,
+    seconds: fixed((performance.now() - startedAt) / 1000, 1),
+    machine: await machine(),
+    versions: versions(measured),
+    throughput: throughputSection,
+    engine: engineSection,
+    keyed: keyedSection,
+    memory: memorySection,
+    revocation: revocationSection,
+    profiles,
+    errors
+  }
+  const results: Results = { ...partial, goals: goals(partial) }
+  mkdirSync(resultsDir, { recursive: true })
+  const file = path.join(resultsDir, quick ? "quick.json" : "latest.json")
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`)
+  process.stdout.write(consoleReport(results))
+  log(`wrote ${path.relative(rootDir, file)}`)
+  if (writeDocs && selected.size === workloads.length) {
+    const chart = path.join(rootDir, "docs/benchmarks.png")
+    writeChart(results, chart)
+    updateDocs(results, path.join(rootDir, "docs/benchmarks.md"))
+    log("wrote docs/benchmarks.png and the results part of docs/benchmarks.md")
+  }
+  if (Object.keys(errors).length > 0) process.exitCode = 1
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})

@@ -1,0 +1,143 @@
+/**
+ * Workload 2: the engine alone. The no-op pipeline of workload 1 on the simulated cluster
+ * (no network, no client), in each mode, plus the simulated cluster's own delivery with a
+ * listener that only counts (`driver`): what is left is the engine's time per record.
+ *
+ * The modes run alternately in one process, after warm-up rounds that are not reported,
+ * each on a fresh cluster with its records produced before the clock starts.
+ */
+
+import * as path from "node:path"
+import * as Consumer from "@sluice/core/Consumer"
+import { ConsumerDriver, type ProducerRecord } from "@sluice/core/ConsumerDriver"
+import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
+import * as MemoryKafka from "@sluice/testkit/MemoryKafka"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import { args, die, emit } from "../lib/common.js"
+import { type Profiler, startProfiler } from "../lib/profiler.js"
+import { type ModeName, mode, Progress, runUntilDone } from "../lib/sluice.js"
+
+export type EngineMode = ModeName | "driver"
+
+export interface EngineArgs {
+  readonly records: number
+  readonly partitions: number
+  /** Distinct keys, spread over the partitions: what `keyed` orders by. */
+  readonly keys: number
+  readonly concurrency: number
+  readonly modes: ReadonlyArray<EngineMode>
+  readonly rounds: number
+  readonly warmupRounds: number
+  /** Profiles the consumption of every measured run into `<profileDir>/engine-<mode>.cpuprofile`. */
+  readonly profileDir?: string | undefined
+}
+
+export interface EngineRun {
+  readonly round: number
+  readonly mode: EngineMode
+  readonly seconds: number
+  readonly cpuSeconds: number
+}
+
+export interface EngineResult {
+  readonly runs: ReadonlyArray<EngineRun>
+}
+
+const topic = "bench-engine"
+const value = new Uint8Array(100)
+
+const produce = (handle: MemoryKafka.Handle, a: EngineArgs) =>
+  Effect.gen(function* () {
+    yield* handle.createTopic(topic, a.partitions)
+    const keys = Array.from({ length: a.keys }, (_, k) => new TextEncoder().encode(`key-${k}`))
+    const chunk = 12_000
+    for (let from = 0; from < a.records; from += chunk) {
+      const batch: Array<ProducerRecord> = []
+      for (let i = from; i < Math.min(a.records, from + chunk); i++) {
+        batch.push({ topic, partition: i % a.partitions, key: keys[i % a.keys]!, value })
+      }
+      yield* handle.produce(batch)
+    }
+  })
+
+const runOnce = (a: EngineArgs, which: EngineMode, round: number) =>
+  Effect.gen(function* () {
+    const handle = yield* MemoryKafka.MemoryKafka
+    yield* produce(handle, a)
+    const progress = yield* Progress.make(a.records)
+    const groupId = `engine-${which}-${round}`
+    const profiler: Profiler | undefined =
+      a.profileDir !== undefined && round > 0 ? yield* Effect.promise(startProfiler) : undefined
+    if (which === "driver") {
+      // The simulated cluster delivering to a listener that only counts.
+      const driver = yield* ConsumerDriver
+      const settings = yield* ConsumerSettings.make({ groupId })
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          yield* driver.subscribe(
+            {
+              groupId,
+              topics: [topic],
+              startFrom: "earliest",
+              sessionTimeout: settings.sessionTimeout,
+              rebalanceTimeout: settings.rebalanceTimeout,
+              heartbeatInterval: settings.heartbeatInterval,
+              maxBytesPerPartition: settings.maxBytesPerPartition,
+              clientId: settings.clientId
+            },
+            {
+              onAssigned: () => Effect.void,
+              onRevoked: () => Effect.void,
+              onLost: () => Effect.void,
+              onRecords: (_, records) => Effect.sync(() => progress.add(records.length))
+            }
+          )
+          yield* Deferred.await(progress.done)
+        })
+      )
+    } else {
+      const consumer = yield* Consumer.make(yield* ConsumerSettings.make({ groupId }))
+      yield* runUntilDone(
+        consumer,
+        {
+          topics: [topic],
+          mode: mode(which, a.concurrency),
+          handler: () =>
+            Effect.sync(() => {
+              progress.start()
+              progress.tick()
+            })
+        },
+        progress,
+        600_000
+      )
+    }
+    if (profiler !== undefined) {
+      const file = path.join(a.profileDir!, `engine-${which}.cpuprofile`)
+      yield* Effect.promise(() => profiler.stop(file))
+    }
+    return { round, mode: which, seconds: progress.seconds, cpuSeconds: progress.cpuSeconds } satisfies EngineRun
+  }).pipe(Effect.provide(MemoryKafka.layer({ partitions: a.partitions })))
+
+const gc = (): void => (globalThis as { gc?: () => void }).gc?.()
+
+const program = (a: EngineArgs) =>
+  Effect.gen(function* () {
+    const runs: Array<EngineRun> = []
+    for (let round = -a.warmupRounds + 1; round <= a.rounds; round++) {
+      // Alternate the order too, so that no mode always runs right after the same one.
+      const order = round % 2 === 0 ? [...a.modes].reverse() : a.modes
+      for (const which of order) {
+        gc()
+        const run = yield* runOnce(a, which, round)
+        if (round > 0) runs.push(run)
+        process.stderr.write(
+          `engine ${round > 0 ? `round ${round}` : "warm-up"} ${which}: ${Math.round(a.records / run.seconds)} records/s\n`
+        )
+      }
+    }
+    return { runs } satisfies EngineResult
+  })
+
+Effect.runPromise(program(args<EngineArgs>())).then(emit, die)
