@@ -98,7 +98,7 @@ probe() {
   return $code
 }
 
-# What the broker logged at start-up ("Kafka version: 4.1.1"), kept in $dir/version for the
+# What the broker logged at start-up ("Kafka version: 4.4.0"), kept in $dir/version for the
 # testkit (packages/testkit/src/KafkaBroker.ts reads it).
 broker_version() {
   local v

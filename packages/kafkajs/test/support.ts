@@ -17,7 +17,7 @@ import { Kafka, logLevel } from "kafkajs"
 import * as KafkaJsProducer from "../src/KafkaJsProducer.js"
 
 const howToGetABroker =
-  "set KAFKA_BROKERS=host:port, or run `pnpm kafka:start` (a local Apache Kafka 4.1.1; needs Java 17+ and Maven)"
+  "set KAFKA_BROKERS=host:port, or run `pnpm kafka:start` (a local Apache Kafka 4.4.0; needs Java 17+ and Maven)"
 
 const isCI = (): boolean => {
   const ci = process.env.CI?.trim().toLowerCase()

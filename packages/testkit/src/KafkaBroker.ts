@@ -3,7 +3,7 @@
  *
  * 1. `KAFKA_BROKERS` (comma separated `host:port`): an existing cluster, e.g. the one `.ci/run`
  *    starts;
- * 2. a Docker engine that answers: testcontainers runs `apache/kafka:4.1.1` for the scope;
+ * 2. a Docker engine that answers: testcontainers runs `apache/kafka:4.4.0` for the scope;
  * 3. the local launcher: a broker that already answers at `127.0.0.1:9092` (`KAFKA_PORT`), else
  *    `scripts/kafka/launch.sh start` (Java 17+, and Maven the first time). A broker started this
  *    way keeps running for the next test files and runs; `pnpm kafka:stop` stops it.
@@ -39,7 +39,7 @@ import type { ContainerRuntimeClient } from "testcontainers"
  *
  * @since 0.1.0
  */
-export const kafkaImage = "apache/kafka:4.1.1"
+export const kafkaImage = "apache/kafka:4.4.0"
 
 /**
  * Where the broker came from.
