@@ -199,6 +199,19 @@ export const coverage = (probe: ReadonlyArray<Handled>) => {
   return { distinct, duplicates }
 }
 
+/**
+ * A new topic of `partitions` with `records` numbered records, and a new group name: every test
+ * starts from nothing, so tests on a shared broker never see each other's state.
+ */
+const freshTopic = (prefix: string, partitions: number, records: number) =>
+  Effect.gen(function* () {
+    const cluster = yield* TestCluster
+    const topic = uniqueName(prefix)
+    yield* cluster.createTopic(topic, partitions)
+    if (records > 0) yield* cluster.produce(numberedRecords(topic, partitions, records))
+    return { cluster, topic, groupId: uniqueName(`${prefix}-group`) }
+  })
+
 /** Checks G2 on a member's events: per partition, committed offsets only grow. */
 export const expectMonotonicCommits = (events: ReadonlyArray<ConsumerEvent>): void => {
   const last = new Map<string, number>()
@@ -310,11 +323,7 @@ export const suite = <E>(
 
     test("G4 revocation interrupts in-flight work, runs its finalizers, commits at most the first unprocessed offset; the new owner handles the rest", () =>
       Effect.gen(function* () {
-        const cluster = yield* TestCluster
-        const topic = uniqueName("g4")
-        const groupId = uniqueName("g4-group")
-        yield* cluster.createTopic(topic, 2)
-        yield* cluster.produce(numberedRecords(topic, 2, 40))
+        const { cluster, groupId, topic } = yield* freshTopic("g4", 2, 40)
         const probe: Array<Handled> = []
         const released = yield* Ref.make<Array<{ partition: number; offset: number }>>([])
         // Member a is slow and holds a resource per record: every record is in flight for 10 s.
@@ -359,11 +368,7 @@ export const suite = <E>(
 
     test("G5 three partitions are processed side by side, each strictly in offset order", () =>
       Effect.gen(function* () {
-        const cluster = yield* TestCluster
-        const topic = uniqueName("g5")
-        const groupId = uniqueName("g5-group")
-        yield* cluster.createTopic(topic, 3)
-        yield* cluster.produce(numberedRecords(topic, 3, 150))
+        const { groupId, topic } = yield* freshTopic("g5", 3, 150)
         const probe: Array<Handled> = []
         const member = yield* startMember({
           name: "a",
@@ -423,11 +428,7 @@ export const suite = <E>(
 
     test("G6 a handler slower than the session timeout does not cost the member its partitions", () =>
       Effect.gen(function* () {
-        const cluster = yield* TestCluster
-        const topic = uniqueName("g6-slow")
-        const groupId = uniqueName("g6-slow-group")
-        yield* cluster.createTopic(topic, 1)
-        yield* cluster.produce(numberedRecords(topic, 1, 3))
+        const { groupId, topic } = yield* freshTopic("g6-slow", 1, 3)
         const probe: Array<Handled> = []
         const slow = Duration.sum(Duration.decode(options.sessionTimeout), Duration.seconds(1))
         const member = yield* startMember({
@@ -477,11 +478,7 @@ export const suite = <E>(
 
     test("G8 interruption drains, commits everything finished and leaves the group", () =>
       Effect.gen(function* () {
-        const cluster = yield* TestCluster
-        const topic = uniqueName("g8")
-        const groupId = uniqueName("g8-group")
-        yield* cluster.createTopic(topic, 2)
-        yield* cluster.produce(numberedRecords(topic, 2, 100))
+        const { cluster, groupId, topic } = yield* freshTopic("g8", 2, 100)
         const probe: Array<Handled> = []
         const member = yield* startMember({
           name: "a",
@@ -561,11 +558,7 @@ export const suite = <E>(
 
     test("G6 unordered: in flight never exceeds the concurrency, and a window limit pauses and resumes", () =>
       Effect.gen(function* () {
-        const cluster = yield* TestCluster
-        const topic = uniqueName("g6-unordered")
-        const groupId = uniqueName("g6-unordered-group")
-        yield* cluster.createTopic(topic, 1)
-        yield* cluster.produce(numberedRecords(topic, 1, 300))
+        const { cluster, groupId, topic } = yield* freshTopic("g6-unordered", 1, 300)
         const probe: Array<Handled> = []
         let inFlight = 0
         let maxInFlight = 0
@@ -686,11 +679,7 @@ export const suite = <E>(
 
     test("G1 G4 partitionedStream: a stream per partition that ends on revocation; only the user's commits move the offsets", () =>
       Effect.gen(function* () {
-        const cluster = yield* TestCluster
-        const topic = uniqueName("pstream")
-        const groupId = uniqueName("pstream-group")
-        yield* cluster.createTopic(topic, 2)
-        yield* cluster.produce(numberedRecords(topic, 2, 200))
+        const { cluster, groupId, topic } = yield* freshTopic("pstream", 2, 200)
         // a never commits past 60: its revocation waits the (short) drain timeout for it.
         const settings = yield* ConsumerSettings.make({
           groupId,
