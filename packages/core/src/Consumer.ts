@@ -186,8 +186,7 @@ export const make = (
     const runEngine = <E, R>(
       topics: ReadonlyArray<string>,
       groupId: string | undefined,
-      processor: (engine: () => Engine<R>) => Processor<R>,
-      onEngine: (engine: Engine<R>) => Effect.Effect<void>
+      processor: (engine: () => Engine<R>) => Processor<R>
     ): Effect.Effect<never, E | KafkaError, R> =>
       Effect.gen(function* () {
         const context = yield* Effect.context<R>()
@@ -209,43 +208,32 @@ export const make = (
             // then the session's own finalizer leaves the group and disconnects.
             yield* Effect.addFinalizer(() => engine.shutdown)
             yield* Effect.forkScoped(engine.committer)
-            yield* onEngine(engine)
             return yield* Effect.raceFirst(Deferred.await(fatal) as Effect.Effect<never, E>, session.failed)
           })
         )
       }).pipe(Effect.withSpan("Consumer.run", { attributes: { topics, groupId: groupId ?? settings.groupId } }))
 
     const run = <E, R>(options: RunOptions<E, R>): Effect.Effect<never, HandlerError<E> | KafkaError, R> =>
-      runEngine<HandlerError<E>, R>(
-        options.topics,
-        options.groupId,
-        (engine) => {
-          const handle = (raw: RawRecord) => options.handler(ConsumerRecord.fromRaw(raw))
-          const onFailure = (record: RawRecord, cause: Cause.Cause<E>) => handlerError(record, squashCause(cause) as E)
-          const mode = options.mode ?? ProcessingMode.partition
-          return mode._tag === "partition"
-            ? handlerProcessor<E, R>(engine, handle, onFailure)
-            : concurrentProcessor<E, R>(
-                engine,
-                { concurrency: mode.concurrency, keyed: mode._tag === "keyed" },
-                handle,
-                onFailure
-              )
-        },
-        () => Effect.void
-      )
+      runEngine<HandlerError<E>, R>(options.topics, options.groupId, (engine) => {
+        const handle = (raw: RawRecord) => options.handler(ConsumerRecord.fromRaw(raw))
+        const onFailure = (record: RawRecord, cause: Cause.Cause<E>) => handlerError(record, squashCause(cause) as E)
+        const mode = options.mode ?? ProcessingMode.partition
+        return mode._tag === "partition"
+          ? handlerProcessor<E, R>(engine, handle, onFailure)
+          : concurrentProcessor<E, R>(
+              engine,
+              { concurrency: mode.concurrency, keyed: mode._tag === "keyed" },
+              handle,
+              onFailure
+            )
+      })
 
     const partitionedStream = (options: PartitionedStreamOptions): Stream.Stream<PartitionStream, KafkaError> =>
       Stream.unwrapScoped(
         Effect.gen(function* () {
           const partitions = yield* Queue.unbounded<PartitionStream>()
           const member = yield* Effect.forkScoped(
-            runEngine<never, never>(
-              options.topics,
-              options.groupId,
-              (engine) => streamProcessor(engine, partitions),
-              () => Effect.void
-            )
+            runEngine<never, never>(options.topics, options.groupId, (engine) => streamProcessor(engine, partitions))
           )
           // The member's failure ends the outer stream with it; the inner streams end on revocation.
           return Stream.fromQueue(partitions).pipe(Stream.interruptWhen(Fiber.join(member)))
