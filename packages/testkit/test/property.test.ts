@@ -193,6 +193,31 @@ describe("property: fault schedules on the simulated cluster", () => {
 // Counterexamples the properties found, shrunk, kept as regressions (see docs/testing.md).
 const found: ReadonlyArray<{ readonly title: string; readonly schedule: Schedules.FaultSchedule }> = [
   {
+    title:
+      "G7 offsets an earlier owner finished, not yet received when the partition is revoked again, stay in the commit metadata",
+    schedule: {
+      config: {
+        ...Schedules.defaultConfig,
+        mode: "keyed",
+        concurrency: 2,
+        partitions: 1,
+        keys: 3,
+        commitEvery: 1,
+        bufferPerPartition: 2,
+        maxBatchSize: 1
+      },
+      steps: [
+        { _tag: "Flaky", count: 1, failures: 1 },
+        { _tag: "Produce", count: 1 },
+        { _tag: "Join" },
+        { _tag: "Produce", count: 17 },
+        { _tag: "Join" },
+        { _tag: "Rebalance" },
+        { _tag: "Leave", member: 0 }
+      ]
+    }
+  },
+  {
     title: "G4 a rebalance during a graceful shutdown completes only after the shutdown drained the partition",
     schedule: {
       config: { ...Schedules.defaultConfig, mode: "keyed", concurrency: 2, partitions: 1, keys: 0, commitEvery: 1 },

@@ -79,7 +79,17 @@ export class Worker {
 
   /** The metadata a commit of the current frontier carries: offsets finished above it. */
   metadata(frontier: number): string {
-    return OffsetMetadata.encode(frontier, this.tracker.finishedAboveFrontier())
+    const finished = this.tracker.finishedAboveFrontier()
+    // Offsets an earlier owner finished that this worker has not received yet must travel on,
+    // or a revocation before they arrive would forget them and the next owner would redo them.
+    if (this.alreadyFinished !== undefined) {
+      const highest = this.tracker.highestReceived()
+      const pending: Array<number> = []
+      for (const offset of this.alreadyFinished) if (offset > highest && offset >= frontier) pending.push(offset)
+      pending.sort((a, b) => a - b)
+      for (const offset of pending) finished.push(offset)
+    }
+    return OffsetMetadata.encode(frontier, finished)
   }
 
   /** Takes the next buffered record for processing, or `undefined` when none is buffered. */
