@@ -41,7 +41,7 @@ const program = Effect.gen(function* () {
     seconds: (last - first) / 1000,
     totalSeconds: (last - started) / 1000,
     peakRssBytes: peakRss(),
-    committed: yield* Effect.promise(() => committedTotal(groupId, topic))
+    committed: yield* Effect.tryPromise(() => committedTotal(groupId, topic))
   } satisfies ContestantResult
 })
 

@@ -24,7 +24,7 @@ const program = Effect.gen(function* () {
   let count = 0
   const done = yield* Deferred.make<void>()
   const consumer = yield* Consumer.make(yield* ConsumerSettings.make({ groupId, commitInterval: "1 second" }))
-  const profiler = profile === undefined ? undefined : yield* Effect.promise(startProfiler)
+  const profiler = profile === undefined ? undefined : yield* Effect.tryPromise(startProfiler)
   const run = yield* Effect.fork(
     consumer.run({
       topics: [topic],
@@ -40,7 +40,7 @@ const program = Effect.gen(function* () {
     })
   )
   yield* Effect.raceFirst(Deferred.await(done), Fiber.join(run))
-  if (profiler !== undefined) yield* Effect.promise(() => profiler.stop(profile!))
+  if (profiler !== undefined) yield* Effect.tryPromise(() => profiler.stop(profile!))
   // Graceful shutdown: drains, commits the final frontiers, leaves the group.
   yield* Fiber.interrupt(run)
   return {
@@ -48,7 +48,7 @@ const program = Effect.gen(function* () {
     seconds: (last - first) / 1000,
     totalSeconds: (last - started) / 1000,
     peakRssBytes: peakRss(),
-    committed: yield* Effect.promise(() => committedTotal(groupId, topic))
+    committed: yield* Effect.tryPromise(() => committedTotal(groupId, topic))
   } satisfies ContestantResult
 })
 

@@ -68,7 +68,7 @@ const runOnce = (a: EngineArgs, which: EngineMode, round: number) =>
     const progress = yield* Progress.make(a.records)
     const groupId = `engine-${which}-${round}`
     const profiler: Profiler | undefined =
-      a.profileDir !== undefined && round > 0 ? yield* Effect.promise(startProfiler) : undefined
+      a.profileDir !== undefined && round > 0 ? yield* Effect.tryPromise(startProfiler) : undefined
     if (which === "driver") {
       // The simulated cluster delivering to a listener that only counts.
       const driver = yield* ConsumerDriver
@@ -115,7 +115,7 @@ const runOnce = (a: EngineArgs, which: EngineMode, round: number) =>
     }
     if (profiler !== undefined) {
       const file = path.join(a.profileDir!, `engine-${which}.cpuprofile`)
-      yield* Effect.promise(() => profiler.stop(file))
+      yield* Effect.tryPromise(() => profiler.stop(file))
     }
     return { round, mode: which, seconds: progress.seconds, cpuSeconds: progress.cpuSeconds } satisfies EngineRun
   }).pipe(Effect.provide(MemoryKafka.layer({ partitions: a.partitions })))

@@ -70,7 +70,7 @@ const runOne = (a: KeyedArgs, keys: number, round: number, topic: string) =>
     const groupId = `sluice-bench-keyed-${keys}-${round}-${Date.now()}`
     const consumer = yield* Consumer.make(yield* ConsumerSettings.make({ groupId }))
     const progress = yield* Progress.make(a.records)
-    const profiler = a.profileDir !== undefined && round > 0 ? yield* Effect.promise(startProfiler) : undefined
+    const profiler = a.profileDir !== undefined && round > 0 ? yield* Effect.tryPromise(startProfiler) : undefined
     yield* runUntilDone(
       consumer,
       { topics: [topic], mode: { _tag: "keyed", concurrency: a.concurrency }, handler: handler(progress) },
@@ -78,7 +78,7 @@ const runOne = (a: KeyedArgs, keys: number, round: number, topic: string) =>
       600_000
     )
     if (profiler !== undefined) {
-      yield* Effect.promise(() => profiler.stop(path.join(a.profileDir!, `keyed-${a.cluster}-${keys}.cpuprofile`)))
+      yield* Effect.tryPromise(() => profiler.stop(path.join(a.profileDir!, `keyed-${a.cluster}-${keys}.cpuprofile`)))
     }
     return { round, keys, seconds: progress.seconds } satisfies KeyedRun
   })
@@ -135,7 +135,7 @@ const effectBaseline = (a: KeyedArgs) =>
 
 /** The handler's sleeps, `concurrency` at a time, with promises and `setTimeout`. */
 const promiseBaseline = (a: KeyedArgs) =>
-  Effect.promise(async () => {
+  Effect.tryPromise(async () => {
     let next = 0
     const started = now()
     const worker = async () => {
@@ -152,7 +152,7 @@ const program = (a: KeyedArgs) =>
   Effect.gen(function* () {
     if (a.cluster === "kafkajs") {
       for (const keys of new Set([...a.warmupKeys, ...a.keys])) {
-        yield* Effect.promise(() =>
+        yield* Effect.tryPromise(() =>
           ensureTopic(keyedTopic(a.records, keys, keyOf), (line) => process.stderr.write(`${line}\n`))
         )
       }

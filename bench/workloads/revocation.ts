@@ -101,7 +101,7 @@ const runOnce = (a: RevocationArgs, strategy: Strategy, round: number) =>
 
 const program = (a: RevocationArgs) =>
   Effect.gen(function* () {
-    yield* Effect.promise(() => ensureTopic(revocationTopic, (line) => process.stderr.write(`${line}\n`)))
+    yield* Effect.tryPromise(() => ensureTopic(revocationTopic, (line) => process.stderr.write(`${line}\n`)))
     const runs: Array<RevocationRun> = []
     for (let round = -a.warmupRounds + 1; round <= a.rounds; round++) {
       const order: ReadonlyArray<Strategy> = round % 2 === 0 ? ["interrupt", "drain"] : ["drain", "interrupt"]

@@ -364,6 +364,8 @@ describe("types", () => {
     )
     // @ts-expect-error: Producer is missing
     const _check: Effect.Effect<never, unknown, Consumer.Consumer> = needsProducer
-    expect(true).toBe(true)
+    // The checks above are the compiler's (tsc -b runs over this file in `pnpm test`); at run
+    // time, the same pipeline routes exactly its topic.
+    expect(Pipeline.make({ topic: orders, handler: () => Effect.void }).topics).toEqual(["orders"])
   })
 })

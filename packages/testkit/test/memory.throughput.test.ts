@@ -55,7 +55,7 @@ describe("memory: throughput", () => {
               })
           }
         )
-        yield* Effect.promise(() => finished)
+        yield* Effect.tryPromise(() => finished)
         const seconds = (performance.now() - start) / 1000
         const rate = Math.round(RECORDS / seconds)
         console.info(
