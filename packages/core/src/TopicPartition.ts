@@ -42,3 +42,29 @@ export const format = (tp: TopicPartition): string => `${tp.topic}-${tp.partitio
 /** Sorts by topic, then partition: a stable order for logs and commits. @since 0.1.0 */
 export const order = (a: TopicPartition, b: TopicPartition): number =>
   a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition
+
+/**
+ * Groups partitions by topic, topics in first-seen order: the shape Kafka's requests
+ * (pause, resume, commit, produce) take.
+ *
+ * @example
+ * ```ts
+ * import * as TopicPartition from "@sluice/core/TopicPartition"
+ *
+ * TopicPartition.groupByTopic([TopicPartition.make("a", 0), TopicPartition.make("a", 1)])
+ * // [{ topic: "a", partitions: [0, 1] }]
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const groupByTopic = (
+  partitions: Iterable<TopicPartition>
+): Array<{ readonly topic: string; readonly partitions: Array<number> }> => {
+  const topics = new Map<string, Array<number>>()
+  for (const tp of partitions) {
+    const list = topics.get(tp.topic)
+    if (list === undefined) topics.set(tp.topic, [tp.partition])
+    else list.push(tp.partition)
+  }
+  return Array.from(topics, ([topic, partitions]) => ({ topic, partitions }))
+}
