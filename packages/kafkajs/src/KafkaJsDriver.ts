@@ -21,7 +21,7 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as member from "./internal/member.js"
+import { subscribe } from "./internal/subscribe.js"
 import * as KafkaJsConfig from "./KafkaJsConfig.js"
 
 /**
@@ -76,7 +76,7 @@ export const make = (
     const resolved = KafkaJsConfig.resolve(config)
     return {
       name: "kafkajs",
-      subscribe: member.subscribe(resolved, {
+      subscribe: subscribe(resolved, {
         partitionsConsumedConcurrently:
           options.partitionsConsumedConcurrently ?? consumerDefaults.partitionsConsumedConcurrently,
         maxWaitTime: Duration.decode(options.maxWaitTime ?? consumerDefaults.maxWaitTime),

@@ -1,0 +1,129 @@
+/**
+ * What kafkajs reports through its consumer events, turned into the member's state and the
+ * listener's `onAssigned` / `onLost`: a join assigns, a crash loses everything, a batch
+ * kafkajs filtered out moves the position, a commit event proves a commit.
+ *
+ * These are the only signals kafkajs gives about the group besides the gate
+ * (`revocation.ts`); each handler queues its listener calls behind those already reported.
+ *
+ * File:line references are to kafkajs 2.2.4 `src/`.
+ */
+import type { PartitionAssignment } from "@sluice/core/ConsumerDriver"
+import * as TP from "@sluice/core/TopicPartition"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type { Consumer, ConsumerCrashEvent, ConsumerEndBatchProcessEvent, ConsumerGroupJoinEvent } from "kafkajs"
+import { toKafkaError } from "../KafkaJsError.js"
+import { fetchCommitted } from "./committed.js"
+import type { Member } from "./member.js"
+import * as Position from "./position.js"
+
+/** Subscribes the member to `consumer`'s events; the consumer becomes the member's. */
+export const attach = (member: Member, consumer: Consumer): void => {
+  member.consumer = consumer
+  consumer.on(consumer.events.GROUP_JOIN, onGroupJoin(member))
+  consumer.on(consumer.events.CRASH, onCrash(member))
+  consumer.on(consumer.events.END_BATCH_PROCESS, onBatchEnd(member))
+  consumer.on(consumer.events.COMMIT_OFFSETS, () => {
+    member.commitsSeen++
+  })
+}
+
+/**
+ * A join completed (emitted at `consumerGroup.js:353`, before `joinAndSync` returns and
+ * so before the first fetch of the generation). The committed offsets are read with their
+ * metadata, which kafkajs's own offset fetch drops, and the listener hears `onAssigned`
+ * before any `onRecords` of the generation: `eachBatch` queues behind this.
+ */
+const onGroupJoin =
+  (member: Member) =>
+  (event: ConsumerGroupJoinEvent): void => {
+    const { memberAssignment, memberId } = event.payload
+    const assigned: Array<TP.TopicPartition> = []
+    for (const topic of Object.keys(memberAssignment)) {
+      for (const partition of memberAssignment[topic] ?? []) assigned.push(TP.make(topic, partition))
+    }
+    assigned.sort(TP.order)
+    void member.serial(async () => {
+      member.memberId = memberId
+      member.fenced = false
+      member.crashed = undefined
+      member.restarts = 0
+      if (member.owned.size > 0) {
+        // Every rejoin passes the gate, which empties `owned`; a join it did not see means
+        // the old generation is gone without us.
+        const stale = [...member.owned.values()]
+        member.release(stale)
+        await member.callListener("onLost", member.listener.onLost(stale.map((o) => o.topicPartition)), stale.length)
+      }
+      if (member.closed) return
+      const committed = await member.run(
+        Effect.either(fetchCommitted(member.admin, member.subscription.groupId, assigned))
+      )
+      if (Either.isLeft(committed)) {
+        // Unowned, these would be fetched and dropped in a loop until the session closes.
+        member.control("pause", assigned)
+        await member.fail(committed.left)
+        return
+      }
+      const assignments: Array<PartitionAssignment> = assigned.map((tp) => ({
+        topicPartition: tp,
+        committed: committed.right.get(TP.key(tp))
+      }))
+      for (const assignment of assignments) {
+        member.owned.set(TP.key(assignment.topicPartition), {
+          topicPartition: assignment.topicPartition,
+          status: "owned",
+          position: Position.make(assignment.committed?.offset)
+        })
+      }
+      await member.callListener("onAssigned", member.listener.onAssigned(assignments), assignments.length)
+    })
+  }
+
+/**
+ * kafkajs crashed: it already left the group and disconnected (`consumer/index.js:246-302`),
+ * so whatever this member owned is lost. With `restart`, kafkajs joins again as a new
+ * member after a back-off and the next GROUP_JOIN assigns afresh; without, the session
+ * fails.
+ */
+const onCrash =
+  (member: Member) =>
+  (event: ConsumerCrashEvent): void => {
+    const { error, restart } = event.payload
+    member.crashed = { error, restart }
+    void member.serial(async () => {
+      member.generation = undefined
+      member.memberId = undefined
+      // The crashed ConsumerGroup took its pause state with it.
+      const lost = [...member.owned.values()]
+      for (const o of lost) member.owned.delete(TP.key(o.topicPartition))
+      member.paused.clear()
+      if (lost.length > 0) {
+        await member.callListener("onLost", member.listener.onLost(lost.map((o) => o.topicPartition)), lost.length)
+      }
+      if (!restart && !member.closed) await member.fail(toKafkaError(error, "KafkaJsDriver.consume"))
+    })
+  }
+
+/** kafkajs resolved a batch it filtered out entirely (`runner.js:420-437`). */
+const onBatchEnd =
+  (member: Member) =>
+  (event: ConsumerEndBatchProcessEvent): void => {
+    const { batchSize, lastOffset, partition, topic } = event.payload
+    if (batchSize !== 0) return
+    const owned = member.owned.get(TP.key({ topic, partition }))
+    if (owned !== undefined) Position.skipped(owned.position, Number(lastOffset))
+  }
+
+/**
+ * kafkajs restarts a crashed consumer when the error is retriable (`consumer/index.js:267-301`).
+ * A restart joins as a new member; the crash already reported the partitions lost.
+ * Restarts are bounded so that a cluster gone for good fails the session, and never
+ * happen once the scope is closing.
+ */
+export const restartOnFailure = (member: Member) => async (): Promise<boolean> => {
+  if (member.closed || member.restarts >= member.options.maxRestarts) return false
+  member.restarts++
+  return true
+}
