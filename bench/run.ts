@@ -2,11 +2,7 @@
  * `pnpm bench`: every benchmark of docs/benchmarks.md, then `bench/results/latest.json`,
  * the chart and the generated part of docs/benchmarks.md.
  * `pnpm bench --quick`: a reduced run (about a minute) into `bench/results/quick.json`.
- *
- * Options: `--only=throughput,engine,keyed,memory,revocation` runs some workloads;
- * `--profile` profiles the engine and Sluice's contestant even where the goals are met;
- * `--no-docs` leaves the docs alone after a full run; `--report-only` measures nothing and
- * redraws the report (and, for a full run, the chart and docs) from the last results file.
+ * `pnpm bench --help` lists the options (bench/lib/options.ts).
  *
  * Each step runs in a child process of its own; the workloads with contestants run them
  * alternately, round after round, after a warm-up round that is not reported, and report
@@ -22,6 +18,7 @@ import { benchDir, rootDir, runNode, spawnProcess } from "./lib/child.js"
 import { brokers, keyedFloorMs, keyOf } from "./lib/common.js"
 import { javaVersion, kafkaLibs, runJava } from "./lib/java.js"
 import { committedTotal, deleteGroups, ensureTopic, keyedTopic, revocationTopic, throughputTopic } from "./lib/kafka.js"
+import { type Options, parseOptions, UsageError, type Workload, workloads } from "./lib/options.js"
 import { summarize } from "./lib/profile.js"
 import { consoleReport, updateDocs } from "./lib/report.js"
 import type {
@@ -45,24 +42,21 @@ import type { RevocationArgs, RevocationResult } from "./workloads/revocation.js
 // Configuration
 // -----------------------------------------------------------------------------------------
 
-const flags = process.argv.slice(2)
-const quick = flags.includes("--quick")
-const forceProfile = flags.includes("--profile")
+const options = ((): Options => {
+  try {
+    return parseOptions(process.argv.slice(2)) ?? process.exit(0)
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    console.error(`pnpm bench: ${error.message} (--help lists the options)`)
+    return process.exit(2)
+  }
+})()
+const quick = options.quick
+const forceProfile = options.profile
 /** Where a goal is missed, a full run profiles what missed it; a quick one only with --profile. */
 const profileMisses = !quick || forceProfile
-const writeDocs = !quick && !flags.includes("--no-docs")
-const workloads = ["throughput", "engine", "keyed", "memory", "revocation"] as const
-type Workload = (typeof workloads)[number]
-const onlyFlag = flags.find((f) => f.startsWith("--only="))
-const selected = new Set<Workload>(
-  onlyFlag === undefined ? workloads : (onlyFlag.slice(7).split(",") as Array<Workload>)
-)
-for (const name of selected) {
-  if (!workloads.includes(name)) {
-    console.error(`unknown workload ${name}; known: ${workloads.join(", ")}`)
-    process.exit(2)
-  }
-}
+const writeDocs = !quick && !options.noDocs
+const selected = options.only
 
 const config = quick
   ? {
@@ -246,6 +240,19 @@ const throughput = async (): Promise<ThroughputSection> => {
 // Workload 2: the engine alone
 // -----------------------------------------------------------------------------------------
 
+const engineModes = ["partition", "keyed", "unordered"] as const
+type EngineModeFigures = EngineSection["records_per_sec"]
+
+/** One figure per engine mode. */
+const perMode = (figure: (mode: (typeof engineModes)[number]) => number): EngineModeFigures => ({
+  partition: figure("partition"),
+  keyed: figure("keyed"),
+  unordered: figure("unordered")
+})
+
+/** The engine workload's child: alone on one core, with room for a million records and a GC it can force. */
+const engineChild = { timeoutMs: 1_800_000, oneCore: true, nodeFlags: ["--expose-gc", "--max-old-space-size=4096"] }
+
 const engine = async (): Promise<EngineSection> => {
   const args: EngineArgs = {
     records: config.engine.records,
@@ -256,11 +263,7 @@ const engine = async (): Promise<EngineSection> => {
     rounds: config.engine.rounds,
     warmupRounds: config.engine.warmupRounds
   }
-  const { pinned, result } = await runNode<EngineResult>("workloads/engine.ts", args, {
-    timeoutMs: 1_800_000,
-    oneCore: true,
-    nodeFlags: ["--expose-gc", "--max-old-space-size=4096"]
-  })
+  const { pinned, result } = await runNode<EngineResult>("workloads/engine.ts", args, engineChild)
   const rate = (mode: string) => median(result.runs.filter((r) => r.mode === mode).map((r) => args.records / r.seconds))
   const cpu = (mode: string) => median(result.runs.filter((r) => r.mode === mode).map((r) => r.cpuSeconds / r.seconds))
   const driver = rate("driver")
@@ -272,34 +275,18 @@ const engine = async (): Promise<EngineSection> => {
     concurrency,
     rounds: args.rounds,
     one_core: pinned,
-    records_per_sec: {
-      partition: Math.round(rate("partition")),
-      keyed: Math.round(rate("keyed")),
-      unordered: Math.round(rate("unordered"))
-    },
-    us_per_record: {
-      partition: fixed(us("partition"), 3),
-      keyed: fixed(us("keyed"), 3),
-      unordered: fixed(us("unordered"), 3)
-    },
+    records_per_sec: perMode((mode) => Math.round(rate(mode))),
+    us_per_record: perMode((mode) => fixed(us(mode), 3)),
     driver_records_per_sec: Math.round(driver),
-    engine_us_per_record: {
-      partition: fixed(us("partition") - 1e6 / driver, 3),
-      keyed: fixed(us("keyed") - 1e6 / driver, 3),
-      unordered: fixed(us("unordered") - 1e6 / driver, 3)
-    },
-    cpu_per_wall: {
-      partition: fixed(cpu("partition")),
-      keyed: fixed(cpu("keyed")),
-      unordered: fixed(cpu("unordered"))
-    },
+    engine_us_per_record: perMode((mode) => fixed(us(mode) - 1e6 / driver, 3)),
+    cpu_per_wall: perMode((mode) => fixed(cpu(mode))),
     runs: result.runs.map((r) => ({
       round: r.round,
       mode: r.mode,
       records_per_sec: Math.round(args.records / r.seconds)
     }))
   }
-  for (const mode of ["partition", "keyed", "unordered"] as const) {
+  for (const mode of engineModes) {
     log(
       `engine ${mode}: ${thousands(section.records_per_sec[mode])} records/s, ${section.us_per_record[mode]} µs/record`
     )
@@ -309,10 +296,10 @@ const engine = async (): Promise<EngineSection> => {
     mkdirSync(profileDir, { recursive: true })
     await runNode<EngineResult>(
       "workloads/engine.ts",
-      { ...args, modes: ["partition", "keyed", "unordered"], rounds: 1, warmupRounds: 1, profileDir },
-      { timeoutMs: 1_800_000, oneCore: true, nodeFlags: ["--expose-gc", "--max-old-space-size=4096"] }
+      { ...args, modes: [...engineModes], rounds: 1, warmupRounds: 1, profileDir },
+      engineChild
     )
-    for (const mode of ["partition", "keyed", "unordered"]) {
+    for (const mode of engineModes) {
       profiles[`engine_${mode}`] = summarize(path.join(profileDir, `engine-${mode}.cpuprofile`))
     }
   }
@@ -567,37 +554,47 @@ const attempt = async <A>(name: Workload, run: () => Promise<A>): Promise<A | un
   }
 }
 
-/** Redraws the report from the last results file, filling in fields it predates. */
-const reportOnly = (): void => {
-  const file = path.join(resultsDir, quick ? "quick.json" : "latest.json")
-  const stored = JSON.parse(readFileSync(file, "utf8")) as Results
-  const keyedSection: KeyedSection | undefined =
-    stored.keyed === undefined
-      ? undefined
-      : {
-          ...stored.keyed,
-          memory: stored.keyed.memory.map((row) => ({
-            ...row,
-            floor_seconds: fixed(keyedFloorMs(stored.keyed!.records, row.keys, stored.keyed!.concurrency) / 1000, 3)
-          })),
-          broker: stored.keyed.broker.map((row) => ({
-            ...row,
-            floor_seconds: fixed(keyedFloorMs(stored.keyed!.records, row.keys, stored.keyed!.concurrency) / 1000, 3)
-          }))
-        }
-  const partial = { ...stored, keyed: keyedSection }
-  const results: Results = { ...partial, goals: goals(partial) }
+const resultsFile = (mode: Results["mode"]): string =>
+  path.join(resultsDir, `${mode === "quick" ? "quick" : "latest"}.json`)
+const readResults = (mode: Results["mode"]): Results => JSON.parse(readFileSync(resultsFile(mode), "utf8")) as Results
+const chartFile = path.join(rootDir, "docs/benchmarks.svg")
+
+/** Writes the results file and prints the report; with `docs`, also draws the chart and rewrites the docs. */
+const publish = (results: Results, docs: boolean): void => {
+  const file = resultsFile(results.mode)
+  mkdirSync(resultsDir, { recursive: true })
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`)
   process.stdout.write(consoleReport(results))
-  if (writeDocs && results.mode === "full") {
-    writeChart(results, path.join(rootDir, "docs/benchmarks.png"))
+  log(`wrote ${path.relative(rootDir, file)}`)
+  if (docs) {
+    writeChart(results, chartFile)
     updateDocs(results, path.join(rootDir, "docs/benchmarks.md"))
-    log("wrote docs/benchmarks.png and the results part of docs/benchmarks.md")
+    log(`wrote ${path.relative(rootDir, chartFile)} and the results part of docs/benchmarks.md`)
   }
 }
 
+/** Redraws the report from the last results file, filling in fields it predates. */
+const reportOnly = (): void => {
+  const stored = readResults(quick ? "quick" : "full")
+  const k = stored.keyed
+  const withFloor = (rows: ReadonlyArray<KeyedRow>): Array<KeyedRow> =>
+    rows.map((row) => ({ ...row, floor_seconds: fixed(keyedFloorMs(k!.records, row.keys, k!.concurrency) / 1000, 3) }))
+  const keyedSection: KeyedSection | undefined =
+    k === undefined ? undefined : { ...k, memory: withFloor(k.memory), broker: withFloor(k.broker) }
+  const partial = { ...stored, keyed: keyedSection }
+  const results: Results = { ...partial, goals: goals(partial) }
+  publish(results, writeDocs && results.mode === "full")
+}
+
+/** Redraws the chart alone from the last full run's results, as they are. */
+const chartOnly = (): void => {
+  writeChart(readResults("full"), chartFile)
+  log(`wrote ${path.relative(rootDir, chartFile)}`)
+}
+
 const main = async (): Promise<void> => {
-  if (flags.includes("--report-only")) return reportOnly()
+  if (options.reportOnly) return reportOnly()
+  if (options.chartOnly) return chartOnly()
   log(`Sluice benchmarks, ${quick ? "quick" : "full"} run`)
   const needsBroker = selected.has("throughput") || selected.has("keyed") || selected.has("revocation")
   if (needsBroker) await ensureBroker()
@@ -623,18 +620,7 @@ const main = async (): Promise<void> => {
     profiles,
     errors
   }
-  const results: Results = { ...partial, goals: goals(partial) }
-  mkdirSync(resultsDir, { recursive: true })
-  const file = path.join(resultsDir, quick ? "quick.json" : "latest.json")
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`)
-  process.stdout.write(consoleReport(results))
-  log(`wrote ${path.relative(rootDir, file)}`)
-  if (writeDocs && selected.size === workloads.length) {
-    const chart = path.join(rootDir, "docs/benchmarks.png")
-    writeChart(results, chart)
-    updateDocs(results, path.join(rootDir, "docs/benchmarks.md"))
-    log("wrote docs/benchmarks.png and the results part of docs/benchmarks.md")
-  }
+  publish({ ...partial, goals: goals(partial) }, writeDocs && selected.size === workloads.length)
   if (Object.keys(errors).length > 0) process.exitCode = 1
 }
 

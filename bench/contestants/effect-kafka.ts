@@ -9,40 +9,24 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { Consumer, MessageRouter } from "effect-kafka"
 import { KafkaJS } from "effect-kafka/KafkaJS"
-import { args, brokers, die, emit, now, peakRss } from "../lib/common.js"
-import { committedTotal } from "../lib/kafka.js"
-import type { ContestantArgs, ContestantResult } from "./contestant.js"
+import { args, brokers, die, emit } from "../lib/common.js"
+import { type ContestantArgs, Tally } from "./contestant.js"
 
 const { groupId, records, topic } = args<ContestantArgs>()
 
 const program = Effect.gen(function* () {
-  const started = now()
-  let first = 0
-  let last = 0
-  let count = 0
   const done = yield* Deferred.make<void>()
+  const tally = new Tally(records, () => Deferred.unsafeDone(done, Effect.void))
   const router = MessageRouter.empty.pipe(
     MessageRouter.subscribe(
       topic,
-      Effect.sync(() => {
-        if (count === 0) first = now()
-        if (++count === records) {
-          last = now()
-          Deferred.unsafeDone(done, Effect.void)
-        }
-      })
+      Effect.sync(() => tally.handled())
     )
   )
   const serve = yield* Effect.fork(Effect.scoped(Consumer.serveEffect(router, { groupId, fromBeginning: true })))
   yield* Effect.raceFirst(Deferred.await(done), Fiber.join(serve))
   yield* Fiber.interrupt(serve)
-  return {
-    records: count,
-    seconds: (last - first) / 1000,
-    totalSeconds: (last - started) / 1000,
-    peakRssBytes: peakRss(),
-    committed: yield* Effect.tryPromise(() => committedTotal(groupId, topic))
-  } satisfies ContestantResult
+  return yield* Effect.tryPromise(() => tally.report(groupId, topic))
 })
 
 Effect.runPromise(

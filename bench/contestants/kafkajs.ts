@@ -5,9 +5,9 @@
  * before it was handled.
  */
 import type { KafkaMessage } from "kafkajs"
-import { args, die, emit, now, peakRss } from "../lib/common.js"
-import { committedTotal, kafka } from "../lib/kafka.js"
-import type { ContestantArgs, ContestantResult } from "./contestant.js"
+import { args, die, emit } from "../lib/common.js"
+import { kafka } from "../lib/kafka.js"
+import { type ContestantArgs, type ContestantResult, Tally } from "./contestant.js"
 
 const { groupId, records, topic } = args<ContestantArgs>()
 
@@ -15,14 +15,11 @@ const { groupId, records, topic } = args<ContestantArgs>()
 const handle = async (_message: KafkaMessage): Promise<void> => {}
 
 const main = async (): Promise<ContestantResult> => {
-  const started = now()
-  let first = 0
-  let last = 0
-  let count = 0
   let resolveDone: () => void = () => {}
   const done = new Promise<void>((resolve) => {
     resolveDone = resolve
   })
+  const tally = new Tally(records, () => resolveDone())
   const consumer = kafka("sluice-bench-kafkajs").consumer({ groupId })
   await consumer.connect()
   await consumer.subscribe({ topics: [topic], fromBeginning: true })
@@ -30,17 +27,14 @@ const main = async (): Promise<ContestantResult> => {
     autoCommit: false,
     eachBatchAutoResolve: false,
     eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
-      if (first === 0 && batch.messages.length > 0) first = now()
+      if (batch.messages.length > 0) tally.received()
       let next: string | undefined
       for (const message of batch.messages) {
         if (!isRunning() || isStale()) break
         await handle(message)
         resolveOffset(message.offset)
         next = message.offset
-        if (++count === records) {
-          last = now()
-          resolveDone()
-        }
+        tally.handled()
       }
       if (next !== undefined) {
         await consumer.commitOffsets([
@@ -52,13 +46,7 @@ const main = async (): Promise<ContestantResult> => {
   })
   await done
   await consumer.disconnect()
-  return {
-    records: count,
-    seconds: (last - first) / 1000,
-    totalSeconds: (last - started) / 1000,
-    peakRssBytes: peakRss(),
-    committed: await committedTotal(groupId, topic)
-  }
+  return tally.report(groupId, topic)
 }
 
 main().then(emit, die)

@@ -10,46 +10,29 @@ import * as KafkaJsDriver from "@sluice/kafkajs/KafkaJsDriver"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import { args, brokers, die, emit, now, peakRss } from "../lib/common.js"
-import { committedTotal } from "../lib/kafka.js"
+import { args, brokers, die, emit } from "../lib/common.js"
 import { startProfiler } from "../lib/profiler.js"
-import type { ContestantArgs, ContestantResult } from "./contestant.js"
+import { type ContestantArgs, Tally } from "./contestant.js"
 
 const { groupId, profile, records, topic } = args<ContestantArgs>()
 
 const program = Effect.gen(function* () {
-  const started = now()
-  let first = 0
-  let last = 0
-  let count = 0
   const done = yield* Deferred.make<void>()
+  const tally = new Tally(records, () => Deferred.unsafeDone(done, Effect.void))
   const consumer = yield* Consumer.make(yield* ConsumerSettings.make({ groupId, commitInterval: "1 second" }))
   const profiler = profile === undefined ? undefined : yield* Effect.tryPromise(startProfiler)
   const run = yield* Effect.fork(
     consumer.run({
       topics: [topic],
       mode: ProcessingMode.partition,
-      handler: () =>
-        Effect.sync(() => {
-          if (count === 0) first = now()
-          if (++count === records) {
-            last = now()
-            Deferred.unsafeDone(done, Effect.void)
-          }
-        })
+      handler: () => Effect.sync(() => tally.handled())
     })
   )
   yield* Effect.raceFirst(Deferred.await(done), Fiber.join(run))
   if (profiler !== undefined) yield* Effect.tryPromise(() => profiler.stop(profile!))
   // Graceful shutdown: drains, commits the final frontiers, leaves the group.
   yield* Fiber.interrupt(run)
-  return {
-    records: count,
-    seconds: (last - first) / 1000,
-    totalSeconds: (last - started) / 1000,
-    peakRssBytes: peakRss(),
-    committed: yield* Effect.tryPromise(() => committedTotal(groupId, topic))
-  } satisfies ContestantResult
+  return yield* Effect.tryPromise(() => tally.report(groupId, topic))
 })
 
 Effect.runPromise(

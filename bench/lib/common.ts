@@ -33,6 +33,9 @@ export const die = (error: unknown): never => {
 /** The peak resident set size of this process so far, in bytes. */
 export const peakRss = (): number => process.resourceUsage().maxRSS * 1024
 
+/** A full garbage collection where node runs with `--expose-gc`; nothing otherwise. */
+export const gc = (): void => (globalThis as { gc?: () => void }).gc?.()
+
 /** Milliseconds on a monotonic clock. */
 export const now = (): number => performance.now()
 

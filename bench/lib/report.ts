@@ -190,7 +190,7 @@ export const updateDocs = (r: Results, file: string): void => {
     "",
     header(r),
     "",
-    "![Benchmark results](benchmarks.png)",
+    "![Benchmark results](benchmarks.svg)",
     "",
     sections(r).join("\n\n"),
     "",

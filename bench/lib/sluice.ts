@@ -1,8 +1,12 @@
 /**
- * Running a Sluice consumer until it has handled a given number of records, and timing it.
+ * Sluice on the simulated cluster: filling a topic before the clock starts, running a
+ * consumer until it has handled a given number of records, and timing it.
  */
 import type * as Consumer from "@sluice/core/Consumer"
+import type { ProducerRecord } from "@sluice/core/ConsumerDriver"
+import type { KafkaError } from "@sluice/core/KafkaError"
 import * as ProcessingMode from "@sluice/core/ProcessingMode"
+import type * as MemoryKafka from "@sluice/testkit/MemoryKafka"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -17,6 +21,31 @@ export const mode = (name: ModeName, concurrency: number): ProcessingMode.Proces
     : name === "keyed"
       ? ProcessingMode.keyed({ concurrency })
       : ProcessingMode.unordered({ concurrency })
+
+export interface Fill {
+  readonly topic: string
+  readonly partitions: number
+  readonly records: number
+  /** Records per `produce` call: bounds the garbage a call leaves. */
+  readonly chunk: number
+  /** The key of the `i`-th record (round-robin over the partitions). */
+  readonly key: (i: number) => Uint8Array | null
+  /** One value for every record, which keeps the cluster's log small. */
+  readonly value: Uint8Array
+}
+
+/** Creates `fill.topic` and produces its records into it, record `i` into partition `i mod partitions`. */
+export const produceRoundRobin = (handle: MemoryKafka.Handle, fill: Fill): Effect.Effect<void, KafkaError> =>
+  Effect.gen(function* () {
+    yield* handle.createTopic(fill.topic, fill.partitions)
+    for (let from = 0; from < fill.records; from += fill.chunk) {
+      const batch: Array<ProducerRecord> = []
+      for (let i = from; i < Math.min(fill.records, from + fill.chunk); i++) {
+        batch.push({ topic: fill.topic, partition: i % fill.partitions, key: fill.key(i), value: fill.value })
+      }
+      yield* handle.produce(batch)
+    }
+  })
 
 /** Counts handled records; `first` is when the first handler started, `last` when the target was reached. */
 export class Progress {

@@ -9,14 +9,14 @@
 
 import * as path from "node:path"
 import * as Consumer from "@sluice/core/Consumer"
-import { ConsumerDriver, type ProducerRecord } from "@sluice/core/ConsumerDriver"
+import { ConsumerDriver } from "@sluice/core/ConsumerDriver"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import * as MemoryKafka from "@sluice/testkit/MemoryKafka"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import { args, die, emit } from "../lib/common.js"
+import { args, die, emit, gc } from "../lib/common.js"
 import { type Profiler, startProfiler } from "../lib/profiler.js"
-import { type ModeName, mode, Progress, runUntilDone } from "../lib/sluice.js"
+import { type ModeName, mode, Progress, produceRoundRobin, runUntilDone } from "../lib/sluice.js"
 
 export type EngineMode = ModeName | "driver"
 
@@ -47,19 +47,17 @@ export interface EngineResult {
 const topic = "bench-engine"
 const value = new Uint8Array(100)
 
-const produce = (handle: MemoryKafka.Handle, a: EngineArgs) =>
-  Effect.gen(function* () {
-    yield* handle.createTopic(topic, a.partitions)
-    const keys = Array.from({ length: a.keys }, (_, k) => new TextEncoder().encode(`key-${k}`))
-    const chunk = 12_000
-    for (let from = 0; from < a.records; from += chunk) {
-      const batch: Array<ProducerRecord> = []
-      for (let i = from; i < Math.min(a.records, from + chunk); i++) {
-        batch.push({ topic, partition: i % a.partitions, key: keys[i % a.keys]!, value })
-      }
-      yield* handle.produce(batch)
-    }
+const produce = (handle: MemoryKafka.Handle, a: EngineArgs) => {
+  const keys = Array.from({ length: a.keys }, (_, k) => new TextEncoder().encode(`key-${k}`))
+  return produceRoundRobin(handle, {
+    topic,
+    partitions: a.partitions,
+    records: a.records,
+    chunk: 12_000,
+    key: (i) => keys[i % a.keys]!,
+    value
   })
+}
 
 const runOnce = (a: EngineArgs, which: EngineMode, round: number) =>
   Effect.gen(function* () {
@@ -119,8 +117,6 @@ const runOnce = (a: EngineArgs, which: EngineMode, round: number) =>
     }
     return { round, mode: which, seconds: progress.seconds, cpuSeconds: progress.cpuSeconds } satisfies EngineRun
   }).pipe(Effect.provide(MemoryKafka.layer({ partitions: a.partitions })))
-
-const gc = (): void => (globalThis as { gc?: () => void }).gc?.()
 
 const program = (a: EngineArgs) =>
   Effect.gen(function* () {

@@ -11,12 +11,11 @@
  * `setInterval` sampler would not run before the end.
  */
 import * as Consumer from "@sluice/core/Consumer"
-import type { ProducerRecord } from "@sluice/core/ConsumerDriver"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import * as MemoryKafka from "@sluice/testkit/MemoryKafka"
 import * as Effect from "effect/Effect"
-import { args, die, emit, now } from "../lib/common.js"
-import { Progress, runUntilDone } from "../lib/sluice.js"
+import { args, die, emit, gc, now } from "../lib/common.js"
+import { Progress, produceRoundRobin, runUntilDone } from "../lib/sluice.js"
 
 export interface MemoryArgs {
   readonly records: number
@@ -45,17 +44,15 @@ const topic = "bench-memory"
 const program = (a: MemoryArgs) =>
   Effect.gen(function* () {
     const handle = yield* MemoryKafka.MemoryKafka
-    yield* handle.createTopic(topic, a.partitions)
-    const value = new Uint8Array(100)
-    const chunk = 50_000
-    for (let from = 0; from < a.records; from += chunk) {
-      const batch: Array<ProducerRecord> = []
-      for (let i = from; i < Math.min(a.records, from + chunk); i++) {
-        batch.push({ topic, partition: i % a.partitions, key: null, value })
-      }
-      yield* handle.produce(batch)
-    }
-    ;(globalThis as { gc?: () => void }).gc?.()
+    yield* produceRoundRobin(handle, {
+      topic,
+      partitions: a.partitions,
+      records: a.records,
+      chunk: 50_000,
+      key: () => null,
+      value: new Uint8Array(100)
+    })
+    gc()
     const baselineRssBytes = process.memoryUsage.rss()
     const progress = yield* Progress.make(a.records)
     const samples: Array<MemorySample> = []
