@@ -55,7 +55,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import * as internal from "./internal/memory/cluster.js"
+import * as internal from "./internal/memory/handle.js"
 import { TestCluster } from "./TestCluster.js"
 
 // -----------------------------------------------------------------------------------------

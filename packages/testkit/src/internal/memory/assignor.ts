@@ -7,7 +7,7 @@
  * Members are ordered by member id, as Kafka's assignors do. Member ids come from the
  * cluster's seeded generator, so that order (every tie-break) follows the seed.
  */
-import type { TopicPartition } from "@sluice/core/TopicPartition"
+import * as TP from "@sluice/core/TopicPartition"
 
 export type AssignorName = "range" | "roundRobin" | "sticky"
 
@@ -15,18 +15,22 @@ export interface AssignorMember {
   readonly id: string
   readonly topics: ReadonlyArray<string>
   /** What the member owns now; only `sticky` looks at it. */
-  readonly owned: ReadonlyArray<TopicPartition>
+  readonly owned: ReadonlyArray<TP.TopicPartition>
 }
 
 /** Partitions per member id, each list sorted by topic then partition. */
-export type Assignment = Map<string, Array<TopicPartition>>
+export type Assignment = Map<string, Array<TP.TopicPartition>>
+
+/** Orders members by id, as Kafka's assignors do. */
+export const byId = (a: { readonly id: string }, b: { readonly id: string }): number =>
+  a.id < b.id ? -1 : a.id > b.id ? 1 : 0
 
 export const assign = (
   name: AssignorName,
   members: ReadonlyArray<AssignorMember>,
   partitions: ReadonlyMap<string, number>
 ): Assignment => {
-  const sorted = [...members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  const sorted = [...members].sort(byId)
   const result: Assignment = new Map(sorted.map((m) => [m.id, []]))
   const topics = [...new Set(sorted.flatMap((m) => m.topics))].filter((t) => partitions.has(t)).sort()
   switch (name) {
@@ -40,9 +44,7 @@ export const assign = (
       for (const topic of topics) sticky(topic, partitions.get(topic)!, subscribers(sorted, topic), result)
       break
   }
-  for (const list of result.values()) {
-    list.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition))
-  }
+  for (const list of result.values()) list.sort(TP.order)
   return result
 }
 

@@ -1,0 +1,92 @@
+/**
+ * Commits: the checks a commit passes before it is stored, and the committed offsets of
+ * every group. Stricter than a broker in one respect: a member may commit only the
+ * partitions it owns in the coordinator's view, which is exactly what G2 forbids breaking.
+ *
+ * Owns: the committed offsets (with metadata) per group and partition.
+ * May touch: nothing else. It reads memberships, generations and ownership (`group.ts`),
+ * the log's partitions, and asks `Faults` for an injected failure; it appends to the
+ * journal's commit log and rejected commits.
+ */
+import type { OffsetAndMetadata } from "@sluice/core/ConsumerDriver"
+import type * as KafkaError from "@sluice/core/KafkaError"
+import * as TP from "@sluice/core/TopicPartition"
+import type * as MemoryKafka from "../../MemoryKafka.js"
+import { kafkaError } from "./errors.js"
+import type { Faults } from "./faults.js"
+import type { Member } from "./group.js"
+import type { Journal } from "./journal.js"
+import type { Logs } from "./log.js"
+
+export class Commits {
+  /** Per group id, the committed offset of each partition (by `TopicPartition.key`). */
+  private readonly byGroup = new Map<string, Map<string, MemoryKafka.CommittedOffset>>()
+
+  constructor(
+    private readonly options: MemoryKafka.Options,
+    private readonly logs: Logs,
+    private readonly faults: Faults,
+    private readonly journal: Journal
+  ) {}
+
+  /** The committed offsets of `groupId`, by `TopicPartition.key` (undefined: nothing committed yet). */
+  ofGroup(groupId: string): ReadonlyMap<string, MemoryKafka.CommittedOffset> | undefined {
+    return this.byGroup.get(groupId)
+  }
+
+  commit(member: Member, offsets: ReadonlyArray<OffsetAndMetadata>, now: number): KafkaError.KafkaError | undefined {
+    const group = member.group
+    const error = this.validate(member, offsets)
+    if (error !== undefined) {
+      this.journal.reject(group.id, member, offsets, error, now)
+      return error
+    }
+    let store = this.byGroup.get(group.id)
+    if (store === undefined) {
+      store = new Map()
+      this.byGroup.set(group.id, store)
+    }
+    for (const o of offsets) {
+      const metadata = o.metadata ?? ""
+      store.set(TP.key(o), { offset: o.offset, metadata })
+      this.journal.accepted(group.id, member, o, metadata, now)
+    }
+    return undefined
+  }
+
+  private validate(member: Member, offsets: ReadonlyArray<OffsetAndMetadata>): KafkaError.KafkaError | undefined {
+    const group = member.group
+    // A crashed process's requests never reach the coordinator.
+    if (member.status === "crashed") {
+      return kafkaError("commit", "connection", "the member crashed: the coordinator is unreachable", true)
+    }
+    const fault = this.faults.commitFault(group, member)
+    if (fault !== undefined) return fault
+    if (member.status !== "active" || !member.inGroup) {
+      return kafkaError("commit", "rebalance", `unknown member ${member.id}: it is no longer in group ${group.id}`)
+    }
+    if (member.generation !== group.generation) {
+      return group.rebalancing
+        ? kafkaError("commit", "rebalance", `rebalance in progress in group ${group.id}`, true)
+        : kafkaError("commit", "rebalance", `illegal generation ${member.generation} (group is at ${group.generation})`)
+    }
+    for (const o of offsets) {
+      const log = Number.isInteger(o.partition) ? this.logs.log(o.topic, o.partition) : undefined
+      if (log === undefined) return kafkaError("commit", "protocol", `unknown partition ${o.topic}-${o.partition}`)
+      if (!Number.isSafeInteger(o.offset) || o.offset < 0) {
+        return kafkaError("commit", "protocol", `invalid offset ${o.offset} for ${o.topic}-${o.partition}`)
+      }
+      const max = this.options.maxMetadataBytes
+      // A UTF-16 unit is at most 3 UTF-8 bytes: most metadata never needs measuring.
+      if (o.metadata !== undefined && o.metadata.length * 3 > max && Buffer.byteLength(o.metadata, "utf8") > max) {
+        return kafkaError("commit", "commit", `offset metadata of ${o.topic}-${o.partition} exceeds ${max} bytes`)
+      }
+      // Stricter than the broker, which checks only member and generation: a partition
+      // committed by a member that does not own it is exactly what G2 forbids.
+      if (group.owners.get(TP.key(o))?.member !== member) {
+        return kafkaError("commit", "rebalance", `${o.topic}-${o.partition} is not owned by member ${member.id}`)
+      }
+    }
+    return undefined
+  }
+}
