@@ -22,29 +22,27 @@
  *
  * @since 0.1.0
  */
-import type * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as CommittableRecord from "./CommittableRecord.js"
 import { ConsumerDriver, type Subscription } from "./ConsumerDriver.js"
-import { HandlerError, handlerError } from "./ConsumerError.js"
+import { HandlerError } from "./ConsumerError.js"
 import type { ConsumerEvent } from "./ConsumerEvent.js"
-import type { RawRecord } from "./ConsumerRecord.js"
-import * as ConsumerRecord from "./ConsumerRecord.js"
+import type * as ConsumerRecord from "./ConsumerRecord.js"
 import * as ConsumerSettings from "./ConsumerSettings.js"
-import { concurrentProcessor } from "./internal/concurrentProcessor.js"
-import { Engine, handlerProcessor, type Processor, squashCause } from "./internal/engine.js"
+import { Engine } from "./internal/engine.js"
+import type { Processor } from "./internal/flow.js"
+import { handlerProcessor } from "./internal/processors/handler.js"
+import { stream } from "./internal/processors/stream.js"
 import type { KafkaError } from "./KafkaError.js"
-import * as ProcessingMode from "./ProcessingMode.js"
+import type * as ProcessingMode from "./ProcessingMode.js"
 import type { TopicPartition } from "./TopicPartition.js"
 
 export { HandlerError }
@@ -132,44 +130,6 @@ const subscription = (
 })
 
 /**
- * The processor of the per-partition stream API: announces the partition with a stream that
- * takes from the worker's buffer, then lives until the revocation interrupts it.
- */
-const streamProcessor =
-  (engine: () => Engine<never>, partitions: Queue.Enqueue<PartitionStream>): Processor<never> =>
-  (worker) =>
-    Effect.suspend(() => {
-      const self = engine()
-      const committer: CommittableRecord.Committer = (offsets) => self.commitUpTo(offsets)
-      const pull: Effect.Effect<
-        Chunk.Chunk<CommittableRecord.CommittableRecord>,
-        Option.Option<never>
-      > = Effect.suspend(() => {
-        const taken: Array<CommittableRecord.CommittableRecord> = []
-        for (let record = worker.take(self); record !== undefined; record = worker.take(self)) {
-          taken.push({
-            record: ConsumerRecord.fromRaw(record),
-            offset: CommittableRecord.makeOffset(worker.topicPartition, record.offset + 1, worker.epoch, committer)
-          })
-          if (taken.length >= 1024) break
-        }
-        if (taken.length > 0) {
-          const chunk = Chunk.unsafeFromArray(taken)
-          return self.pausedWorkers.size > 0 ? Effect.as(self.maybeResume(), chunk) : Effect.succeed(chunk)
-        }
-        if (worker.state !== "running") return Effect.fail(Option.none())
-        return Effect.zipRight(worker.waitForRecords(), pull)
-      })
-      return Effect.zipRight(
-        Queue.offer(partitions, {
-          topicPartition: worker.topicPartition,
-          records: Stream.repeatEffectChunkOption(pull)
-        }),
-        Effect.never
-      )
-    })
-
-/**
  * Builds a consumer from validated settings and a driver.
  *
  * @since 0.1.0
@@ -186,20 +146,12 @@ export const make = (
     const runEngine = <E, R>(
       topics: ReadonlyArray<string>,
       groupId: string | undefined,
-      processor: (engine: () => Engine<R>) => Processor<R>
+      processor: Processor<R>
     ): Effect.Effect<never, E | KafkaError, R> =>
       Effect.gen(function* () {
         const context = yield* Effect.context<R>()
         const fatal = yield* Deferred.make<never, unknown>()
-        let engineRef: Engine<R> | undefined
-        const engine = yield* Engine.make<R>({
-          settings,
-          context,
-          events,
-          fatal,
-          processor: processor(() => engineRef!)
-        })
-        engineRef = engine
+        const engine = yield* Engine.make<R>({ settings, context, events, fatal, processor })
         return yield* Effect.scoped(
           Effect.gen(function* () {
             const session = yield* driver.subscribe(subscription(settings, topics, groupId), engine.listener)
@@ -207,33 +159,25 @@ export const make = (
             // Finalizers run in reverse: the committer stops, the engine drains and commits,
             // then the session's own finalizer leaves the group and disconnects.
             yield* Effect.addFinalizer(() => engine.shutdown)
-            yield* Effect.forkScoped(engine.committer)
+            yield* Effect.forkScoped(engine.committing)
             return yield* Effect.raceFirst(Deferred.await(fatal) as Effect.Effect<never, E>, session.failed)
           })
         )
       }).pipe(Effect.withSpan("Consumer.run", { attributes: { topics, groupId: groupId ?? settings.groupId } }))
 
     const run = <E, R>(options: RunOptions<E, R>): Effect.Effect<never, HandlerError<E> | KafkaError, R> =>
-      runEngine<HandlerError<E>, R>(options.topics, options.groupId, (engine) => {
-        const handle = (raw: RawRecord) => options.handler(ConsumerRecord.fromRaw(raw))
-        const onFailure = (record: RawRecord, cause: Cause.Cause<E>) => handlerError(record, squashCause(cause) as E)
-        const mode = options.mode ?? ProcessingMode.partition
-        return mode._tag === "partition"
-          ? handlerProcessor<E, R>(engine, handle, onFailure)
-          : concurrentProcessor<E, R>(
-              engine,
-              { concurrency: mode.concurrency, keyed: mode._tag === "keyed" },
-              handle,
-              onFailure
-            )
-      })
+      runEngine<HandlerError<E>, R>(
+        options.topics,
+        options.groupId,
+        handlerProcessor(settings, options.mode, options.handler)
+      )
 
     const partitionedStream = (options: PartitionedStreamOptions): Stream.Stream<PartitionStream, KafkaError> =>
       Stream.unwrapScoped(
         Effect.gen(function* () {
           const partitions = yield* Queue.unbounded<PartitionStream>()
           const member = yield* Effect.forkScoped(
-            runEngine<never, never>(options.topics, options.groupId, (engine) => streamProcessor(engine, partitions))
+            runEngine<never, never>(options.topics, options.groupId, stream(partitions))
           )
           // The member's failure ends the outer stream with it; the inner streams end on revocation.
           return Stream.fromQueue(partitions).pipe(Stream.interruptWhen(Fiber.join(member)))

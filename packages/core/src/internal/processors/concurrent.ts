@@ -1,19 +1,22 @@
 /**
  * The processor of the `keyed` and `unordered` modes: up to `concurrency` records of one
- * partition in flight; in `keyed` mode a record waits while an earlier record of its key is in
- * flight, so each key runs in offset order.
+ * partition in flight (G6); in `keyed` mode a record waits while an earlier record of its key
+ * is in flight, so each key runs in offset order (G5).
  *
  * `concurrency` long-lived lanes (fibers) pull the next runnable record, rather than a fiber
  * per record: forking costs more than a no-op handler, and the lanes keep the garbage down.
  * The lanes are forked in the worker's scope: interrupting the worker (a revocation)
  * interrupts them and waits for their finalizers (G4).
+ *
+ * The lanes share `waiting` and `held`; each lane's step from looking at them to changing them
+ * runs without a yield, so the lanes never see each other half-way.
  */
 import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import type { RawRecord } from "../ConsumerRecord.js"
-import type { Engine, Processor, Worker } from "./engine.js"
+import type { RawRecord } from "../../ConsumerRecord.js"
+import type { Processor } from "../flow.js"
 
 /** A key's identity: its bytes as a latin1 string (cheap, exact). Null keys are independent. */
 const keyOf = (record: RawRecord): string | undefined =>
@@ -21,31 +24,37 @@ const keyOf = (record: RawRecord): string | undefined =>
     ? undefined
     : Buffer.from(record.key.buffer, record.key.byteOffset, record.key.length).toString("latin1")
 
-export const concurrentProcessor =
+export interface ConcurrentOptions {
+  readonly concurrency: number
+  readonly keyed: boolean
+  /**
+   * How many records taken from the buffer may wait for their key: past this, the lanes stop
+   * taking and the buffer (then the partition) backs up instead.
+   */
+  readonly maxHeld: number
+}
+
+export const concurrent =
   <E, R>(
-    engine: () => Engine<R>,
-    options: { readonly concurrency: number; readonly keyed: boolean },
+    options: ConcurrentOptions,
     handle: (record: RawRecord) => Effect.Effect<void, E, R>,
     onFailure: (record: RawRecord, cause: Cause.Cause<E>) => unknown
   ): Processor<R> =>
-  (worker: Worker) =>
+  (worker, flow) =>
     Effect.scoped(
       Effect.gen(function* () {
-        const self = engine()
         /** Records waiting for their key, per busy key (a key is busy while it has an entry). */
         const waiting = new Map<string, Array<RawRecord>>()
         let held = 0 // taken from the buffer, waiting for their key
         let failed = false
-        // Holding records for busy keys is bounded too: past this, the lanes stop taking and
-        // the buffer (then the partition) backs up instead.
-        const maxHeld = Math.max(options.concurrency * 4, self.settings.buffer.perPartition)
+        const maxHeld = options.maxHeld
 
         /** The key of the record `nextRecord` returned last (computed once per record). */
         let takenKey: string | undefined
         /** The next record a lane may run now, taking from the buffer as needed. */
         const nextRecord = (): RawRecord | undefined => {
           while (held < maxHeld) {
-            const record = worker.take(self)
+            const record = flow.take(worker)
             if (record === undefined) return undefined
             const key = options.keyed ? keyOf(record) : undefined
             takenKey = key
@@ -62,7 +71,7 @@ export const concurrentProcessor =
         }
 
         /**
-         * `done`'s key is free again: its next waiting record, if any, for the same lane to run
+         * `key` is free again: its next waiting record, if any, for the same lane to run
          * at once. Handing it over through `ready` would wake every idle lane for one record
          * (with 10 keys and 100 lanes, 90 wake-ups per record).
          */
@@ -104,28 +113,28 @@ export const concurrentProcessor =
                 }
               }
               running = true
-              if (self.pausedWorkers.size > 0) yield* self.maybeResume()
+              if (flow.anyPaused) yield* flow.resume()
               const exit = yield* Effect.exit(handle(record))
               running = false
               if (Exit.isSuccess(exit)) {
-                worker.finish(self, record.offset)
+                flow.finish(worker, record.offset)
                 carried = release(key)
                 carriedKey = key
               } else {
                 // The record stays unfinished, so the frontier stops at it and no commit passes it.
-                worker.abandon()
+                flow.abandon(worker)
                 failed = true
                 worker.wake.unsafeOpen()
-                self.fail(onFailure(record, exit.cause))
+                flow.fail(onFailure(record, exit.cause))
               }
             }
             // Stopped with the next record of a key in hand: it never started, drop it.
-            if (carried !== undefined) worker.abandon()
+            if (carried !== undefined) flow.abandon(worker)
           }).pipe(
             // Interrupted (revocation, loss) with a record in flight: it ends unfinished, so that
             // nothing waits on it. Once per lane, not per record: `onInterrupt` costs more than a
             // no-op handler.
-            Effect.onInterrupt(() => Effect.sync(() => running && worker.abandon()))
+            Effect.onInterrupt(() => Effect.sync(() => running && flow.abandon(worker)))
           )
         })
 
@@ -133,7 +142,7 @@ export const concurrentProcessor =
         yield* Fiber.joinAll(lanes)
         // Revoking (or stopped by a failure): records still waiting never started; they are
         // dropped like the buffer.
-        for (const queue of waiting.values()) for (let i = 0; i < queue.length; i++) worker.abandon()
+        for (const queue of waiting.values()) for (let i = 0; i < queue.length; i++) flow.abandon(worker)
         waiting.clear()
         held = 0
       })

@@ -1,0 +1,105 @@
+/**
+ * One assigned partition: its buffer, its offset tracker, the records in flight, its last
+ * commit, and the fiber and scope its processor runs in. The engine makes one per assignment
+ * (each with a new `epoch`) and forgets it once revocation or loss removed it.
+ *
+ * A worker is plain mutable state, safe because every step that touches it runs synchronously
+ * between two yields (see `engine.ts`). Who may mutate what:
+ * - `buffer`: the engine appends what the driver delivers; backpressure takes from it and
+ *   clears it (revocation, loss).
+ * - `tracker`: the engine receives offsets; `finish` finishes them (processors through their
+ *   `Flow`, the committer for the stream API's `commitUpTo`).
+ * - `inFlight` and `idle`: `begin` (backpressure, when a record is taken), `finish` and
+ *   `abandon` (processors through their `Flow`, the committer).
+ * - `paused`: backpressure. `state`: revocation and loss; processors only read it.
+ * - `committed`, `committedMetadata`: the committer, holding the commit lock (and the engine
+ *   before the worker is registered).
+ * - `alreadyFinished`, `fiber`: the engine, at assignment and delivery.
+ */
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import type * as Scope from "effect/Scope"
+import * as OffsetMetadata from "../OffsetMetadata.js"
+import { OffsetTracker } from "../OffsetTracker.js"
+import * as TP from "../TopicPartition.js"
+import { RecordQueue } from "./recordQueue.js"
+
+/** `running` until a revocation starts (`revoking`); `closed` once removed from the engine. */
+export type WorkerState = "running" | "revoking" | "closed"
+
+export class Worker {
+  readonly key: string
+  readonly buffer = new RecordQueue()
+  readonly tracker = new OffsetTracker()
+  state: WorkerState = "running"
+  paused = false
+  /** Records taken from the buffer and not finished yet. */
+  inFlight = 0
+  /** The last committed frontier (-1: none known) and the metadata committed with it. */
+  committed: number
+  committedMetadata = ""
+  /**
+   * Offsets at or above the committed frontier that an earlier owner already finished (read
+   * from the commit metadata at assignment): received, they are finished without running.
+   */
+  alreadyFinished: Set<number> | undefined = undefined
+  alreadyFinishedMax = -1
+  fiber: Fiber.RuntimeFiber<void> | undefined = undefined
+  /** Opened when the worker's revocation (or shutdown) has ended: its work and final commit are done. */
+  readonly released: Effect.Latch = Effect.unsafeMakeLatch(false)
+
+  constructor(
+    readonly topicPartition: TP.TopicPartition,
+    readonly epoch: number,
+    readonly scope: Scope.CloseableScope,
+    /** Opened when records arrive or the worker must stop; the worker closes it before waiting. */
+    readonly wake: Effect.Latch,
+    /** Opened whenever nothing is in flight: revocation in drain mode waits on it. */
+    readonly idle: Effect.Latch,
+    committed: number
+  ) {
+    this.key = TP.key(topicPartition)
+    this.committed = committed
+  }
+
+  /** The metadata a commit of the current frontier carries: offsets finished above it. */
+  metadata(frontier: number): string {
+    const finished = this.tracker.finishedAboveFrontier()
+    // Offsets an earlier owner finished that this worker has not received yet must travel on,
+    // or a revocation before they arrive would forget them and the next owner would redo them.
+    if (this.alreadyFinished !== undefined) {
+      const highest = this.tracker.highestReceived()
+      const pending: Array<number> = []
+      for (const offset of this.alreadyFinished) if (offset > highest && offset >= frontier) pending.push(offset)
+      pending.sort((a, b) => a - b)
+      for (const offset of pending) finished.push(offset)
+    }
+    return OffsetMetadata.encode(frontier, finished)
+  }
+
+  /** A record taken from the buffer is now in flight. */
+  begin(): void {
+    this.inFlight++
+    this.idle.unsafeClose()
+  }
+
+  /** Marks an in-flight offset finished; `true` when it was not finished before (a commit may now pass it). */
+  finish(offset: number): boolean {
+    this.inFlight--
+    if (this.inFlight === 0) this.idle.unsafeOpen()
+    return this.tracker.finish(offset)
+  }
+
+  /** Ends one in-flight record without finishing it (it failed, or never started): the frontier stays at it. */
+  abandon(): void {
+    this.inFlight--
+    if (this.inFlight === 0) this.idle.unsafeOpen()
+  }
+
+  /** Waits until records arrive or the worker must stop. */
+  waitForRecords(): Effect.Effect<void> {
+    this.wake.unsafeClose()
+    if (this.buffer.length > 0 || this.state !== "running") return Effect.void
+    return this.wake.await
+  }
+}
