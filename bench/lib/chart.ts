@@ -214,7 +214,7 @@ const memoryPanel = (r: Results): Panel => {
     ...yGrid(ticks, left, right, yOf, thousands),
     ...[0, 0.5, 1].map((f) => text(xOf(f), bottom + 22, `${f * 100} %`, { ...small, anchor: "middle" })),
     line(xOf(0.1), topY, xOf(0.1), bottom, { stroke: muted, width: 1, dash: 4 }),
-    text(xOf(0.1) + 6, topY + 12, "10 %", small),
+    text(xOf(0.1) + 6, topY + 12, "10 %", { ...small, halo: true }),
     series(2, other),
     series(1, sluice),
     ...legendEntry(80, sluice, "RSS"),
@@ -258,10 +258,11 @@ const goalsPanel = (r: Results): Panel => [
   ...r.goals.flatMap((goal, i) => {
     const y = 60 + i * 58
     const color = goal.met === undefined ? muted : goal.met ? good : bad
-    const verdict = goal.met === undefined ? "not run" : goal.met ? "met" : "missed"
+    // Without a verdict, the display says why ("not run", "n/a").
+    const result = goal.met === undefined ? goal.display : `${goal.display}: ${goal.met ? "met" : "missed"}`
     return [
       text(20, y + 14, goalLabels[goal.id] ?? goal.goal, label),
-      text(40, y + 36, `${goal.display}: ${verdict}`, { ...label, fill: color, weight: "bold" })
+      text(40, y + 36, result, { ...label, fill: color, weight: "bold" })
     ]
   })
 ]
