@@ -1,7 +1,8 @@
 /**
- * The conformance suite: the engine's guarantees (G1–G8 of DESIGN.md) as tests that run
- * unchanged on every driver — the simulated cluster and kafkajs on a real broker. A driver
- * package calls `suite(name, layer)` from one of its test files.
+ * The conformance suite: the engine's guarantees (G1–G9 of docs/guarantees.md) as tests that
+ * run unchanged on every driver — the simulated cluster and kafkajs on a real broker. A driver
+ * package calls `suite(name, layer)` from one of its test files; the helpers the tests are
+ * written with are in `TestHelpers`.
  *
  * @since 0.1.0
  */
@@ -9,8 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Codec from "@sluice/core/Codec"
 import * as CommittableRecord from "@sluice/core/CommittableRecord"
 import * as Consumer from "@sluice/core/Consumer"
-import { type ConsumerDriver, ProducerDriver, type ProducerRecord } from "@sluice/core/ConsumerDriver"
-import type { ConsumerEvent } from "@sluice/core/ConsumerEvent"
+import { type ConsumerDriver, ProducerDriver } from "@sluice/core/ConsumerDriver"
 import { headerString } from "@sluice/core/ConsumerRecord"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
@@ -30,6 +30,19 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { TestCluster } from "./TestCluster.js"
+import {
+  coverage,
+  eventually,
+  expectMonotonicCommits,
+  freshTopic,
+  type Handled,
+  handledCounts,
+  inFlight,
+  numberedRecords,
+  ownedPartitions,
+  startMember,
+  uniqueName
+} from "./TestHelpers.js"
 
 /** @since 0.1.0 */
 export interface SuiteOptions {
@@ -58,187 +71,7 @@ const modes: ReadonlyArray<ProcessingMode.ProcessingMode> = [
 const label = (mode: ProcessingMode.ProcessingMode): string =>
   mode._tag === "partition" ? "partition mode" : `${mode._tag} mode`
 
-/** One handler invocation, as the suite's probe saw it. */
-export interface Handled {
-  readonly member: string
-  readonly partition: number
-  readonly offset: number
-  readonly start: number
-  end: number | undefined
-  outcome: "ok" | "failed" | "interrupted" | undefined
-}
-
-let counter = 0
-/** A topic or group name unique to this process and run. */
-export const uniqueName = (prefix: string): string =>
-  `${prefix}-${process.pid}-${Date.now().toString(36)}-${(counter++).toString(36)}`
-
 const encoder = new TextEncoder()
-
-/** `count` records numbered 0…count-1, spread round-robin over `partitions`. */
-export const numberedRecords = (topic: string, partitions: number, count: number, from = 0): Array<ProducerRecord> =>
-  Array.from({ length: count }, (_, i) => ({
-    topic,
-    partition: (from + i) % partitions,
-    key: encoder.encode(`k${from + i}`),
-    value: encoder.encode(String(from + i))
-  }))
-
-/** Waits until `predicate` holds, polling; dies with `what` after `patience`. */
-export const eventually = (
-  predicate: () => boolean,
-  what: string,
-  patience: Duration.DurationInput = "60 seconds"
-): Effect.Effect<void> =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + Duration.toMillis(Duration.decode(patience))
-    while (!predicate()) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
-      yield* Effect.sleep("20 millis")
-    }
-  })
-
-/** A group member under test: its consumer, its fiber and its events. */
-export interface Member {
-  readonly name: string
-  readonly fiber: Fiber.RuntimeFiber<never, unknown>
-  readonly events: Array<ConsumerEvent>
-}
-
-/** Starts a member of `groupId` handling `topic` with `handler`, recording every call in `probe`. */
-export const startMember = (options: {
-  readonly name: string
-  readonly groupId: string
-  readonly topic: string
-  readonly probe: Array<Handled>
-  readonly settings?: Partial<ConsumerSettings.Input>
-  readonly handler?: (record: {
-    partition: number
-    offset: number
-    key: Uint8Array | null
-  }) => Effect.Effect<void, unknown, Scope.Scope>
-  readonly mode?: ProcessingMode.ProcessingMode | undefined
-}): Effect.Effect<Member, ConsumerSettings.SettingsError, ConsumerDriver> =>
-  Effect.gen(function* () {
-    const settings = yield* ConsumerSettings.make({
-      groupId: options.groupId,
-      commitInterval: "200 millis",
-      ...options.settings
-    })
-    const consumer = yield* Consumer.make(settings)
-    const events: Array<ConsumerEvent> = []
-    // Subscribed before the member starts, so that no event is missed; the subscription
-    // lives as long as the member.
-    const eventScope = yield* Scope.make()
-    const dequeue = yield* Scope.extend(consumer.subscribeEvents, eventScope)
-    const eventFiber = yield* Effect.forkDaemon(
-      Effect.forever(Effect.map(Queue.take(dequeue), (event) => events.push(event)))
-    )
-    const handler = options.handler ?? (() => Effect.void)
-    const fiber = yield* Effect.forkDaemon(
-      consumer
-        .run({
-          topics: [options.topic],
-          mode: options.mode,
-          handler: (record) =>
-            Effect.suspend(() => {
-              const entry: Handled = {
-                member: options.name,
-                partition: record.partition,
-                offset: record.offset,
-                start: Date.now(),
-                end: undefined,
-                outcome: undefined
-              }
-              options.probe.push(entry)
-              return Effect.scoped(handler(record)).pipe(
-                Effect.onExit((exit) =>
-                  Effect.sync(() => {
-                    entry.end = Date.now()
-                    entry.outcome = Exit.isSuccess(exit) ? "ok" : Exit.isInterrupted(exit) ? "interrupted" : "failed"
-                  })
-                )
-              )
-            })
-        })
-        .pipe(
-          Effect.ensuring(
-            // Let the last events (the shutdown's commits) reach the array first.
-            Effect.zipRight(
-              Effect.sleep("20 millis"),
-              Effect.zipRight(Fiber.interrupt(eventFiber), Scope.close(eventScope, Exit.void))
-            )
-          )
-        )
-    )
-    return { name: options.name, fiber, events }
-  })
-
-/** Offsets handled successfully, per partition, with how many times each. */
-export const handledCounts = (probe: ReadonlyArray<Handled>): Map<number, Map<number, number>> => {
-  const out = new Map<number, Map<number, number>>()
-  for (const h of probe) {
-    if (h.outcome !== "ok") continue
-    const counts = out.get(h.partition) ?? new Map<number, number>()
-    counts.set(h.offset, (counts.get(h.offset) ?? 0) + 1)
-    out.set(h.partition, counts)
-  }
-  return out
-}
-
-/** Records handled successfully at least once, and the number of repeats. */
-export const coverage = (probe: ReadonlyArray<Handled>) => {
-  let distinct = 0
-  let duplicates = 0
-  for (const counts of handledCounts(probe).values()) {
-    for (const n of counts.values()) {
-      distinct++
-      duplicates += n - 1
-    }
-  }
-  return { distinct, duplicates }
-}
-
-/**
- * A new topic of `partitions` with `records` numbered records, and a new group name: every test
- * starts from nothing, so tests on a shared broker never see each other's state.
- */
-const freshTopic = (prefix: string, partitions: number, records: number) =>
-  Effect.gen(function* () {
-    const cluster = yield* TestCluster
-    const topic = uniqueName(prefix)
-    yield* cluster.createTopic(topic, partitions)
-    if (records > 0) yield* cluster.produce(numberedRecords(topic, partitions, records))
-    return { cluster, topic, groupId: uniqueName(`${prefix}-group`) }
-  })
-
-/** Checks G2 on a member's events: per partition, committed offsets only grow. */
-export const expectMonotonicCommits = (events: ReadonlyArray<ConsumerEvent>): void => {
-  const last = new Map<string, number>()
-  for (const event of events) {
-    if (event._tag === "Assigned") {
-      // A new assignment starts a new sequence (monotonic within an assignment).
-      for (const tp of event.partitions) last.delete(`${tp.topic}|${tp.partition}`)
-    }
-    if (event._tag !== "Committed") continue
-    for (const o of event.offsets) {
-      const key = `${o.topic}|${o.partition}`
-      const previous = last.get(key)
-      if (previous !== undefined) expect(o.offset).toBeGreaterThanOrEqual(previous)
-      last.set(key, o.offset)
-    }
-  }
-}
-
-const owned = (events: ReadonlyArray<ConsumerEvent>): Set<number> => {
-  const partitions = new Set<number>()
-  for (const event of events) {
-    if (event._tag === "Assigned") for (const tp of event.partitions) partitions.add(tp.partition)
-    if (event._tag === "Revoked") partitions.delete(event.partition.partition)
-    if (event._tag === "Lost") for (const tp of event.partitions) partitions.delete(tp.partition)
-  }
-  return partitions
-}
 
 /**
  * Registers the conformance tests for a driver. `layer` provides the driver and a
@@ -266,11 +99,7 @@ export const suite = <E>(
     for (const mode of modes) {
       test(`G1 G2 a handler failing at offset N: nothing at or past N is committed, commits are monotonic, a restart resumes at N (${label(mode)})`, () =>
         Effect.gen(function* () {
-          const cluster = yield* TestCluster
-          const topic = uniqueName("g1")
-          const groupId = uniqueName("g1-group")
-          yield* cluster.createTopic(topic, 3)
-          yield* cluster.produce(numberedRecords(topic, 3, 300))
+          const { cluster, groupId, topic } = yield* freshTopic("g1", 3, 300)
           const probe: Array<Handled> = []
           const failAt = 57 // partition 0 holds records 0, 3, 6, …: its offset 57 is record 171
           const first = yield* startMember({
@@ -338,10 +167,13 @@ export const suite = <E>(
               Effect.zipRight(Effect.sleep("10 seconds"))
             )
         })
-        yield* wait(() => owned(a.events).size === 2 && probe.length >= 2, "a to own both partitions and start")
+        yield* wait(
+          () => ownedPartitions(a.events).size === 2 && probe.length >= 2,
+          "a to own both partitions and start"
+        )
         const b = yield* startMember({ name: "b", groupId, topic, probe, settings: memberSettings })
-        yield* wait(() => owned(b.events).size === 1, "b to get a partition")
-        const moved = [...owned(b.events)][0]!
+        yield* wait(() => ownedPartitions(b.events).size === 1, "b to get a partition")
+        const moved = [...ownedPartitions(b.events)][0]!
         const revoked = a.events.find((e) => e._tag === "Revoked" && e.partition.partition === moved)
         expect(revoked).toBeDefined()
         if (revoked?._tag === "Revoked") {
@@ -450,19 +282,15 @@ export const suite = <E>(
     for (const mode of modes) {
       test(`G7 drain-mode revocation and graceful shutdown cause no duplicates (${label(mode)})`, () =>
         Effect.gen(function* () {
-          const cluster = yield* TestCluster
-          const topic = uniqueName("g7")
-          const groupId = uniqueName("g7-group")
-          yield* cluster.createTopic(topic, 2)
           const total = 400
-          yield* cluster.produce(numberedRecords(topic, 2, total))
+          const { cluster, groupId, topic } = yield* freshTopic("g7", 2, total)
           const probe: Array<Handled> = []
           const drainSettings = { ...memberSettings, revocation: ConsumerSettings.drain("20 seconds") }
           const handler = () => Effect.sleep("5 millis")
           const a = yield* startMember({ name: "a", groupId, topic, probe, mode, settings: drainSettings, handler })
           yield* wait(() => coverage(probe).distinct >= 40, "a to make progress")
           const b = yield* startMember({ name: "b", groupId, topic, probe, mode, settings: drainSettings, handler })
-          yield* wait(() => owned(b.events).size === 1, "b to get a partition")
+          yield* wait(() => ownedPartitions(b.events).size === 1, "b to get a partition")
           yield* wait(() => coverage(probe).distinct >= 250, "progress after the rebalance")
           // Graceful shutdown of a mid-stream: b takes everything over.
           yield* Fiber.interrupt(a.fiber)
@@ -521,8 +349,7 @@ export const suite = <E>(
         )
         const probe: Array<Handled> = []
         const keys = new Map<number, string>()
-        let inFlight = 0
-        let maxInFlight = 0
+        const calls = inFlight()
         const member = yield* startMember({
           name: "a",
           groupId,
@@ -530,19 +357,17 @@ export const suite = <E>(
           probe,
           mode: ProcessingMode.keyed({ concurrency: 8 }),
           settings: memberSettings,
-          handler: (r) =>
-            Effect.acquireRelease(
-              Effect.sync(() => {
-                keys.set(r.offset, new TextDecoder().decode(r.key!))
-                maxInFlight = Math.max(maxInFlight, ++inFlight)
-              }),
-              () => Effect.sync(() => inFlight--)
-            ).pipe(Effect.zipRight(Effect.sleep(`${(r.offset * 7) % 5} millis`)))
+          handler: calls.count((r) =>
+            Effect.zipRight(
+              Effect.sync(() => keys.set(r.offset, new TextDecoder().decode(r.key!))),
+              Effect.sleep(`${(r.offset * 7) % 5} millis`)
+            )
+          )
         })
         yield* wait(() => coverage(probe).distinct === 200, "all 200 records")
         yield* Fiber.interrupt(member.fiber)
-        expect(maxInFlight).toBeLessThanOrEqual(8)
-        expect(maxInFlight).toBeGreaterThan(1)
+        expect(calls.max).toBeLessThanOrEqual(8)
+        expect(calls.max).toBeGreaterThan(1)
         const byKey = new Map<string, Array<Handled>>()
         for (const h of probe) byKey.set(keys.get(h.offset)!, [...(byKey.get(keys.get(h.offset)!) ?? []), h])
         expect(byKey.size).toBe(10)
@@ -560,8 +385,7 @@ export const suite = <E>(
       Effect.gen(function* () {
         const { cluster, groupId, topic } = yield* freshTopic("g6-unordered", 1, 300)
         const probe: Array<Handled> = []
-        let inFlight = 0
-        let maxInFlight = 0
+        const calls = inFlight()
         const member = yield* startMember({
           name: "a",
           groupId,
@@ -569,18 +393,12 @@ export const suite = <E>(
           probe,
           mode: ProcessingMode.unordered({ concurrency: 16 }),
           settings: { ...memberSettings, maxWindow: 40 },
-          handler: (r) =>
-            Effect.acquireRelease(
-              Effect.sync(() => {
-                maxInFlight = Math.max(maxInFlight, ++inFlight)
-              }),
-              () => Effect.sync(() => inFlight--)
-            ).pipe(Effect.zipRight(Effect.sleep(r.offset % 50 === 0 ? "150 millis" : "2 millis")))
+          handler: calls.count((r) => Effect.sleep(r.offset % 50 === 0 ? "150 millis" : "2 millis"))
         })
         yield* wait(() => coverage(probe).distinct === 300, "all 300 records")
         yield* Fiber.interrupt(member.fiber)
-        expect(maxInFlight).toBeLessThanOrEqual(16)
-        expect(maxInFlight).toBeGreaterThan(1)
+        expect(calls.max).toBeLessThanOrEqual(16)
+        expect(calls.max).toBeGreaterThan(1)
         const paused = member.events.filter((e) => e._tag === "Paused").length
         const resumed = member.events.filter((e) => e._tag === "Resumed").length
         expect(paused).toBeGreaterThan(0)

@@ -1,8 +1,9 @@
 /**
  * Fault schedules: a group of consumers on the simulated cluster, driven through a list of
  * steps (records produced, members joining, leaving, crashing, fenced, commit failures, slow
- * and flaky handlers, time passing), with the guarantees G1–G8 of DESIGN.md checked at every
- * step by a model checker that sees every handler call, listener call and commit attempt.
+ * and flaky handlers, time passing), with the guarantees G1–G8 of docs/guarantees.md checked
+ * at every step by a model checker that sees every handler call, listener call and commit
+ * attempt.
  *
  * A schedule runs on a discrete-event runtime of its own (a scheduler and a clock that move
  * only when the run moves them), so a run is deterministic, exact about quiescence and fast:

@@ -1,7 +1,7 @@
 /**
  * The model checker of the fault schedules: it sees every handler call, every listener call
  * and every commit attempt of every member, in one sequence, at the moment each happens, and
- * checks the guarantees of DESIGN.md against what it saw. Most checks run online, inside the
+ * checks the guarantees of docs/guarantees.md against what it saw. Most checks run online, inside the
  * event that could break them; the ones that need the whole story (G7's attribution of a
  * duplicate, G3) run at the end.
  *
