@@ -4,6 +4,6 @@ import { defineConfig } from "vitest/config"
 // live in the testkit and kafkajs packages and share one broker started by .ci/run.
 export default defineConfig({
   test: {
-    projects: ["packages/*", "examples"]
+    projects: ["packages/*", "examples", "e2e"]
   }
 })

@@ -114,8 +114,8 @@ const ensureBroker = async (): Promise<void> => {
   if (process.env.KAFKA_BROKERS !== undefined) {
     throw new Error(`no broker answers at KAFKA_BROKERS=${process.env.KAFKA_BROKERS}`)
   }
-  log("no broker at 127.0.0.1:9092: starting one (scripts/kafka/launch.sh start)")
-  const started = await spawnProcess("bash", [path.join(rootDir, "scripts/kafka/launch.sh"), "start"], {
+  log("no broker at 127.0.0.1:9092: starting one (packages/testkit/launcher/launch.sh start)")
+  const started = await spawnProcess("bash", [path.join(rootDir, "packages/testkit/launcher/launch.sh"), "start"], {
     timeoutMs: 900_000
   })
   if (started.code !== 0) throw new Error(`starting the broker failed:\n${started.stderr}${started.stdout}`)

@@ -13,14 +13,14 @@ import { rootDir, spawnProcess } from "./child.js"
 import { brokers } from "./common.js"
 
 /**
- * The directory of the jars `pnpm kafka:start` fetched for the version scripts/kafka/pom.xml
+ * The directory of the jars `pnpm kafka:start` fetched for the version packages/testkit/launcher/pom.xml
  * names (as the launcher reads it), if they are there.
  */
 export const kafkaLibs = (): { readonly dir: string; readonly version: string } | undefined => {
   const cache = process.env.SLUICE_CACHE ?? path.join(os.homedir(), ".cache", "sluice")
   let version: string | undefined
   try {
-    const pom = readFileSync(path.join(rootDir, "scripts/kafka/pom.xml"), "utf8")
+    const pom = readFileSync(path.join(rootDir, "packages/testkit/launcher/pom.xml"), "utf8")
     version = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)?.[1]
   } catch {
     return undefined

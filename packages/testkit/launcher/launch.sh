@@ -94,7 +94,6 @@ running_pid() {
 probe() {
   local code=0
   node "$here/probe.mjs" "$host:$port" "$(($1 * 1000))" ${2+"${@:2}"} || code=$?
-  if ((code == 3)); then die "the readiness check needs kafkajs: run \`pnpm install\` first"; fi
   return $code
 }
 
@@ -162,7 +161,7 @@ new_cluster_id() {
 write_config() {
   mkdir -p "$dir/data"
   cat >"$dir/server.properties" <<EOF
-# Written by scripts/kafka/launch.sh: one node, broker and controller, for tests.
+# Written by the Sluice testkit launcher (launch.sh): one node, broker and controller, for tests.
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=$host:$controller_port

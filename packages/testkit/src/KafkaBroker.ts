@@ -5,8 +5,9 @@
  *    starts;
  * 2. a Docker engine that answers: testcontainers runs `apache/kafka:4.4.0` for the scope;
  * 3. the local launcher: a broker that already answers at `127.0.0.1:9092` (`KAFKA_PORT`), else
- *    `scripts/kafka/launch.sh start` (Java 17+, and Maven the first time). A broker started this
- *    way keeps running for the next test files and runs; `pnpm kafka:stop` stops it.
+ *    the launcher shipped in this package, `launcher/launch.sh start` (Java 17+, and Maven the first
+ *    time; `npx sluice-kafka start` runs it by hand). A broker started this
+ *    way keeps running for the next test files and runs; `npx sluice-kafka stop` (`pnpm kafka:stop` here) stops it.
  *
  * @example
  * ```ts
@@ -31,11 +32,11 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import { Kafka, logLevel } from "kafkajs"
 import type { ContainerRuntimeClient } from "testcontainers"
+import { probe } from "../launcher/probe.mjs"
 
 /**
- * The image testcontainers runs, and the version `docker-compose.yml` and `scripts/kafka/pom.xml` pin.
+ * The image testcontainers runs, and the version `docker-compose.yml` and the launcher's `pom.xml` pin.
  *
  * @since 0.1.0
  */
@@ -55,7 +56,7 @@ export type BrokerSource = "env" | "testcontainers" | "launcher"
  */
 export const howToGetABroker =
   "To run the broker tests: set KAFKA_BROKERS=host:port (an existing cluster), start a Docker engine " +
-  `(testcontainers runs ${kafkaImage}), or run \`pnpm kafka:start\` (needs Java 17+ and Maven).`
+  `(testcontainers runs ${kafkaImage}), or install Java 17+ and Maven (the testkit then starts Kafka itself; \`npx sluice-kafka start\` by hand).`
 
 /**
  * Why no broker could be had.
@@ -96,26 +97,10 @@ export interface BrokerInfo {
   readonly version: string | undefined
 }
 
-// One metadata round trip: a broker that answers it can serve the tests.
+// One metadata round trip (no Kafka client needed): a broker that answers it can serve the tests.
 const answers = (brokers: ReadonlyArray<string>) =>
   Effect.tryPromise({
-    try: async () => {
-      const admin = new Kafka({
-        clientId: "sluice-testkit-probe",
-        brokers: [...brokers],
-        connectionTimeout: 2_000,
-        requestTimeout: 5_000,
-        retry: { retries: 0 },
-        logLevel: logLevel.NOTHING
-      }).admin()
-      try {
-        await admin.connect()
-        const cluster = await admin.describeCluster()
-        if (cluster.brokers.length === 0) throw new Error("the metadata names no broker")
-      } finally {
-        await admin.disconnect().catch(() => undefined)
-      }
-    },
+    try: () => Promise.any(brokers.map((broker) => probe(broker, { timeoutMs: 5_000 }))),
     catch: (cause) => cause
   })
 
@@ -133,7 +118,8 @@ const launcherDir = (): string => {
   )
 }
 
-const launcherScript = (): string => fileURLToPath(new URL("../../../scripts/kafka/launch.sh", import.meta.url))
+// Shipped inside the package (`launcher/`), one level above both `src/` and `dist/`.
+const launcherScript = (): string => fileURLToPath(new URL("../launcher/launch.sh", import.meta.url))
 
 const launcherVersion = Effect.tryPromise(() => readFile(join(launcherDir(), "version"), "utf8")).pipe(
   Effect.map((text) => text.trim() || undefined),
@@ -242,7 +228,7 @@ const fromLauncher: Effect.Effect<BrokerInfo, BrokerUnavailable> = Effect.gen(fu
       )
     )
     console.info(
-      `[sluice] started a local Kafka broker at ${brokers[0]} (scripts/kafka/launch.sh); it keeps running, \`pnpm kafka:stop\` stops it`
+      `[sluice] started a local Kafka broker at ${brokers[0]} (the testkit's launcher/launch.sh); it keeps running, \`pnpm kafka:stop\` stops it`
     )
   }
   return { brokers, source: "launcher", version: yield* launcherVersion } satisfies BrokerInfo
