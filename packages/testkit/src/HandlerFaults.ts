@@ -22,9 +22,12 @@
  *
  * @since 0.1.0
  */
+
+import * as TP from "@sluice/core/TopicPartition"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import { Prng } from "./internal/memory/prng.js"
 
 /**
@@ -69,7 +72,7 @@ const matcher = (match: Match): ((record: RecordLike) => boolean) => {
   return (record) => offsets.has(record.offset)
 }
 
-const recordKey = (record: RecordLike): string => `${record.topic}|${record.partition}|${record.offset}`
+const recordKey = (record: RecordLike): string => `${TP.key(record)}|${record.offset}`
 
 /** Calls per record, for "n times then succeed". */
 const attempts = () => {
@@ -89,11 +92,21 @@ const fault = (kind: InjectedFault["fault"], record: RecordLike, attempt: number
     partition: record.partition,
     offset: record.offset,
     attempt,
-    message: `injected ${kind} at ${record.topic}-${record.partition}@${record.offset} (attempt ${attempt})`
+    message: `injected ${kind} at ${TP.format(record)}@${record.offset} (attempt ${attempt})`
   })
 
 const isIterable = (u: unknown): u is Iterable<number> =>
   typeof u === "object" && u !== null && Symbol.iterator in (u as object)
+
+/**
+ * Data-first when a handler comes first and a match second: the data-last form's first
+ * argument may be a predicate too, and its second, if any, is an options object.
+ */
+const handlerThenMatch = (args: IArguments): boolean =>
+  args.length >= 2 && typeof args[0] === "function" && (typeof args[1] === "function" || isIterable(args[1]))
+
+/** Data-first when a handler comes first: the data-last forms start with a value. */
+const handlerFirst = (args: IArguments): boolean => typeof args[0] === "function"
 
 /**
  * Fails matching records with `InjectedFault`: every time, or for their first `times`
@@ -111,30 +124,24 @@ export const failAt: {
     match: Match,
     options?: { readonly times?: number | undefined }
   ): Handler<In, E | InjectedFault, R>
-} = ((...args: Array<any>): any => {
-  // Data-first when a handler comes first and a match second (the data-last form's second
-  // argument, if any, is an options object).
-  const dataFirst =
-    args.length >= 2 && typeof args[0] === "function" && (typeof args[1] === "function" || isIterable(args[1]))
-  if (!dataFirst) return (self: Handler<RecordLike, unknown, unknown>) => failAtImpl(self, args[0], args[1])
-  return failAtImpl(args[0], args[1], args[2])
-}) as any
-
-const failAtImpl = <In extends RecordLike, E, R>(
-  self: Handler<In, E, R>,
-  match: Match,
-  options?: { readonly times?: number | undefined }
-): Handler<In, E | InjectedFault, R> => {
-  const matches = matcher(match)
-  const times = options?.times ?? Number.POSITIVE_INFINITY
-  const count = attempts()
-  return (record) =>
-    Effect.suspend((): Effect.Effect<void, E | InjectedFault, R> => {
-      if (!matches(record)) return self(record)
-      const attempt = count(record)
-      return attempt <= times ? Effect.fail(fault("failAt", record, attempt)) : self(record)
-    })
-}
+} = dual(
+  handlerThenMatch,
+  <In extends RecordLike, E, R>(
+    self: Handler<In, E, R>,
+    match: Match,
+    options?: { readonly times?: number | undefined }
+  ): Handler<In, E | InjectedFault, R> => {
+    const matches = matcher(match)
+    const times = options?.times ?? Number.POSITIVE_INFINITY
+    const count = attempts()
+    return (record) =>
+      Effect.suspend((): Effect.Effect<void, E | InjectedFault, R> => {
+        if (!matches(record)) return self(record)
+        const attempt = count(record)
+        return attempt <= times ? Effect.fail(fault("failAt", record, attempt)) : self(record)
+      })
+  }
+)
 
 /**
  * Fails each call with probability `p`, drawn from a generator seeded with `seed`: the same
@@ -145,25 +152,22 @@ const failAtImpl = <In extends RecordLike, E, R>(
 export const failWithProbability: {
   (p: number, seed: number): <In extends RecordLike, E, R>(self: Handler<In, E, R>) => Handler<In, E | InjectedFault, R>
   <In extends RecordLike, E, R>(self: Handler<In, E, R>, p: number, seed: number): Handler<In, E | InjectedFault, R>
-} = ((...args: Array<any>): any => {
-  if (typeof args[0] !== "function")
-    return (self: Handler<RecordLike, unknown, unknown>) => failWithProbabilityImpl(self, args[0], args[1])
-  return failWithProbabilityImpl(args[0], args[1], args[2])
-}) as any
-
-const failWithProbabilityImpl = <In extends RecordLike, E, R>(
-  self: Handler<In, E, R>,
-  p: number,
-  seed: number
-): Handler<In, E | InjectedFault, R> => {
-  const prng = new Prng(seed)
-  const count = attempts()
-  return (record) =>
-    Effect.suspend((): Effect.Effect<void, E | InjectedFault, R> => {
-      const attempt = count(record)
-      return prng.nextFloat() < p ? Effect.fail(fault("failWithProbability", record, attempt)) : self(record)
-    })
-}
+} = dual(
+  handlerFirst,
+  <In extends RecordLike, E, R>(
+    self: Handler<In, E, R>,
+    p: number,
+    seed: number
+  ): Handler<In, E | InjectedFault, R> => {
+    const prng = new Prng(seed)
+    const count = attempts()
+    return (record) =>
+      Effect.suspend((): Effect.Effect<void, E | InjectedFault, R> => {
+        const attempt = count(record)
+        return prng.nextFloat() < p ? Effect.fail(fault("failWithProbability", record, attempt)) : self(record)
+      })
+  }
+)
 
 /**
  * Every (matching) record fails its first `n` attempts, then succeeds: the shape of a
@@ -181,26 +185,23 @@ export const failTimes: {
     n: number,
     options?: { readonly where?: Match | undefined }
   ): Handler<In, E | InjectedFault, R>
-} = ((...args: Array<any>): any => {
-  if (typeof args[0] !== "function")
-    return (self: Handler<RecordLike, unknown, unknown>) => failTimesImpl(self, args[0], args[1])
-  return failTimesImpl(args[0], args[1], args[2])
-}) as any
-
-const failTimesImpl = <In extends RecordLike, E, R>(
-  self: Handler<In, E, R>,
-  n: number,
-  options?: { readonly where?: Match | undefined }
-): Handler<In, E | InjectedFault, R> => {
-  const matches = options?.where === undefined ? () => true : matcher(options.where)
-  const count = attempts()
-  return (record) =>
-    Effect.suspend((): Effect.Effect<void, E | InjectedFault, R> => {
-      if (!matches(record)) return self(record)
-      const attempt = count(record)
-      return attempt <= n ? Effect.fail(fault("failTimes", record, attempt)) : self(record)
-    })
-}
+} = dual(
+  handlerFirst,
+  <In extends RecordLike, E, R>(
+    self: Handler<In, E, R>,
+    n: number,
+    options?: { readonly where?: Match | undefined }
+  ): Handler<In, E | InjectedFault, R> => {
+    const matches = options?.where === undefined ? () => true : matcher(options.where)
+    const count = attempts()
+    return (record) =>
+      Effect.suspend((): Effect.Effect<void, E | InjectedFault, R> => {
+        if (!matches(record)) return self(record)
+        const attempt = count(record)
+        return attempt <= n ? Effect.fail(fault("failTimes", record, attempt)) : self(record)
+      })
+  }
+)
 
 /**
  * Sleeps `duration` (of the `Clock`) before the handler, for every record or the matching
@@ -218,21 +219,18 @@ export const slow: {
     duration: Duration.DurationInput,
     options?: { readonly where?: Match | undefined }
   ): Handler<In, E, R>
-} = ((...args: Array<any>): any => {
-  if (typeof args[0] !== "function")
-    return (self: Handler<RecordLike, unknown, unknown>) => slowImpl(self, args[0], args[1])
-  return slowImpl(args[0], args[1], args[2])
-}) as any
-
-const slowImpl = <In extends RecordLike, E, R>(
-  self: Handler<In, E, R>,
-  duration: Duration.DurationInput,
-  options?: { readonly where?: Match | undefined }
-): Handler<In, E, R> => {
-  const matches = options?.where === undefined ? () => true : matcher(options.where)
-  const delay = Duration.decode(duration)
-  return (record) => (matches(record) ? Effect.zipRight(Effect.sleep(delay), self(record)) : self(record))
-}
+} = dual(
+  handlerFirst,
+  <In extends RecordLike, E, R>(
+    self: Handler<In, E, R>,
+    duration: Duration.DurationInput,
+    options?: { readonly where?: Match | undefined }
+  ): Handler<In, E, R> => {
+    const matches = options?.where === undefined ? () => true : matcher(options.where)
+    const delay = Duration.decode(duration)
+    return (record) => (matches(record) ? Effect.zipRight(Effect.sleep(delay), self(record)) : self(record))
+  }
+)
 
 /**
  * Matching records never complete (until interrupted: revocation and shutdown must be able
@@ -250,27 +248,23 @@ export const hang: {
     match: Match,
     options?: { readonly times?: number | undefined }
   ): Handler<In, E, R>
-} = ((...args: Array<any>): any => {
-  const dataFirst =
-    args.length >= 2 && typeof args[0] === "function" && (typeof args[1] === "function" || isIterable(args[1]))
-  if (!dataFirst) return (self: Handler<RecordLike, unknown, unknown>) => hangImpl(self, args[0], args[1])
-  return hangImpl(args[0], args[1], args[2])
-}) as any
-
-const hangImpl = <In extends RecordLike, E, R>(
-  self: Handler<In, E, R>,
-  match: Match,
-  options?: { readonly times?: number | undefined }
-): Handler<In, E, R> => {
-  const matches = matcher(match)
-  const times = options?.times ?? Number.POSITIVE_INFINITY
-  const count = attempts()
-  return (record) =>
-    Effect.suspend(() => {
-      if (!matches(record)) return self(record)
-      return count(record) <= times ? Effect.never : self(record)
-    })
-}
+} = dual(
+  handlerThenMatch,
+  <In extends RecordLike, E, R>(
+    self: Handler<In, E, R>,
+    match: Match,
+    options?: { readonly times?: number | undefined }
+  ): Handler<In, E, R> => {
+    const matches = matcher(match)
+    const times = options?.times ?? Number.POSITIVE_INFINITY
+    const count = attempts()
+    return (record) =>
+      Effect.suspend(() => {
+        if (!matches(record)) return self(record)
+        return count(record) <= times ? Effect.never : self(record)
+      })
+  }
+)
 
 /**
  * Matching records die (a defect, not a typed failure): the handler threw.
@@ -280,17 +274,10 @@ const hangImpl = <In extends RecordLike, E, R>(
 export const dieAt: {
   (match: Match): <In extends RecordLike, E, R>(self: Handler<In, E, R>) => Handler<In, E, R>
   <In extends RecordLike, E, R>(self: Handler<In, E, R>, match: Match): Handler<In, E, R>
-} = ((...args: Array<any>): any => {
-  if (args.length < 2) return (self: Handler<RecordLike, unknown, unknown>) => dieAtImpl(self, args[0])
-  return dieAtImpl(args[0], args[1])
-}) as any
-
-const dieAtImpl = <In extends RecordLike, E, R>(self: Handler<In, E, R>, match: Match): Handler<In, E, R> => {
+} = dual(2, <In extends RecordLike, E, R>(self: Handler<In, E, R>, match: Match): Handler<In, E, R> => {
   const matches = matcher(match)
   return (record) =>
     Effect.suspend(() =>
-      matches(record)
-        ? Effect.die(new Error(`injected defect at ${record.topic}-${record.partition}@${record.offset}`))
-        : self(record)
+      matches(record) ? Effect.die(new Error(`injected defect at ${TP.format(record)}@${record.offset}`)) : self(record)
     )
-}
+})

@@ -17,6 +17,7 @@
  *
  * @since 0.1.0
  */
+import * as TP from "@sluice/core/TopicPartition"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -156,7 +157,7 @@ export const make = (options: { readonly groupId?: string | undefined } = {}): E
             inFlight--
             if (Exit.isSuccess(exit)) {
               entry.outcome = "success"
-              const k = `${record.topic}|${record.partition}|${record.offset}`
+              const k = `${TP.key(record)}|${record.offset}`
               successes.set(k, (successes.get(k) ?? 0) + 1)
             } else {
               entry.outcome = Cause.isInterruptedOnly(exit.cause)
@@ -174,8 +175,7 @@ export const make = (options: { readonly groupId?: string | undefined } = {}): E
       Effect.sync(() => {
         const violations: Array<OrderViolation> = []
         const running = new Map<string, Set<MutableEntry>>()
-        const group = (e: MutableEntry) =>
-          by === "partition" ? `${e.topic}|${e.partition}` : `${e.topic}|${e.partition}|${e.key ?? ""}`
+        const group = (e: MutableEntry) => (by === "partition" ? TP.key(e) : `${TP.key(e)}|${e.key ?? ""}`)
         const events: Array<{ readonly seq: number; readonly entry: MutableEntry; readonly start: boolean }> = []
         for (const entry of entries) {
           events.push({ seq: entry.startSeq, entry, start: true })

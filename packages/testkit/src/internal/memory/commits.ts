@@ -72,19 +72,19 @@ export class Commits {
     }
     for (const o of offsets) {
       const log = Number.isInteger(o.partition) ? this.logs.log(o.topic, o.partition) : undefined
-      if (log === undefined) return kafkaError("commit", "protocol", `unknown partition ${o.topic}-${o.partition}`)
+      if (log === undefined) return kafkaError("commit", "protocol", `unknown partition ${TP.format(o)}`)
       if (!Number.isSafeInteger(o.offset) || o.offset < 0) {
-        return kafkaError("commit", "protocol", `invalid offset ${o.offset} for ${o.topic}-${o.partition}`)
+        return kafkaError("commit", "protocol", `invalid offset ${o.offset} for ${TP.format(o)}`)
       }
       const max = this.options.maxMetadataBytes
       // A UTF-16 unit is at most 3 UTF-8 bytes: most metadata never needs measuring.
       if (o.metadata !== undefined && o.metadata.length * 3 > max && Buffer.byteLength(o.metadata, "utf8") > max) {
-        return kafkaError("commit", "commit", `offset metadata of ${o.topic}-${o.partition} exceeds ${max} bytes`)
+        return kafkaError("commit", "commit", `offset metadata of ${TP.format(o)} exceeds ${max} bytes`)
       }
       // Stricter than the broker, which checks only member and generation: a partition
       // committed by a member that does not own it is exactly what G2 forbids.
       if (group.owners.get(TP.key(o))?.member !== member) {
-        return kafkaError("commit", "rebalance", `${o.topic}-${o.partition} is not owned by member ${member.id}`)
+        return kafkaError("commit", "rebalance", `${TP.format(o)} is not owned by member ${member.id}`)
       }
     }
     return undefined
