@@ -20,7 +20,6 @@ import * as Producer from "@sluice/core/Producer"
 import * as Topic from "@sluice/core/Topic"
 import * as KafkaJsDriver from "@sluice/kafkajs/KafkaJsDriver"
 import * as KafkaJsProducer from "@sluice/kafkajs/KafkaJsProducer"
-import * as KafkaJsTestCluster from "@sluice/testkit/KafkaJsTestCluster"
 import * as MemoryKafka from "@sluice/testkit/MemoryKafka"
 import { TestCluster } from "@sluice/testkit/TestCluster"
 import * as Effect from "effect/Effect"
@@ -33,6 +32,8 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+// The kafkajs TestCluster is a test helper of the driver, not part of any published package.
+import * as KafkaJsTestCluster from "../../packages/kafkajs/test/KafkaJsTestCluster.js"
 
 const RECORDS = Number(process.env.DEMO_RECORDS ?? 20_000)
 const POISON = 12

@@ -3,23 +3,14 @@ import type { GroupSession } from "@sluice/core/ConsumerDriver"
 import { ConsumerDriver } from "@sluice/core/ConsumerDriver"
 import type { KafkaError } from "@sluice/core/KafkaError"
 import type { TopicPartition } from "@sluice/core/TopicPartition"
+import { brokerForTests } from "@sluice/testkit/KafkaBroker"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as KafkaJsDriver from "../src/KafkaJsDriver.js"
-import {
-  brokersForTests,
-  committed,
-  createTopic,
-  type Event,
-  eventually,
-  produce,
-  recorder,
-  subscription,
-  unique
-} from "./support.js"
+import { committed, createTopic, type Event, eventually, produce, recorder, subscription, unique } from "./support.js"
 
 const driver = (brokers: ReadonlyArray<string>) =>
   KafkaJsDriver.make({ brokers, logLevel: "error" }).pipe(Effect.map((d) => ConsumerDriver.of(d)))
@@ -68,10 +59,10 @@ describe("KafkaJsDriver without a broker", () => {
   )
 })
 
-const brokers = await brokersForTests()
+const broker = await brokerForTests()
 
-describe.skipIf(brokers === undefined)("KafkaJsDriver on a real broker", () => {
-  const b = brokers ?? []
+describe.skipIf(broker === undefined)("KafkaJsDriver on a real broker", () => {
+  const b = broker?.brokers ?? []
 
   it.scopedLive("a missing topic fails subscribe with a protocol error naming UNKNOWN_TOPIC_OR_PARTITION", () =>
     Effect.gen(function* () {

@@ -1,14 +1,15 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConsumerDriver, ProducerDriver } from "@sluice/core/ConsumerDriver"
+import { brokerForTests } from "@sluice/testkit/KafkaBroker"
 import * as Effect from "effect/Effect"
 import * as KafkaJsDriver from "../src/KafkaJsDriver.js"
 import * as KafkaJsProducer from "../src/KafkaJsProducer.js"
-import { brokersForTests, createTopic, eventually, recorder, subscription, unique } from "./support.js"
+import { createTopic, eventually, recorder, subscription, unique } from "./support.js"
 
-const brokers = await brokersForTests()
+const broker = await brokerForTests()
 
-describe.skipIf(brokers === undefined)("KafkaJsProducer on a real broker", () => {
-  const b = brokers ?? []
+describe.skipIf(broker === undefined)("KafkaJsProducer on a real broker", () => {
+  const b = broker?.brokers ?? []
 
   it.scopedLive("send reports where each record landed, keyed, keyless and with a partition, in one request", () =>
     Effect.gen(function* () {

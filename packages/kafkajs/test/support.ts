@@ -1,11 +1,7 @@
 /**
- * What the broker tests of this package share: the broker, topics, a producer and a
- * recording listener standing in for the engine.
- *
- * The broker follows the testkit's policy (`packages/testkit/src/KafkaBroker.ts`): under
- * CI=true a missing broker fails the file, elsewhere the file is skipped with one line. The
- * testkit itself cannot be imported here: it depends on this package, and TypeScript
- * project references may not form a cycle.
+ * What the broker tests of this package share: topics, a producer and a recording listener
+ * standing in for the engine. The broker itself comes from the testkit
+ * (`@sluice/testkit/KafkaBroker`, `brokerForTests`).
  */
 import type { GroupListener, PartitionAssignment, Subscription } from "@sluice/core/ConsumerDriver"
 import type { RawRecord } from "@sluice/core/ConsumerRecord"
@@ -15,51 +11,6 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import { Kafka, logLevel } from "kafkajs"
 import * as KafkaJsProducer from "../src/KafkaJsProducer.js"
-
-const howToGetABroker =
-  "set KAFKA_BROKERS=host:port, or run `pnpm kafka:start` (a local Apache Kafka 4.4.0; needs Java 17+ and Maven)"
-
-const isCI = (): boolean => {
-  const ci = process.env.CI?.trim().toLowerCase()
-  return ci !== undefined && ci !== "" && ci !== "0" && ci !== "false"
-}
-
-const probe = async (brokers: ReadonlyArray<string>): Promise<void> => {
-  const admin = new Kafka({
-    clientId: "sluice-kafkajs-probe",
-    brokers: [...brokers],
-    connectionTimeout: 2_000,
-    requestTimeout: 5_000,
-    retry: { retries: 1 },
-    logLevel: logLevel.NOTHING
-  }).admin()
-  try {
-    await admin.connect()
-    await admin.describeCluster()
-  } finally {
-    await admin.disconnect().catch(() => undefined)
-  }
-}
-
-/**
- * The bootstrap brokers (`KAFKA_BROKERS`, else 127.0.0.1:9092), or `undefined` after one
- * line saying how to get a broker; rejects under CI=true.
- */
-export const brokersForTests = async (): Promise<ReadonlyArray<string> | undefined> => {
-  const brokers = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092")
-    .split(",")
-    .map((b) => b.trim())
-    .filter((b) => b.length > 0)
-  try {
-    await probe(brokers)
-    return brokers
-  } catch (cause) {
-    const message = `no Kafka broker answers at ${brokers.join(",")}: ${howToGetABroker}`
-    if (isCI()) throw new Error(message, { cause })
-    console.warn(`[sluice] skipping the kafkajs broker tests: ${message}`)
-    return undefined
-  }
-}
 
 export const unique = (prefix: string): string => `${prefix}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`
 

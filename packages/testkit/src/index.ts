@@ -5,5 +5,4 @@
 export * as HandlerFaults from "./HandlerFaults.js"
 export * as HandlerProbe from "./HandlerProbe.js"
 export * as KafkaBroker from "./KafkaBroker.js"
-export * as KafkaJsTestCluster from "./KafkaJsTestCluster.js"
 export * as MemoryKafka from "./MemoryKafka.js"

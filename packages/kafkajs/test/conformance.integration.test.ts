@@ -1,13 +1,13 @@
 /**
- * The conformance suite (G1–G8) against kafkajs on a real Apache Kafka broker.
+ * The testkit's conformance suite (G1–G9) against this driver on a real Apache Kafka broker.
  */
-import * as KafkaJsDriver from "@sluice/kafkajs/KafkaJsDriver"
-import * as KafkaJsProducer from "@sluice/kafkajs/KafkaJsProducer"
+import { suite } from "@sluice/testkit/Conformance"
+import { brokerForTests } from "@sluice/testkit/KafkaBroker"
 import * as Layer from "effect/Layer"
 import { describe } from "vitest"
-import { suite } from "../src/Conformance.js"
-import { brokerForTests } from "../src/KafkaBroker.js"
-import * as KafkaJsTestCluster from "../src/KafkaJsTestCluster.js"
+import * as KafkaJsDriver from "../src/KafkaJsDriver.js"
+import * as KafkaJsProducer from "../src/KafkaJsProducer.js"
+import * as KafkaJsTestCluster from "./KafkaJsTestCluster.js"
 
 const broker = await brokerForTests()
 

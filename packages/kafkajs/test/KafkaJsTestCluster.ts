@@ -1,60 +1,40 @@
 /**
- * `TestCluster` on a real broker through kafkajs: topics, records and committed offsets for
- * the conformance suite when it runs against `@sluice/kafkajs`.
+ * The testkit's `TestCluster` on a real broker through kafkajs: topics, records and committed
+ * offsets for the conformance suite when it runs against this driver.
  *
- * @example
- * ```ts
- * import * as KafkaJsTestCluster from "@sluice/testkit/KafkaJsTestCluster"
- *
- * const ClusterLive = KafkaJsTestCluster.layer(["127.0.0.1:9092"])
- * ```
- *
- * @since 0.1.0
+ * It lives with the driver's tests, not in the testkit, so that the testkit depends on
+ * `@sluice/core` only; its records and logs go through the driver's own conversions and log
+ * bridge.
  */
 import type { ProducerRecord } from "@sluice/core/ConsumerDriver"
 import type { RawRecord } from "@sluice/core/ConsumerRecord"
 import type * as KafkaError from "@sluice/core/KafkaError"
-import { toKafkaError } from "@sluice/kafkajs/KafkaJsError"
-import * as KafkaJsProducer from "@sluice/kafkajs/KafkaJsProducer"
+import { TestCluster } from "@sluice/testkit/TestCluster"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Runtime from "effect/Runtime"
-import { type Admin, Kafka, type LogEntry, logLevel } from "kafkajs"
-import { TestCluster } from "./TestCluster.js"
+import { type Admin, Kafka, logLevel } from "kafkajs"
+import { logCreator } from "../src/internal/log.js"
+import { toRawRecord } from "../src/internal/records.js"
+import { toKafkaError } from "../src/KafkaJsError.js"
+import * as KafkaJsProducer from "../src/KafkaJsProducer.js"
 
 const clientId = "sluice-testkit"
-
-// kafkajs's WARN and ERROR lines through Effect's logger; the rest is test noise.
-const logCreator =
-  (runtime: Runtime.Runtime<never>) =>
-  () =>
-  ({ log, namespace }: LogEntry): void => {
-    // Every error answer of the broker is logged by kafkajs's connection before the admin
-    // decides it is fine (TOPIC_ALREADY_EXISTS while creating a topic, for one).
-    if (namespace === "Connection" && String(log.message).startsWith("Response ")) return
-    try {
-      Runtime.runSync(runtime)(Effect.logWarning(`kafkajs: ${log.message}`).pipe(Effect.annotateLogs({ namespace })))
-    } catch {
-      // A logger must never break the client.
-    }
-  }
 
 /**
  * A `TestCluster` on the brokers `brokers` (e.g. from the testkit's `KafkaBroker`). Its
  * admin and producer connect when the layer is built and disconnect with its scope.
- *
- * @since 0.1.0
  */
 export const layer = (brokers: ReadonlyArray<string>): Layer.Layer<TestCluster, KafkaError.KafkaError> =>
   Layer.scoped(
     TestCluster,
     Effect.gen(function* () {
       const runtime = yield* Effect.runtime<never>()
+      // kafkajs's WARN and ERROR lines through Effect's logger; the rest is test noise.
       const kafka = new Kafka({
         clientId,
         brokers: [...brokers],
         logLevel: logLevel.WARN,
-        logCreator: logCreator(runtime)
+        logCreator: logCreator(runtime, logLevel.WARN)
       })
       const admin: Admin = yield* Effect.acquireRelease(
         Effect.tryPromise({
@@ -141,20 +121,7 @@ export const layer = (brokers: ReadonlyArray<string>): Layer.Layer<TestCluster, 
             consumer
               .run({
                 eachMessage: async ({ message, partition }) => {
-                  records.push({
-                    topic,
-                    partition,
-                    offset: Number(message.offset),
-                    key: message.key,
-                    value: message.value,
-                    headers: Object.entries(message.headers ?? {}).flatMap(([key, value]) =>
-                      (Array.isArray(value) ? value : [value]).map((v) => ({
-                        key,
-                        value: v === undefined ? null : typeof v === "string" ? new TextEncoder().encode(v) : v
-                      }))
-                    ),
-                    timestamp: Number(message.timestamp)
-                  })
+                  records.push(toRawRecord(topic, partition, message))
                   if (records.length >= expected) resume(Effect.void)
                 }
               })

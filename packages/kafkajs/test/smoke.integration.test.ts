@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
+import { brokerForTests, KafkaBroker } from "@sluice/testkit/KafkaBroker"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import { type EachMessagePayload, Kafka, logLevel, Partitioners } from "kafkajs"
-import { brokerForTests, KafkaBroker } from "../src/KafkaBroker.js"
 
 // Resolved while the file is collected: a broker test is either run, skipped with one line
 // (locally), or the file fails (CI=true).
