@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
+import { describe, position } from "./internal/describe.js"
 
 /**
  * A handler failed and the error policy said stop (the default until a policy is chosen).
@@ -32,15 +33,5 @@ export const handlerError = <E>(record: { topic: string; partition: number; offs
     partition: record.partition,
     offset: record.offset,
     cause,
-    message: `handler failed at ${record.topic}-${record.partition}@${record.offset}: ${describe(cause)}`
+    message: `handler failed at ${position(record)}: ${describe(cause)}`
   })
-
-const describe = (cause: unknown): string => {
-  if (cause instanceof Error) return cause.message
-  if (typeof cause === "object" && cause !== null) {
-    const tagged = cause as { _tag?: unknown; message?: unknown }
-    if (typeof tagged.message === "string" && tagged.message !== "") return tagged.message
-    if (typeof tagged._tag === "string") return tagged._tag
-  }
-  return String(cause)
-}

@@ -12,6 +12,9 @@
  * @since 0.1.0
  */
 
+import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
+
 const PREFIX = "sluice:1:"
 
 /** The broker's default limit on commit metadata. @since 0.1.0 */
@@ -19,10 +22,6 @@ export const maxBytes = 4096
 
 /** The widest window whose bitset encoding always fits in `maxBytes`. @since 0.1.0 */
 export const maxEncodableWindow = Math.floor(((maxBytes - PREFIX.length - 2) * 3) / 4) * 8
-
-const toBase64 = (bytes: Uint8Array): string =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("base64")
-const fromBase64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "base64"))
 
 const pushVarint = (out: Array<number>, value: number): void => {
   while (value >= 0x80) {
@@ -70,7 +69,9 @@ export const encode = (frontier: number, finished: ReadonlyArray<number>): strin
   if (finished.length === 0) return ""
   const rle = runLength(frontier, finished)
   const bits = bitset(frontier, finished)
-  return rle.length <= bits.length ? `${PREFIX}r:${toBase64(rle)}` : `${PREFIX}b:${toBase64(bits)}`
+  return rle.length <= bits.length
+    ? `${PREFIX}r:${Encoding.encodeBase64(rle)}`
+    : `${PREFIX}b:${Encoding.encodeBase64(bits)}`
 }
 
 /**
@@ -83,12 +84,10 @@ export const encode = (frontier: number, finished: ReadonlyArray<number>): strin
 export const decode = (frontier: number, metadata: string | undefined | null): Array<number> => {
   if (metadata === undefined || metadata === null || !metadata.startsWith(PREFIX)) return []
   const kind = metadata.slice(PREFIX.length, PREFIX.length + 2)
-  let bytes: Uint8Array
-  try {
-    bytes = fromBase64(metadata.slice(PREFIX.length + 2))
-  } catch {
-    return []
-  }
+  // Standard base64 with padding, as written by `encode`; anything else is not ours.
+  const decoded = Encoding.decodeBase64(metadata.slice(PREFIX.length + 2))
+  if (Either.isLeft(decoded)) return []
+  const bytes = decoded.right
   const out: Array<number> = []
   if (kind === "b:") {
     for (let i = 0; i < bytes.length; i++) {

@@ -28,6 +28,7 @@ import type { HandlerError } from "./ConsumerError.js"
 import type { RawRecord } from "./ConsumerRecord.js"
 import { SettingsError } from "./ConsumerSettings.js"
 import type { ErrorPolicy, FloodLimit } from "./ErrorPolicy.js"
+import { describe, position } from "./internal/describe.js"
 import type { KafkaError } from "./KafkaError.js"
 import type { ProcessingMode } from "./ProcessingMode.js"
 import { Producer } from "./Producer.js"
@@ -82,18 +83,6 @@ const deadLettered = Metric.counter("sluice_records_dead_lettered", {
 const retried = Metric.counter("sluice_record_retries", { description: "Handler retries", incremental: true })
 
 const encoder = new TextEncoder()
-
-const describe = (error: unknown): string => {
-  if (typeof error === "object" && error !== null) {
-    const e = error as { _tag?: unknown; message?: unknown }
-    const tag = typeof e._tag === "string" ? e._tag : undefined
-    const message = typeof e.message === "string" ? e.message : undefined
-    if (tag !== undefined && message !== undefined && message !== "") return `${tag}: ${message}`
-    if (tag !== undefined) return tag
-    if (message !== undefined) return message
-  }
-  return String(error)
-}
 
 /** Dead-letter headers: where the record came from, why, after how many attempts. */
 export const deadLetterHeaders = {
@@ -192,7 +181,7 @@ export const make = <K, V, H, E, R, RP = never>(options: {
         return Effect.fail(error)
       case "Skip":
         return Effect.zipRight(
-          Effect.logWarning(`Sluice: skipped ${raw.topic}-${raw.partition}@${raw.offset}: ${describe(error)}`),
+          Effect.logWarning(`Sluice: skipped ${position(raw)}: ${describe(error)}`),
           Effect.asVoid(skipped(Effect.succeed(1)))
         )
       case "DeadLetter":

@@ -8,6 +8,7 @@ import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 import * as Codec from "./Codec.js"
 import type { ConsumerRecord, Header, RawRecord } from "./ConsumerRecord.js"
+import { position } from "./internal/describe.js"
 
 /** @since 0.1.0 */
 export interface Topic<K, V, H = Readonly<Record<string, string>>> {
@@ -116,7 +117,7 @@ export const decode = <K, V, H>(
         partition: raw.partition,
         offset: raw.offset,
         field,
-        message: `cannot decode the ${field} of ${raw.topic}-${raw.partition}@${raw.offset} (${field === "headers" ? "headers" : topic[field].name}): ${error.message}`
+        message: `cannot decode the ${field} of ${position(raw)} (${field === "headers" ? "headers" : topic[field].name}): ${error.message}`
       })
     )
   const key = topic.key.decode(raw.key)

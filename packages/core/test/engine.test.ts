@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Consumer from "@sluice/core/Consumer"
+import { handlerError } from "@sluice/core/ConsumerError"
 import type { ConsumerEvent } from "@sluice/core/ConsumerEvent"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
+import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -265,4 +267,18 @@ describe("settings", () => {
       expect(window.message).toContain("4,096 bytes")
     })
   )
+})
+
+describe("error messages", () => {
+  it("a HandlerError names the record and the error, with its tag", () => {
+    class Declined extends Data.TaggedError("Declined")<{ readonly message: string }> {}
+    class Timeout extends Data.TaggedError("Timeout")<{}> {}
+    const at = { topic: "orders", partition: 2, offset: 7 }
+    expect(handlerError(at, new Declined({ message: "card declined" })).message).toBe(
+      "handler failed at orders-2@7: Declined: card declined"
+    )
+    expect(handlerError(at, new Timeout()).message).toBe("handler failed at orders-2@7: Timeout")
+    expect(handlerError(at, new Error("boom")).message).toBe("handler failed at orders-2@7: boom")
+    expect(handlerError(at, "oops").message).toBe("handler failed at orders-2@7: oops")
+  })
 })

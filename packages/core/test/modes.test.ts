@@ -99,6 +99,47 @@ describe("keyed and unordered modes", () => {
       })
   )
 
+  it.scopedLive("G5 keyed: a key is all of its bytes, however long and whatever their values", () =>
+    Effect.gen(function* () {
+      const { consumer, fake } = yield* start()
+      const long = new Uint8Array(10_000).fill(7)
+      // Two long keys that differ only in their last byte, and two one-byte keys above 0x7f.
+      const keys = [long, Uint8Array.from(long).fill(8, 9_999), Uint8Array.of(0xfe), Uint8Array.of(0xff)]
+      const running = [0, 0, 0, 0]
+      let inFlight = 0
+      let maxInFlight = 0
+      let sameKeyOverlap = false
+      const fiber = yield* Effect.fork(
+        consumer.run({
+          topics: ["t"],
+          mode: ProcessingMode.keyed({ concurrency: 8 }),
+          handler: (r) =>
+            Effect.gen(function* () {
+              const k = r.offset % keys.length
+              if (running[k]! > 0) sameKeyOverlap = true
+              running[k]!++
+              maxInFlight = Math.max(maxInFlight, ++inFlight)
+              yield* Effect.sleep("20 millis")
+              running[k]!--
+              inFlight--
+            })
+        })
+      )
+      const listener = yield* Deferred.await(fake.listener)
+      yield* listener.onAssigned([{ topicPartition: tp0, committed: undefined }])
+      yield* listener.onRecords(
+        tp0,
+        FakeDriver.records(tp0, 0, 8).map((r) => ({ ...r, key: keys[r.offset % keys.length]! }))
+      )
+      for (let i = 0; i < 400 && fake.commits.at(-1)?.offset !== 8; i++) yield* Effect.sleep("5 millis")
+      expect(fake.commits.at(-1)?.offset).toBe(8)
+      expect(sameKeyOverlap).toBe(false)
+      // Four distinct keys, so four records side by side: no two keys were taken for one.
+      expect(maxInFlight).toBe(keys.length)
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+
   it.scopedLive("G7 an owner that starts from commit metadata skips the records already finished", () =>
     Effect.gen(function* () {
       const { consumer, fake } = yield* start()
@@ -157,6 +198,33 @@ describe("OffsetMetadata", () => {
     fc.assert(
       fc.property(finishedArb, ({ frontier, finished }) => {
         expect(OffsetMetadata.decode(frontier, OffsetMetadata.encode(frontier, finished))).toEqual(finished)
+      }),
+      { numRuns: 500 }
+    )
+  })
+
+  it("the wire format is unchanged: known sets encode to the bytes Sluice 0.1 wrote", () => {
+    const examples: Array<[number, Array<number>, string]> = [
+      [0, [2], "sluice:1:b:BA=="],
+      [10, [11, 12, 13, 20], "sluice:1:b:DgQ="],
+      [100, Array.from({ length: 300 }, (_, i) => 101 + i), "sluice:1:r:AawC"],
+      [5, [6, 8, 9, 13, 14, 15, 21, 34, 40, 41, 42, 43], "sluice:1:b:GgcBIHg="],
+      [1_000_000, [1_000_001, 1_000_300, 1_200_000], "sluice:1:r:AQGqAgGTmAwB"],
+      [7, [9, 10, 12], "sluice:1:b:LA=="]
+    ]
+    for (const [frontier, finished, text] of examples) {
+      expect(OffsetMetadata.encode(frontier, finished)).toBe(text)
+      expect(OffsetMetadata.decode(frontier, text)).toEqual(finished)
+    }
+  })
+
+  it("the base64 is what Node's Buffer writes, byte for byte", () => {
+    fc.assert(
+      fc.property(finishedArb, ({ frontier, finished }) => {
+        const text = OffsetMetadata.encode(frontier, finished)
+        const payload = text.slice("sluice:1:r:".length)
+        // Node's encoding of the bytes the payload stands for is the payload itself: canonical, padded.
+        expect(Buffer.from(payload, "base64").toString("base64")).toBe(payload)
       }),
       { numRuns: 500 }
     )

@@ -18,11 +18,23 @@ import * as Fiber from "effect/Fiber"
 import type { RawRecord } from "../../ConsumerRecord.js"
 import type { Processor } from "../flow.js"
 
-/** A key's identity: its bytes as a latin1 string (cheap, exact). Null keys are independent. */
-const keyOf = (record: RawRecord): string | undefined =>
-  record.key === null
-    ? undefined
-    : Buffer.from(record.key.buffer, record.key.byteOffset, record.key.length).toString("latin1")
+/** Bytes per `String.fromCharCode` call: far below any engine's limit on arguments. */
+const keyChunk = 4096
+
+/**
+ * A key's identity: its bytes as a latin1 string (one character per byte: cheap, exact, and
+ * no Node `Buffer`). Null keys are independent.
+ */
+const keyOf = (record: RawRecord): string | undefined => {
+  const key = record.key
+  if (key === null) return undefined
+  if (key.length <= keyChunk) return String.fromCharCode.apply(null, key as unknown as Array<number>)
+  let text = ""
+  for (let i = 0; i < key.length; i += keyChunk) {
+    text += String.fromCharCode.apply(null, key.subarray(i, i + keyChunk) as unknown as Array<number>)
+  }
+  return text
+}
 
 export interface ConcurrentOptions {
   readonly concurrency: number
