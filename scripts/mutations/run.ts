@@ -11,6 +11,8 @@
  *
  *   pnpm test:mutations [--runs 1000] [--seed 42] [--only a1,c2] [--keep] [--with fix.patch,…]
  *
+ * (flags read with `node:util`'s `parseArgs`: an unknown flag stops the check before it starts)
+ *
  * Nothing in the shipped code can switch a mutation on: the patches only ever touch the
  * scratch copy.
  */
@@ -19,24 +21,43 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, "../..")
 
-const args = process.argv.slice(2)
-const option = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`)
-  return i < 0 ? undefined : args[i + 1]
+const usage = "pnpm test:mutations [--runs 1000] [--seed 42] [--only a1,c2] [--keep] [--with fix.patch,…]"
+
+const parsed = (() => {
+  try {
+    return parseArgs({
+      options: {
+        runs: { type: "string" },
+        seed: { type: "string" },
+        only: { type: "string" },
+        keep: { type: "boolean", default: false },
+        with: { type: "string" }
+      },
+      strict: true,
+      allowPositionals: false
+    }).values
+  } catch (error) {
+    console.error(`[mutations] ${error instanceof Error ? error.message : String(error)}\nusage: ${usage}`)
+    process.exit(2)
+  }
+})()
+
+const runs = Number(parsed.runs ?? process.env.SLUICE_PROPERTY_RUNS ?? 1000)
+if (!Number.isInteger(runs) || runs < 1) {
+  console.error(`[mutations] --runs must be a positive integer, not ${parsed.runs}\nusage: ${usage}`)
+  process.exit(2)
 }
-const runs = Number(option("runs") ?? process.env.SLUICE_PROPERTY_RUNS ?? 1000)
-const only = option("only")?.split(",")
-const keep = args.includes("--keep")
+const only = parsed.only?.split(",")
+const keep = parsed.keep
 /** A fast-check seed, for a reproducible check (by default each run draws new schedules). */
-const seed = option("seed")
+const seed = parsed.seed
 /** Patches applied to the baseline too (e.g. a proposed fix, to see the check pass with it). */
-const extra = option("with")
-  ?.split(",")
-  .map((f) => path.resolve(f))
+const extra = parsed.with?.split(",").map((f) => path.resolve(f))
 
 interface PropertyLine {
   readonly mode: string
@@ -161,6 +182,16 @@ const summary = (result: Result): string => {
 }
 
 const main = (): number => {
+  const patches = fs
+    .readdirSync(here)
+    .filter((f) => f.endsWith(".patch"))
+    .filter((f) => only === undefined || only.some((o) => f.startsWith(o)))
+    .sort()
+  const unmatched = only?.filter((o) => !patches.some((f) => f.startsWith(o))) ?? []
+  if (unmatched.length > 0) {
+    console.log(`[mutations] --only ${unmatched.join(",")} matches no patch in ${path.relative(root, here)}`)
+    return 1
+  }
   prepare()
   console.log(`[mutations] scratch copy in ${scratch}; ${runs} schedules per mode`)
   for (const file of extra ?? []) {
@@ -185,11 +216,6 @@ const main = (): number => {
     return 1
   }
 
-  const patches = fs
-    .readdirSync(here)
-    .filter((f) => f.endsWith(".patch"))
-    .filter((f) => only === undefined || only.some((o) => f.startsWith(o)))
-    .sort()
   const results: Array<Result> = []
   for (const patch of patches) {
     const file = path.join(here, patch)
