@@ -23,6 +23,20 @@ const start = (input: Partial<ConsumerSettings.Input> = {}) =>
     return { fake, consumer }
   })
 
+/** Counts the handlers running at once; `max` is the most seen (G6). */
+const inFlight = () => {
+  const count = { now: 0, max: 0 }
+  const during = <E, R>(effect: Effect.Effect<void, E, R>): Effect.Effect<void, E, R> =>
+    Effect.suspend(() => {
+      count.max = Math.max(count.max, ++count.now)
+      return Effect.ensuring(
+        effect,
+        Effect.sync(() => count.now--)
+      )
+    })
+  return { count, during }
+}
+
 describe("keyed and unordered modes", () => {
   it.scopedLive(
     "G5 keyed: never two records of a key at once, each key in offset order; G6 in flight ≤ concurrency",
@@ -30,26 +44,24 @@ describe("keyed and unordered modes", () => {
       Effect.gen(function* () {
         const { consumer, fake } = yield* start()
         const calls: Array<{ key: string; offset: number; start: number; end: number }> = []
-        let inFlight = 0
-        let maxInFlight = 0
+        const running = inFlight()
         const fiber = yield* Effect.fork(
           consumer.run({
             topics: ["t"],
             mode: ProcessingMode.keyed({ concurrency: 8 }),
             handler: (r) =>
-              Effect.gen(function* () {
-                inFlight++
-                maxInFlight = Math.max(maxInFlight, inFlight)
-                const begin = performance.now()
-                yield* Effect.sleep(`${(r.offset * 7) % 5} millis`)
-                inFlight--
-                calls.push({
-                  key: new TextDecoder().decode(r.key!),
-                  offset: r.offset,
-                  start: begin,
-                  end: performance.now()
+              running.during(
+                Effect.gen(function* () {
+                  const begin = performance.now()
+                  yield* Effect.sleep(`${(r.offset * 7) % 5} millis`)
+                  calls.push({
+                    key: new TextDecoder().decode(r.key!),
+                    offset: r.offset,
+                    start: begin,
+                    end: performance.now()
+                  })
                 })
-              })
+              )
           })
         )
         const listener = yield* Deferred.await(fake.listener)
@@ -57,8 +69,8 @@ describe("keyed and unordered modes", () => {
         yield* listener.onRecords(tp0, keyedRecords(300, 20))
         for (let i = 0; i < 1000 && fake.commits.at(-1)?.offset !== 300; i++) yield* Effect.sleep("5 millis")
         expect(fake.commits.at(-1)?.offset).toBe(300)
-        expect(maxInFlight).toBeLessThanOrEqual(8)
-        expect(maxInFlight).toBeGreaterThan(1)
+        expect(running.count.max).toBeLessThanOrEqual(8)
+        expect(running.count.max).toBeGreaterThan(1)
         const byKey = new Map<string, typeof calls>()
         for (const c of calls) byKey.set(c.key, [...(byKey.get(c.key) ?? []), c])
         for (const list of byKey.values()) {
@@ -105,24 +117,13 @@ describe("keyed and unordered modes", () => {
       const long = new Uint8Array(10_000).fill(7)
       // Two long keys that differ only in their last byte, and two one-byte keys above 0x7f.
       const keys = [long, Uint8Array.from(long).fill(8, 9_999), Uint8Array.of(0xfe), Uint8Array.of(0xff)]
-      const running = [0, 0, 0, 0]
-      let inFlight = 0
-      let maxInFlight = 0
-      let sameKeyOverlap = false
+      const perKey = keys.map(() => inFlight())
+      const running = inFlight()
       const fiber = yield* Effect.fork(
         consumer.run({
           topics: ["t"],
           mode: ProcessingMode.keyed({ concurrency: 8 }),
-          handler: (r) =>
-            Effect.gen(function* () {
-              const k = r.offset % keys.length
-              if (running[k]! > 0) sameKeyOverlap = true
-              running[k]!++
-              maxInFlight = Math.max(maxInFlight, ++inFlight)
-              yield* Effect.sleep("20 millis")
-              running[k]!--
-              inFlight--
-            })
+          handler: (r) => running.during(perKey[r.offset % keys.length]!.during(Effect.sleep("20 millis")))
         })
       )
       const listener = yield* Deferred.await(fake.listener)
@@ -133,9 +134,9 @@ describe("keyed and unordered modes", () => {
       )
       for (let i = 0; i < 400 && fake.commits.at(-1)?.offset !== 8; i++) yield* Effect.sleep("5 millis")
       expect(fake.commits.at(-1)?.offset).toBe(8)
-      expect(sameKeyOverlap).toBe(false)
+      for (const key of perKey) expect(key.count.max).toBe(1)
       // Four distinct keys, so four records side by side: no two keys were taken for one.
-      expect(maxInFlight).toBe(keys.length)
+      expect(running.count.max).toBe(keys.length)
       yield* Fiber.interrupt(fiber)
     })
   )
