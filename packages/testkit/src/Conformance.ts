@@ -31,6 +31,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { TestCluster } from "./TestCluster.js"
 import {
+  committedWhen,
   coverage,
   eventually,
   expectMonotonicCommits,
@@ -535,11 +536,7 @@ export const suite = <E>(
         const a = yield* runMember("a")
         yield* wait(() => seen.filter((s) => s.member === "a").length === 200, "a to see all 200 records")
         // The user's commits land a little after the records were seen (grouped by 10 or 50 ms).
-        let committedByA: ReadonlyMap<number, number> = new Map()
-        for (let i = 0; i < 100 && !(committedByA.get(0) === 60 && committedByA.get(1) === 60); i++) {
-          yield* Effect.sleep("100 millis")
-          committedByA = yield* cluster.committed(groupId, topic)
-        }
+        const committedByA = yield* committedWhen(groupId, topic, (c) => c.get(0) === 60 && c.get(1) === 60)
         expect([committedByA.get(0), committedByA.get(1)]).toEqual([60, 60])
         const b = yield* runMember("b")
         // One partition moves to b: a's stream of it ends (revocation), b starts at a's commit.
@@ -553,14 +550,10 @@ export const suite = <E>(
         )
         // b commits everything it sees: wait for its last group of commits before stopping it
         // (interrupting the user's stream drops the commits it had not made yet, by design).
-        let committed: ReadonlyMap<number, number> = new Map()
-        for (let i = 0; i < 100 && committed.get(moved) !== 100; i++) {
-          yield* Effect.sleep("100 millis")
-          committed = yield* cluster.committed(groupId, topic)
-        }
+        yield* committedWhen(groupId, topic, (c) => c.get(moved) === 100)
         yield* Fiber.interrupt(b)
         yield* Fiber.interrupt(a)
-        committed = yield* cluster.committed(groupId, topic)
+        const committed = yield* cluster.committed(groupId, topic)
         expect(committed.get(moved)).toBe(100)
         expect(committed.get(1 - moved)).toBe(60)
       }))

@@ -90,6 +90,28 @@ export const freshTopic = (prefix: string, partitions: number, records: number) 
   })
 
 /**
+ * The group's committed offsets of `topic` once `done` holds of them, read every 100 ms, at
+ * most `tries` times: the last read if it never does, for the caller's assertion to show.
+ *
+ * @since 0.2.0
+ */
+export const committedWhen = (
+  groupId: string,
+  topic: string,
+  done: (committed: ReadonlyMap<number, number>) => boolean,
+  tries = 100
+) =>
+  Effect.gen(function* () {
+    const cluster = yield* TestCluster
+    let committed: ReadonlyMap<number, number> = new Map()
+    for (let i = 0; i < tries && !done(committed); i++) {
+      yield* Effect.sleep("100 millis")
+      committed = yield* cluster.committed(groupId, topic)
+    }
+    return committed
+  })
+
+/**
  * Waits until `predicate` holds, polling on the host's clock (a real broker does not follow
  * `TestClock`); dies with `what` after `patience`.
  *

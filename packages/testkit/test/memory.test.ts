@@ -1,171 +1,30 @@
 import { describe, expect, it } from "@effect/vitest"
-import {
-  ConsumerDriver,
-  type GroupListener,
-  type GroupSession,
-  type PartitionAssignment,
-  ProducerDriver,
-  type ProducerRecord,
-  type Subscription
-} from "@sluice/core/ConsumerDriver"
+import { ProducerDriver } from "@sluice/core/ConsumerDriver"
 import * as TP from "@sluice/core/TopicPartition"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as TestContext from "effect/TestContext"
 import { assign } from "../src/internal/memory/assignor.js"
 import { murmur2 } from "../src/internal/memory/murmur2.js"
 import * as MemoryKafka from "../src/MemoryKafka.js"
 import { TestCluster } from "../src/TestCluster.js"
-
-// -----------------------------------------------------------------------------------------
-// Helpers: a recording listener, joining and leaving, waiting without a clock
-// -----------------------------------------------------------------------------------------
+import {
+  clusterWithTopic,
+  commitAfter,
+  eventually,
+  everyPartitionOnce,
+  type LogEntry,
+  member,
+  numbered,
+  provide,
+  type Recorder,
+  settle
+} from "./support.js"
 
 const encoder = new TextEncoder()
-
-interface LogEntry {
-  readonly member: string
-  readonly type: "assigned" | "revoking" | "revoked" | "lost"
-  readonly partitions: ReadonlyArray<string>
-}
-
-interface Recorder {
-  readonly name: string
-  readonly listener: GroupListener
-  readonly owned: Set<string>
-  readonly received: Map<string, Array<number>>
-  readonly batches: Array<number>
-  readonly assignments: Array<PartitionAssignment>
-  readonly lost: Array<string>
-  /** Records delivered for a partition the recorder did not own: must stay empty. */
-  readonly strays: Array<string>
-  session: GroupSession | undefined
-  count: number
-}
-
-const recorder = (
-  name: string,
-  log: Array<LogEntry>,
-  hooks: {
-    readonly onRevoked?: (self: Recorder, partitions: ReadonlyArray<TP.TopicPartition>) => Effect.Effect<void>
-  } = {}
-): Recorder => {
-  const self: Recorder = {
-    name,
-    owned: new Set(),
-    received: new Map(),
-    batches: [],
-    assignments: [],
-    lost: [],
-    strays: [],
-    session: undefined,
-    count: 0,
-    listener: {
-      onAssigned: (partitions) =>
-        Effect.sync(() => {
-          const keys = partitions.map((p) => TP.key(p.topicPartition))
-          log.push({ member: name, type: "assigned", partitions: keys })
-          for (const key of keys) self.owned.add(key)
-          self.assignments.push(...partitions)
-        }),
-      onRevoked: (partitions) =>
-        Effect.suspend(() => {
-          log.push({ member: name, type: "revoking", partitions: partitions.map(TP.key) })
-          return Effect.zipRight(
-            hooks.onRevoked?.(self, partitions) ?? Effect.void,
-            Effect.sync(() => {
-              for (const tp of partitions) self.owned.delete(TP.key(tp))
-              log.push({ member: name, type: "revoked", partitions: partitions.map(TP.key) })
-            })
-          )
-        }),
-      onLost: (partitions) =>
-        Effect.sync(() => {
-          log.push({ member: name, type: "lost", partitions: partitions.map(TP.key) })
-          for (const tp of partitions) {
-            self.owned.delete(TP.key(tp))
-            self.lost.push(TP.key(tp))
-          }
-        }),
-      onRecords: (tp, records) =>
-        Effect.sync(() => {
-          const key = TP.key(tp)
-          if (!self.owned.has(key)) self.strays.push(key)
-          const list = self.received.get(key) ?? []
-          self.received.set(key, list)
-          for (const record of records) list.push(record.offset)
-          self.count += records.length
-          self.batches.push(records.length)
-        })
-    }
-  }
-  return self
-}
-
-const subscription = (groupId: string, topics: ReadonlyArray<string>, overrides: Partial<Subscription> = {}) =>
-  ({
-    groupId,
-    topics,
-    startFrom: "earliest",
-    sessionTimeout: Duration.seconds(10),
-    rebalanceTimeout: Duration.seconds(30),
-    heartbeatInterval: Duration.seconds(1),
-    maxBytesPerPartition: 1_048_576,
-    clientId: "test",
-    ...overrides
-  }) satisfies Subscription
-
-/** Subscribes in a scope of its own, so the test decides when the member leaves. */
-const join = (rec: Recorder, sub: Subscription) =>
-  Effect.gen(function* () {
-    const driver = yield* ConsumerDriver
-    const scope = yield* Scope.make()
-    const session = yield* Scope.extend(driver.subscribe(sub, rec.listener), scope)
-    rec.session = session
-    return { session, leave: Scope.close(scope, Exit.void) }
-  })
-
-/** Waits for a condition by yielding to the other fibers: no clock involved. */
-const eventually = (condition: () => boolean, what: string) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 50_000; i++) {
-      if (condition()) return
-      yield* Effect.yieldNow()
-    }
-    return yield* Effect.dieMessage(`never happened: ${what}`)
-  })
-
-/** Lets every fiber run until nothing changes (a few thousand yields). */
-const settle = Effect.gen(function* () {
-  for (let i = 0; i < 2_000; i++) yield* Effect.yieldNow()
-})
-
-const numbered = (topic: string, count: number, partitions?: number): Array<ProducerRecord> =>
-  Array.from({ length: count }, (_, i) => ({
-    topic,
-    partition: partitions === undefined ? undefined : i % partitions,
-    key: encoder.encode(`k${i}`),
-    value: encoder.encode(String(i))
-  }))
-
-const everyPartitionOnce = (snapshot: MemoryKafka.GroupSnapshot, topic: string, partitions: number) => {
-  const owners = new Map<number, Array<string>>()
-  for (const member of snapshot.members) {
-    for (const tp of member.assigned) {
-      if (tp.topic !== topic) continue
-      owners.set(tp.partition, [...(owners.get(tp.partition) ?? []), member.memberId])
-    }
-  }
-  expect([...owners.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: partitions }, (_, i) => i))
-  for (const list of owners.values()) expect(list).toHaveLength(1)
-}
-
-const provide = <A, E, R>(self: Effect.Effect<A, E, R>, options: Partial<MemoryKafka.Options> = {}) =>
-  Effect.provide(self, MemoryKafka.layer(options))
 
 // -----------------------------------------------------------------------------------------
 // Records
@@ -221,12 +80,10 @@ describe("memory: records", () => {
   it.effect("a member receives every partition's records in offset order, in batches of at most maxBatchSize", () =>
     provide(
       Effect.gen(function* () {
-        const kafka = yield* MemoryKafka.MemoryKafka
-        yield* kafka.createTopic("t", 2)
+        const kafka = yield* clusterWithTopic("t", 2)
         yield* kafka.produce(numbered("t", 2_000, 2))
         const log: Array<LogEntry> = []
-        const a = recorder("a", log)
-        yield* join(a, subscription("g", ["t"]))
+        const a = yield* member("a", log)
         yield* eventually(() => a.count === 2_000, "all records")
         expect(a.received.get("t|0")).toEqual(Array.from({ length: 1_000 }, (_, i) => i))
         expect(a.received.get("t|1")).toEqual(Array.from({ length: 1_000 }, (_, i) => i))
@@ -243,11 +100,9 @@ describe("memory: records", () => {
   it.effect("pollInterval paces the poll loop on the Clock", () =>
     provide(
       Effect.gen(function* () {
-        const kafka = yield* MemoryKafka.MemoryKafka
-        yield* kafka.createTopic("t", 1)
+        const kafka = yield* clusterWithTopic("t", 1)
         yield* kafka.produce(numbered("t", 30, 1))
-        const a = recorder("a", [])
-        yield* join(a, subscription("g", ["t"]))
+        const a = yield* member("a")
         yield* eventually(() => a.count === 10, "the first batch")
         yield* settle
         expect(a.count).toBe(10)
@@ -263,17 +118,14 @@ describe("memory: records", () => {
   it.effect("maxBytesPerPartition bounds a batch (at least one record)", () =>
     provide(
       Effect.gen(function* () {
-        const kafka = yield* MemoryKafka.MemoryKafka
-        yield* kafka.createTopic("big", 1)
+        const kafka = yield* clusterWithTopic("big", 1)
         yield* kafka.produce(
           Array.from({ length: 10 }, () => ({ topic: "big", key: null, value: new Uint8Array(1_000) }))
         )
-        const a = recorder("a", [])
-        yield* join(a, subscription("g", ["big"], { maxBytesPerPartition: 2_500 }))
+        const a = yield* member("a", [], { subscription: { topics: ["big"], maxBytesPerPartition: 2_500 } })
         yield* eventually(() => a.count === 10, "all records")
         expect(a.batches.every((n) => n <= 2)).toBe(true)
-        const b = recorder("b", [])
-        yield* join(b, subscription("g2", ["big"], { maxBytesPerPartition: 10 }))
+        const b = yield* member("b", [], { subscription: { groupId: "g2", topics: ["big"], maxBytesPerPartition: 10 } })
         yield* eventually(() => b.count === 10, "all records")
         expect(b.batches.every((n) => n === 1)).toBe(true)
       })
@@ -285,16 +137,14 @@ describe("memory: records", () => {
       Effect.gen(function* () {
         const kafka = yield* MemoryKafka.MemoryKafka
         yield* kafka.produce(numbered("t", 5, 1))
-        const a = recorder("a", [])
-        const first = yield* join(a, subscription("g", ["t"], { startFrom: "latest" }))
+        const a = yield* member("a", [], { subscription: { startFrom: "latest" } })
         yield* kafka.awaitStable("g")
         yield* kafka.produce(numbered("t", 3, 1))
         yield* eventually(() => a.count === 3, "new records")
         expect(a.received.get("t|0")).toEqual([5, 6, 7])
         yield* a.session!.commit([{ topic: "t", partition: 0, offset: 6, metadata: "m" }])
-        yield* first.leave
-        const b = recorder("b", [])
-        yield* join(b, subscription("g", ["t"], { startFrom: "latest" }))
+        yield* a.leave
+        const b = yield* member("b", [], { subscription: { startFrom: "latest" } })
         yield* eventually(() => b.count === 2, "from the committed offset")
         expect(b.assignments[0]!.committed).toEqual({ offset: 6, metadata: "m" })
         expect(b.received.get("t|0")).toEqual([6, 7])
@@ -311,21 +161,19 @@ describe("memory: groups", () => {
   it.effect("joins and leaves give each partition to exactly one member", () =>
     provide(
       Effect.gen(function* () {
-        const kafka = yield* MemoryKafka.MemoryKafka
-        yield* kafka.createTopic("t", 6)
+        const kafka = yield* clusterWithTopic("t", 6)
         const log: Array<LogEntry> = []
-        const members = ["a", "b", "c"].map((n) => recorder(n, log))
-        const joined = []
-        for (const m of members) {
-          joined.push(yield* join(m, subscription("g", ["t"])))
+        const members: Array<Recorder> = []
+        for (const name of ["a", "b", "c"]) {
+          members.push(yield* member(name, log))
           const snapshot = yield* kafka.awaitStable("g")
-          expect(snapshot.members).toHaveLength(joined.length)
+          expect(snapshot.members).toHaveLength(members.length)
           everyPartitionOnce(snapshot, "t", 6)
         }
         // The listeners' view agrees with the coordinator's.
         const union = members.flatMap((m) => [...m.owned])
         expect(union.sort()).toEqual(Array.from({ length: 6 }, (_, i) => `t|${i}`).sort())
-        yield* joined[1]!.leave
+        yield* members[1]!.leave
         const after = yield* kafka.awaitStable("g")
         expect(after.members).toHaveLength(2)
         everyPartitionOnce(after, "t", 6)
@@ -350,28 +198,14 @@ describe("memory: groups", () => {
     () =>
       provide(
         Effect.gen(function* () {
-          const kafka = yield* MemoryKafka.MemoryKafka
-          yield* kafka.createTopic("t", 4)
+          const kafka = yield* clusterWithTopic("t", 4)
           const log: Array<LogEntry> = []
           const commits: Array<string> = []
-          const a = recorder("a", log, {
-            // A slow revocation that commits its final offsets inside onRevoked: accepted.
-            onRevoked: (self, partitions) =>
-              Effect.zipRight(
-                Effect.sleep("5 seconds"),
-                self.session!.commit(partitions.map((tp) => ({ ...tp, offset: 0, metadata: "final" }))).pipe(
-                  Effect.match({
-                    onFailure: (e) => commits.push(`rejected ${e.reason}`),
-                    onSuccess: () => commits.push("accepted")
-                  })
-                )
-              )
-          })
-          yield* join(a, subscription("g", ["t"]))
+          // A slow revocation that commits its final offsets inside onRevoked: accepted.
+          const a = yield* member("a", log, { hooks: { onRevoked: commitAfter("5 seconds", commits, "final") } })
           const first = yield* kafka.awaitStable("g")
           expect(first.members[0]!.assigned).toHaveLength(4)
-          const b = recorder("b", log)
-          yield* join(b, subscription("g", ["t"]))
+          const b = yield* member("b", log)
           yield* eventually(() => log.some((e) => e.member === "a" && e.type === "revoking"), "a revoking")
           yield* TestClock.adjust("4 seconds")
           yield* settle
@@ -405,24 +239,16 @@ describe("memory: groups", () => {
     () =>
       provide(
         Effect.gen(function* () {
-          const kafka = yield* MemoryKafka.MemoryKafka
-          yield* kafka.createTopic("t", 4)
+          const kafka = yield* clusterWithTopic("t", 4)
           const log: Array<LogEntry> = []
           const late: Array<string> = []
-          const a = recorder("a", log, {
-            onRevoked: (self, partitions) =>
-              Effect.zipRight(
-                Effect.sleep("25 seconds"),
-                self
-                  .session!.commit(partitions.map((tp) => ({ ...tp, offset: 0 })))
-                  .pipe(Effect.match({ onFailure: (e) => late.push(e.reason), onSuccess: () => late.push("accepted") }))
-              )
+          yield* member("a", log, {
+            subscription: { rebalanceTimeout: Duration.seconds(10) },
+            hooks: { onRevoked: commitAfter("25 seconds", late) }
           })
-          yield* join(a, subscription("g", ["t"], { rebalanceTimeout: Duration.seconds(10) }))
           const first = yield* kafka.awaitStable("g")
           const firstId = first.members[0]!.memberId
-          const b = recorder("b", log)
-          yield* join(b, subscription("g", ["t"]))
+          const b = yield* member("b", log)
           yield* eventually(() => log.some((e) => e.member === "a" && e.type === "revoking"), "a revoking")
           yield* TestClock.adjust("10 seconds")
           yield* eventually(() => b.owned.size === 4, "b owns everything")
@@ -452,13 +278,10 @@ describe("memory: groups", () => {
     () =>
       provide(
         Effect.gen(function* () {
-          const kafka = yield* MemoryKafka.MemoryKafka
-          yield* kafka.createTopic("t", 4)
+          const kafka = yield* clusterWithTopic("t", 4)
           const log: Array<LogEntry> = []
-          const a = recorder("a", log)
-          const b = recorder("b", log)
-          yield* join(a, subscription("g", ["t"], { sessionTimeout: Duration.seconds(10) }))
-          yield* join(b, subscription("g", ["t"]))
+          const a = yield* member("a", log, { subscription: { sessionTimeout: Duration.seconds(10) } })
+          const b = yield* member("b", log)
           yield* kafka.awaitStable("g")
           const aId = (yield* a.session!.memberId)!
           const aOwned = [...a.owned]
@@ -497,12 +320,9 @@ describe("memory: groups", () => {
   it.effect("a commit with a stale generation or from a non-member is rejected with reason rebalance", () =>
     provide(
       Effect.gen(function* () {
-        const kafka = yield* MemoryKafka.MemoryKafka
-        yield* kafka.createTopic("t", 2)
-        const a = recorder("a", [])
-        const b = recorder("b", [])
-        yield* join(a, subscription("g", ["t"]))
-        yield* join(b, subscription("g", ["t"]))
+        const kafka = yield* clusterWithTopic("t", 2)
+        const a = yield* member("a")
+        yield* member("b")
         const stable = yield* kafka.awaitStable("g")
         const aId = (yield* a.session!.memberId)!
         const mine = [...a.owned].map(TP.fromKey)
@@ -534,10 +354,8 @@ describe("memory: groups", () => {
   it.effect("pause stops delivery of a partition, resume restarts it", () =>
     provide(
       Effect.gen(function* () {
-        const kafka = yield* MemoryKafka.MemoryKafka
-        yield* kafka.createTopic("t", 2)
-        const a = recorder("a", [])
-        yield* join(a, subscription("g", ["t"]))
+        const kafka = yield* clusterWithTopic("t", 2)
+        const a = yield* member("a")
         yield* kafka.awaitStable("g")
         yield* kafka.produce(numbered("t", 20, 2))
         yield* eventually(() => a.count === 20, "first records")
@@ -556,15 +374,12 @@ describe("memory: groups", () => {
   it.effect("cooperative: only the partitions that move are revoked", () =>
     provide(
       Effect.gen(function* () {
-        const kafka = yield* MemoryKafka.MemoryKafka
-        yield* kafka.createTopic("t", 6)
+        const kafka = yield* clusterWithTopic("t", 6)
         const log: Array<LogEntry> = []
-        const a = recorder("a", log)
-        yield* join(a, subscription("g", ["t"]))
+        const a = yield* member("a", log)
         yield* kafka.awaitStable("g")
         expect(a.owned.size).toBe(6)
-        const b = recorder("b", log)
-        yield* join(b, subscription("g", ["t"]))
+        const b = yield* member("b", log)
         const after = yield* kafka.awaitStable("g")
         everyPartitionOnce(after, "t", 6)
         const revoked = log.filter((e) => e.member === "a" && e.type === "revoking")
@@ -586,8 +401,7 @@ describe("memory: groups", () => {
     provide(
       Effect.gen(function* () {
         const kafka = yield* MemoryKafka.MemoryKafka
-        const a = recorder("a", [])
-        yield* join(a, subscription("g", ["later"]))
+        const a = yield* member("a", [], { subscription: { topics: ["later"] } })
         yield* kafka.awaitStable("g")
         expect(a.owned.size).toBe(0)
         yield* kafka.createTopic("later", 2)
@@ -603,18 +417,16 @@ describe("memory: groups", () => {
   it.effect("the same seed replays the same run; another seed does not", () => {
     const scenario = (seed: number) =>
       Effect.gen(function* () {
-        const kafka = yield* MemoryKafka.MemoryKafka
-        yield* kafka.createTopic("t", 6)
+        const kafka = yield* clusterWithTopic("t", 6)
         yield* kafka.produce(numbered("t", 60))
         const log: Array<LogEntry> = []
-        const members = ["a", "b", "c"].map((n) => recorder(n, log))
-        const joined = []
-        for (const m of members) joined.push(yield* join(m, subscription("g", ["t"])))
+        const members: Array<Recorder> = []
+        for (const name of ["a", "b", "c"]) members.push(yield* member(name, log))
         yield* kafka.awaitStable("g")
         yield* kafka.faults.crash((yield* members[1]!.session!.memberId)!)
         yield* TestClock.adjust("10 seconds")
         yield* kafka.awaitStable("g")
-        yield* joined[2]!.leave
+        yield* members[2]!.leave
         yield* kafka.awaitStable("g")
         yield* kafka.faults.forceRebalance()
         yield* kafka.awaitStable("g")
@@ -643,10 +455,8 @@ describe("memory: faults", () => {
   it.effect("failCommits fails the next N commits with the scripted error", () =>
     provide(
       Effect.gen(function* () {
-        const kafka = yield* MemoryKafka.MemoryKafka
-        yield* kafka.createTopic("t", 1)
-        const a = recorder("a", [])
-        yield* join(a, subscription("g", ["t"]))
+        const kafka = yield* clusterWithTopic("t", 1)
+        const a = yield* member("a")
         yield* kafka.awaitStable("g")
         const commit = (offset: number) => Effect.either(a.session!.commit([{ topic: "t", partition: 0, offset }]))
         yield* kafka.faults.failCommits({ times: 2, error: "rebalanceInProgress" })
@@ -677,10 +487,8 @@ describe("memory: faults", () => {
   it.effect("failFetches stops delivery for a duration of the Clock", () =>
     provide(
       Effect.gen(function* () {
-        const kafka = yield* MemoryKafka.MemoryKafka
-        yield* kafka.createTopic("t", 2)
-        const a = recorder("a", [])
-        yield* join(a, subscription("g", ["t"]))
+        const kafka = yield* clusterWithTopic("t", 2)
+        const a = yield* member("a")
         yield* kafka.awaitStable("g")
         yield* kafka.faults.failFetches({ duration: "5 seconds", topic: "t" })
         yield* kafka.produce(numbered("t", 10, 2))
@@ -698,11 +506,10 @@ describe("memory: faults", () => {
   it.effect("forceRebalance and rebalanceStorm run new generations", () =>
     provide(
       Effect.gen(function* () {
-        const kafka = yield* MemoryKafka.MemoryKafka
-        yield* kafka.createTopic("t", 2)
+        const kafka = yield* clusterWithTopic("t", 2)
         const log: Array<LogEntry> = []
-        yield* join(recorder("a", log), subscription("g", ["t"]))
-        yield* join(recorder("b", log), subscription("g", ["t"]))
+        yield* member("a", log)
+        yield* member("b", log)
         const start = yield* kafka.awaitStable("g")
         yield* kafka.faults.forceRebalance("g")
         const forced = yield* kafka.awaitStable("g")
@@ -752,8 +559,7 @@ describe("memory: TestCluster and assignors", () => {
           [0, 4],
           [1, 3]
         ])
-        const a = recorder("a", [])
-        yield* join(a, subscription("g", ["t"]))
+        const a = yield* member("a")
         const kafka = yield* MemoryKafka.MemoryKafka
         yield* kafka.awaitStable("g")
         yield* a.session!.commit([{ topic: "t", partition: 1, offset: 2 }])

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConsumerDriver, type ProducerRecord } from "@sluice/core/ConsumerDriver"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as MemoryKafka from "../src/MemoryKafka.js"
+import { subscription } from "./support.js"
 
 // A sanity check, not a timed assertion: machines differ. It logs what the simulated
 // cluster delivers per second to a listener that does nothing, under the live clock.
@@ -34,16 +34,7 @@ describe("memory: throughput", () => {
         const finished = new Promise<void>((resolve) => (done = resolve))
         const start = performance.now()
         yield* driver.subscribe(
-          {
-            groupId: "bench",
-            topics: ["bench"],
-            startFrom: "earliest",
-            sessionTimeout: Duration.seconds(10),
-            rebalanceTimeout: Duration.seconds(30),
-            heartbeatInterval: Duration.seconds(1),
-            maxBytesPerPartition: 16 * 1_048_576,
-            clientId: "bench"
-          },
+          subscription("bench", ["bench"], { maxBytesPerPartition: 16 * 1_048_576, clientId: "bench" }),
           {
             onAssigned: () => Effect.void,
             onRevoked: () => Effect.void,
