@@ -52,6 +52,24 @@ export type Handler<In, E, R> = (record: In) => Effect.Effect<void, E, R>
 export type Match = Iterable<number> | ((record: RecordLike) => boolean)
 
 /**
+ * How many attempts of a matching record a fault takes: all when omitted.
+ *
+ * @since 0.2.0
+ */
+export interface Times {
+  readonly times?: number | undefined
+}
+
+/**
+ * Which records a fault applies to: all when omitted.
+ *
+ * @since 0.2.0
+ */
+export interface Where {
+  readonly where?: Match | undefined
+}
+
+/**
  * The failure an injected fault produces.
  *
  * @since 0.1.0
@@ -109,38 +127,50 @@ const handlerThenMatch = (args: IArguments): boolean =>
 const handlerFirst = (args: IArguments): boolean => typeof args[0] === "function"
 
 /**
+ * A combinator's two forms: data-last for `pipe`, data-first with the handler first. `Args`
+ * are its own arguments; `Fault` is the failure it adds.
+ *
+ * @since 0.2.0
+ */
+export interface Combinator<Args extends ReadonlyArray<unknown>, Fault = never> {
+  (...args: Args): <In extends RecordLike, E, R>(self: Handler<In, E, R>) => Handler<In, E | Fault, R>
+  <In extends RecordLike, E, R>(self: Handler<In, E, R>, ...args: Args): Handler<In, E | Fault, R>
+}
+
+/** `self`, with `fault` in place of the first `times` attempts of each matching record. */
+const firstAttempts = <In extends RecordLike, E, R, F>(
+  self: Handler<In, E, R>,
+  matches: (record: RecordLike) => boolean,
+  times: number,
+  fault: (record: In, attempt: number) => Effect.Effect<void, F>
+): Handler<In, E | F, R> => {
+  const count = attempts()
+  return (record) =>
+    Effect.suspend((): Effect.Effect<void, E | F, R> => {
+      if (!matches(record)) return self(record)
+      const attempt = count(record)
+      return attempt <= times ? fault(record, attempt) : self(record)
+    })
+}
+
+const everyRecord = (): boolean => true
+
+/**
  * Fails matching records with `InjectedFault`: every time, or for their first `times`
  * attempts.
  *
  * @since 0.1.0
  */
-export const failAt: {
-  (
-    match: Match,
-    options?: { readonly times?: number | undefined }
-  ): <In extends RecordLike, E, R>(self: Handler<In, E, R>) => Handler<In, E | InjectedFault, R>
-  <In extends RecordLike, E, R>(
-    self: Handler<In, E, R>,
-    match: Match,
-    options?: { readonly times?: number | undefined }
-  ): Handler<In, E | InjectedFault, R>
-} = dual(
+export const failAt: Combinator<[match: Match, options?: Times], InjectedFault> = dual(
   handlerThenMatch,
   <In extends RecordLike, E, R>(
     self: Handler<In, E, R>,
     match: Match,
-    options?: { readonly times?: number | undefined }
-  ): Handler<In, E | InjectedFault, R> => {
-    const matches = matcher(match)
-    const times = options?.times ?? Number.POSITIVE_INFINITY
-    const count = attempts()
-    return (record) =>
-      Effect.suspend((): Effect.Effect<void, E | InjectedFault, R> => {
-        if (!matches(record)) return self(record)
-        const attempt = count(record)
-        return attempt <= times ? Effect.fail(fault("failAt", record, attempt)) : self(record)
-      })
-  }
+    options?: Times
+  ): Handler<In, E | InjectedFault, R> =>
+    firstAttempts(self, matcher(match), options?.times ?? Number.POSITIVE_INFINITY, (record, attempt) =>
+      Effect.fail(fault("failAt", record, attempt))
+    )
 )
 
 /**
@@ -149,10 +179,7 @@ export const failAt: {
  *
  * @since 0.1.0
  */
-export const failWithProbability: {
-  (p: number, seed: number): <In extends RecordLike, E, R>(self: Handler<In, E, R>) => Handler<In, E | InjectedFault, R>
-  <In extends RecordLike, E, R>(self: Handler<In, E, R>, p: number, seed: number): Handler<In, E | InjectedFault, R>
-} = dual(
+export const failWithProbability: Combinator<[p: number, seed: number], InjectedFault> = dual(
   handlerFirst,
   <In extends RecordLike, E, R>(
     self: Handler<In, E, R>,
@@ -175,32 +202,16 @@ export const failWithProbability: {
  *
  * @since 0.1.0
  */
-export const failTimes: {
-  (
-    n: number,
-    options?: { readonly where?: Match | undefined }
-  ): <In extends RecordLike, E, R>(self: Handler<In, E, R>) => Handler<In, E | InjectedFault, R>
-  <In extends RecordLike, E, R>(
-    self: Handler<In, E, R>,
-    n: number,
-    options?: { readonly where?: Match | undefined }
-  ): Handler<In, E | InjectedFault, R>
-} = dual(
+export const failTimes: Combinator<[n: number, options?: Where], InjectedFault> = dual(
   handlerFirst,
   <In extends RecordLike, E, R>(
     self: Handler<In, E, R>,
     n: number,
-    options?: { readonly where?: Match | undefined }
-  ): Handler<In, E | InjectedFault, R> => {
-    const matches = options?.where === undefined ? () => true : matcher(options.where)
-    const count = attempts()
-    return (record) =>
-      Effect.suspend((): Effect.Effect<void, E | InjectedFault, R> => {
-        if (!matches(record)) return self(record)
-        const attempt = count(record)
-        return attempt <= n ? Effect.fail(fault("failTimes", record, attempt)) : self(record)
-      })
-  }
+    options?: Where
+  ): Handler<In, E | InjectedFault, R> =>
+    firstAttempts(self, options?.where === undefined ? everyRecord : matcher(options.where), n, (record, attempt) =>
+      Effect.fail(fault("failTimes", record, attempt))
+    )
 )
 
 /**
@@ -209,24 +220,14 @@ export const failTimes: {
  *
  * @since 0.1.0
  */
-export const slow: {
-  (
-    duration: Duration.DurationInput,
-    options?: { readonly where?: Match | undefined }
-  ): <In extends RecordLike, E, R>(self: Handler<In, E, R>) => Handler<In, E, R>
-  <In extends RecordLike, E, R>(
-    self: Handler<In, E, R>,
-    duration: Duration.DurationInput,
-    options?: { readonly where?: Match | undefined }
-  ): Handler<In, E, R>
-} = dual(
+export const slow: Combinator<[duration: Duration.DurationInput, options?: Where]> = dual(
   handlerFirst,
   <In extends RecordLike, E, R>(
     self: Handler<In, E, R>,
     duration: Duration.DurationInput,
-    options?: { readonly where?: Match | undefined }
+    options?: Where
   ): Handler<In, E, R> => {
-    const matches = options?.where === undefined ? () => true : matcher(options.where)
+    const matches = options?.where === undefined ? everyRecord : matcher(options.where)
     const delay = Duration.decode(duration)
     return (record) => (matches(record) ? Effect.zipRight(Effect.sleep(delay), self(record)) : self(record))
   }
@@ -238,32 +239,10 @@ export const slow: {
  *
  * @since 0.1.0
  */
-export const hang: {
-  (
-    match: Match,
-    options?: { readonly times?: number | undefined }
-  ): <In extends RecordLike, E, R>(self: Handler<In, E, R>) => Handler<In, E, R>
-  <In extends RecordLike, E, R>(
-    self: Handler<In, E, R>,
-    match: Match,
-    options?: { readonly times?: number | undefined }
-  ): Handler<In, E, R>
-} = dual(
+export const hang: Combinator<[match: Match, options?: Times]> = dual(
   handlerThenMatch,
-  <In extends RecordLike, E, R>(
-    self: Handler<In, E, R>,
-    match: Match,
-    options?: { readonly times?: number | undefined }
-  ): Handler<In, E, R> => {
-    const matches = matcher(match)
-    const times = options?.times ?? Number.POSITIVE_INFINITY
-    const count = attempts()
-    return (record) =>
-      Effect.suspend(() => {
-        if (!matches(record)) return self(record)
-        return count(record) <= times ? Effect.never : self(record)
-      })
-  }
+  <In extends RecordLike, E, R>(self: Handler<In, E, R>, match: Match, options?: Times): Handler<In, E, R> =>
+    firstAttempts(self, matcher(match), options?.times ?? Number.POSITIVE_INFINITY, () => Effect.never)
 )
 
 /**
@@ -271,13 +250,15 @@ export const hang: {
  *
  * @since 0.1.0
  */
-export const dieAt: {
-  (match: Match): <In extends RecordLike, E, R>(self: Handler<In, E, R>) => Handler<In, E, R>
-  <In extends RecordLike, E, R>(self: Handler<In, E, R>, match: Match): Handler<In, E, R>
-} = dual(2, <In extends RecordLike, E, R>(self: Handler<In, E, R>, match: Match): Handler<In, E, R> => {
-  const matches = matcher(match)
-  return (record) =>
-    Effect.suspend(() =>
-      matches(record) ? Effect.die(new Error(`injected defect at ${TP.format(record)}@${record.offset}`)) : self(record)
-    )
-})
+export const dieAt: Combinator<[match: Match]> = dual(
+  2,
+  <In extends RecordLike, E, R>(self: Handler<In, E, R>, match: Match): Handler<In, E, R> => {
+    const matches = matcher(match)
+    return (record) =>
+      Effect.suspend(() =>
+        matches(record)
+          ? Effect.die(new Error(`injected defect at ${TP.format(record)}@${record.offset}`))
+          : self(record)
+      )
+  }
+)

@@ -179,13 +179,7 @@ export class Coordinator {
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.sync(() => {
         if (member.gone !== gone) return
-        this.membership.expel(
-          member,
-          now,
-          member.status === "crashed" ? "dead" : "expelled",
-          "expelled",
-          "did not rejoin within its rebalance timeout"
-        )
+        this.membership.fence(member, now, "expelled", "did not rejoin within its rebalance timeout")
       })
     )
   }

@@ -143,15 +143,7 @@ export class Faults {
   fence(memberId: string): Effect.Effect<void, KafkaError.KafkaError> {
     return Effect.flatMap(this.findMember(memberId, "fence"), (member) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.sync(() =>
-          this.membership.expel(
-            member,
-            now,
-            member.status === "crashed" ? "dead" : "expelled",
-            "fenced",
-            "fenced by the coordinator"
-          )
-        )
+        Effect.sync(() => this.membership.fence(member, now, "fenced", "fenced by the coordinator"))
       )
     )
   }

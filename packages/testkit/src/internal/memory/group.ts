@@ -236,6 +236,14 @@ export class Membership implements LogListener {
     this.request(group)
   }
 
+  /**
+   * Expels a member the coordinator gave up on: a crashed member's process is gone, so it is
+   * dead; any other rejoins.
+   */
+  fence(member: Member, now: number, type: MemoryKafka.GroupEventType, detail: string): void {
+    this.expel(member, now, member.status === "crashed" ? "dead" : "expelled", type, detail)
+  }
+
   /** The session of a dead member ends for good: `GroupSession.failed` fails. */
   bury(member: Member, error?: KafkaError.KafkaError): void {
     member.status = "dead"

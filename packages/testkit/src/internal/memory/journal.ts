@@ -57,13 +57,14 @@ export class Journal {
     })
   }
 
+  /** What an entry of a commit starts with: its number, its time and who committed. */
+  private commitEntry(groupId: string, member: Committer, now: number) {
+    return { seq: ++this.seq, time: now, groupId, memberId: member.id, generation: member.generation }
+  }
+
   accepted(groupId: string, member: Committer, offset: OffsetAndMetadata, metadata: string, now: number): void {
     this.commitLog.push({
-      seq: ++this.seq,
-      time: now,
-      groupId,
-      memberId: member.id,
-      generation: member.generation,
+      ...this.commitEntry(groupId, member, now),
       topic: offset.topic,
       partition: offset.partition,
       offset: offset.offset,
@@ -79,11 +80,7 @@ export class Journal {
     now: number
   ): void {
     this.rejected.push({
-      seq: ++this.seq,
-      time: now,
-      groupId,
-      memberId: member.id,
-      generation: member.generation,
+      ...this.commitEntry(groupId, member, now),
       offsets: offsets.slice(),
       error
     })
