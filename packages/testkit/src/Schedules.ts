@@ -34,6 +34,7 @@ import { ConsumerDriver, type GroupSession, type OffsetAndMetadata } from "@slui
 import type { ConsumerRecord } from "@sluice/core/ConsumerRecord"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import * as ProcessingMode from "@sluice/core/ProcessingMode"
+import * as TP from "@sluice/core/TopicPartition"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -585,9 +586,7 @@ const checkOwnership = (
         e.seq > entry.seq &&
         e.memberId === entry.memberId &&
         (entry.end === "revoked"
-          ? e.type === "revoked" &&
-            e.detail === undefined &&
-            e.partitions?.some((tp) => tp.topic === entry.topic && tp.partition === entry.partition) === true
+          ? e.type === "revoked" && e.detail === undefined && e.partitions?.some((tp) => TP.equals(tp, entry)) === true
           : entry.end === "left"
             ? e.type === "left"
             : e.type === "fenced" || e.type === "sessionExpired" || e.type === "expelled")
@@ -599,8 +598,7 @@ const checkOwnership = (
     const index = ownership.findIndex(
       (entry, i) =>
         entry.memberId === commit.memberId &&
-        entry.topic === commit.topic &&
-        entry.partition === commit.partition &&
+        TP.equals(entry, commit) &&
         entry.seq < commit.seq &&
         commit.seq < ends[i]!
     )
