@@ -4,13 +4,14 @@ import { ConsumerDriver } from "@sluice/core/ConsumerDriver"
 import type { KafkaError } from "@sluice/core/KafkaError"
 import type { TopicPartition } from "@sluice/core/TopicPartition"
 import { brokerForTests } from "@sluice/testkit/KafkaBroker"
+import { eventually, uniqueName } from "@sluice/testkit/TestHelpers"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as KafkaJsDriver from "../src/KafkaJsDriver.js"
-import { committed, createTopic, type Event, eventually, produce, recorder, subscription, unique } from "./support.js"
+import { committed, createTopic, type Event, produce, recorder, subscription } from "./support.js"
 
 const driver = (brokers: ReadonlyArray<string>) =>
   KafkaJsDriver.make({ brokers, logLevel: "error" }).pipe(Effect.map((d) => ConsumerDriver.of(d)))
@@ -38,7 +39,9 @@ describe("KafkaJsDriver without a broker", () => {
     Effect.gen(function* () {
       const d = yield* driver(["127.0.0.1:1"])
       const started = Date.now()
-      const error = yield* Effect.flip(Effect.scoped(d.subscribe(subscription("t", unique("g")), recorder().listener)))
+      const error = yield* Effect.flip(
+        Effect.scoped(d.subscribe(subscription("t", uniqueName("g")), recorder().listener))
+      )
       const elapsed = Date.now() - started
       expect(error._tag).toBe("KafkaError")
       expect(error.reason).toBe("connection")
@@ -51,7 +54,7 @@ describe("KafkaJsDriver without a broker", () => {
   it.live("a heartbeat interval not below the session timeout is a typed error, not a defect", () =>
     Effect.gen(function* () {
       const d = yield* driver(["127.0.0.1:1"])
-      const sub = subscription("t", unique("g"), { heartbeatInterval: Duration.seconds(10) })
+      const sub = subscription("t", uniqueName("g"), { heartbeatInterval: Duration.seconds(10) })
       const error = yield* Effect.flip(Effect.scoped(d.subscribe(sub, recorder().listener)))
       expect(error.reason).toBe("unknown")
       expect(error.message).toContain("heartbeatInterval")
@@ -69,7 +72,7 @@ describe.skipIf(broker === undefined)("KafkaJsDriver on a real broker", () => {
       const d = yield* driver(b)
       const started = Date.now()
       const error = yield* Effect.flip(
-        Effect.scoped(d.subscribe(subscription(unique("sluice-missing"), unique("g")), recorder().listener))
+        Effect.scoped(d.subscribe(subscription(uniqueName("sluice-missing"), uniqueName("g")), recorder().listener))
       )
       expect(error.reason).toBe("protocol")
       expect(error.message).toContain("UNKNOWN_TOPIC_OR_PARTITION")
@@ -81,8 +84,8 @@ describe.skipIf(broker === undefined)("KafkaJsDriver on a real broker", () => {
     "delivers in offset order with keys, values and headers; a commit and its metadata reach the next member",
     () =>
       Effect.gen(function* () {
-        const topic = unique("sluice-deliver")
-        const groupId = unique("g")
+        const topic = uniqueName("sluice-deliver")
+        const groupId = uniqueName("g")
         yield* createTopic(b, topic, 2)
         const acks = yield* produce(b, topic, 2, 5)
         expect(acks.map((a) => `${a.partition}:${a.offset}`)).toEqual([
@@ -100,7 +103,7 @@ describe.skipIf(broker === undefined)("KafkaJsDriver on a real broker", () => {
 
         const first = recorder()
         const a = yield* member(b, subscription(topic, groupId), first.listener)
-        yield* eventually(() => first.records().length === 10)
+        yield* eventually(() => first.records().length === 10, "the first member's 10 records")
         const assigned = ofPartitions(first.events, "assigned")
         expect(assigned).toHaveLength(1)
         expect(first.events[0]?._tag).toBe("assigned")
@@ -137,7 +140,7 @@ describe.skipIf(broker === undefined)("KafkaJsDriver on a real broker", () => {
 
         const second = recorder()
         yield* member(b, subscription(topic, groupId), second.listener)
-        yield* eventually(() => second.records().length === 2)
+        yield* eventually(() => second.records().length === 2, "the next member's 2 records")
         const [assignment] = ofPartitions(second.events, "assigned") as Array<Extract<Event, { _tag: "assigned" }>>
         const byPartition = new Map(assignment!.partitions.map((p) => [p.topicPartition.partition, p.committed]))
         expect(byPartition.get(0)).toEqual({ offset: 3, metadata: "finished:4" })
@@ -150,20 +153,23 @@ describe.skipIf(broker === undefined)("KafkaJsDriver on a real broker", () => {
     "a rebalance does not commit unprocessed offsets; the old owner's onRevoked ends before the new owner's onAssigned",
     () =>
       Effect.gen(function* () {
-        const topic = unique("sluice-rebalance")
-        const groupId = unique("g")
+        const topic = uniqueName("sluice-rebalance")
+        const groupId = uniqueName("g")
         yield* createTopic(b, topic, 2)
         yield* produce(b, topic, 2, 10)
 
         // A receives everything and never marks or commits anything.
         const a = recorder()
         yield* member(b, subscription(topic, groupId), a.listener)
-        yield* eventually(() => a.records().length === 20)
+        yield* eventually(() => a.records().length === 20, "A's 20 records")
 
         const bb = recorder()
         yield* member(b, subscription(topic, groupId), bb.listener)
-        yield* eventually(() => ofPartitions(bb.events, "assigned").length === 1 && bb.records().length > 0)
-        yield* eventually(() => ofPartitions(a.events, "assigned").length === 2)
+        yield* eventually(
+          () => ofPartitions(bb.events, "assigned").length === 1 && bb.records().length > 0,
+          "B's assignment and first records"
+        )
+        yield* eventually(() => ofPartitions(a.events, "assigned").length === 2, "A's second assignment")
 
         const revoked = ofPartitions(a.events, "revoked") as Array<Extract<Event, { _tag: "revoked" }>>
         expect(revoked).toHaveLength(1)
@@ -177,7 +183,7 @@ describe.skipIf(broker === undefined)("KafkaJsDriver on a real broker", () => {
         const bPartitions = (bAssigned as Extract<Event, { _tag: "assigned" }>).partitions
         expect(bPartitions).toHaveLength(1)
         expect(bPartitions[0]!.committed).toBeUndefined()
-        yield* eventually(() => bb.records().length === 10)
+        yield* eventually(() => bb.records().length === 10, "B's 10 records")
         expect(bb.records().map((r) => r.offset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
 
         // A saw no records between the start of its revocation and its next assignment.
@@ -193,8 +199,8 @@ describe.skipIf(broker === undefined)("KafkaJsDriver on a real broker", () => {
    */
   const handOver = (drain: Duration.DurationInput, sessionTimeout: Duration.DurationInput) =>
     Effect.gen(function* () {
-      const topic = unique("sluice-handover")
-      const groupId = unique("g")
+      const topic = uniqueName("sluice-handover")
+      const groupId = uniqueName("g")
       yield* createTopic(b, topic, 2)
       yield* produce(b, topic, 2, 10)
       const sub = subscription(topic, groupId, {
@@ -217,12 +223,12 @@ describe.skipIf(broker === undefined)("KafkaJsDriver on a real broker", () => {
       })
       const ma = yield* member(b, sub, a.listener)
       yield* Deferred.succeed(sessionA, ma.session)
-      yield* eventually(() => a.records().length === 20)
+      yield* eventually(() => a.records().length === 20, "A's 20 records")
       const memberA = yield* ma.session.memberId
 
       const bb = recorder()
       yield* member(b, sub, bb.listener)
-      yield* eventually(() => bb.records().length >= 3, "40 seconds")
+      yield* eventually(() => bb.records().length >= 3, "B's first 3 records", "40 seconds")
 
       expect(commitResult).toHaveLength(1)
       expect(Exit.isSuccess(commitResult[0]!)).toBe(true)
@@ -251,8 +257,8 @@ describe.skipIf(broker === undefined)("KafkaJsDriver on a real broker", () => {
     "heartbeats go on while the engine takes 10 s over records (6 s session): no rebalance, commit accepted",
     () =>
       Effect.gen(function* () {
-        const topic = unique("sluice-slow")
-        const groupId = unique("g")
+        const topic = uniqueName("sluice-slow")
+        const groupId = uniqueName("g")
         yield* createTopic(b, topic, 1)
         yield* produce(b, topic, 1, 5)
         const scope = yield* Effect.scope
@@ -292,8 +298,8 @@ describe.skipIf(broker === undefined)("KafkaJsDriver on a real broker", () => {
     "a member whose session expired reports its partitions lost, not revoked, and rejoins as a new member",
     () =>
       Effect.gen(function* () {
-        const topic = unique("sluice-lost")
-        const groupId = unique("g")
+        const topic = uniqueName("sluice-lost")
+        const groupId = uniqueName("g")
         yield* createTopic(b, topic, 1)
         yield* produce(b, topic, 1, 3)
         let calls = 0
@@ -308,6 +314,7 @@ describe.skipIf(broker === undefined)("KafkaJsDriver on a real broker", () => {
         const first = yield* session.memberId
         yield* eventually(
           () => ofPartitions(m.events, "assigned").length === 2 && m.records().length === 6,
+          "the second assignment and its records",
           "40 seconds"
         )
         expect(ofPartitions(m.events, "revoked")).toHaveLength(0)
@@ -323,21 +330,24 @@ describe.skipIf(broker === undefined)("KafkaJsDriver on a real broker", () => {
 
   it.scopedLive("a paused partition gets no records until resumed", () =>
     Effect.gen(function* () {
-      const topic = unique("sluice-pause")
-      const groupId = unique("g")
+      const topic = uniqueName("sluice-pause")
+      const groupId = uniqueName("g")
       yield* createTopic(b, topic, 2)
       yield* produce(b, topic, 2, 3)
       const m = recorder()
       const { session } = yield* member(b, subscription(topic, groupId), m.listener)
-      yield* eventually(() => m.records().length === 6)
+      yield* eventually(() => m.records().length === 6, "the first 6 records")
       const p0 = { topic, partition: 0 }
       yield* session.pause([p0])
       yield* produce(b, topic, 2, 3)
-      yield* eventually(() => m.records().filter((r) => r.partition === 1).length === 6)
+      yield* eventually(() => m.records().filter((r) => r.partition === 1).length === 6, "partition 1's new records")
       yield* Effect.sleep("2 seconds")
       expect(m.records().filter((r) => r.partition === 0)).toHaveLength(3)
       yield* session.resume([p0])
-      yield* eventually(() => m.records().filter((r) => r.partition === 0).length === 6)
+      yield* eventually(
+        () => m.records().filter((r) => r.partition === 0).length === 6,
+        "partition 0's records after resume"
+      )
       expect(
         m
           .records()

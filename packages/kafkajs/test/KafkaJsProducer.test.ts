@@ -1,10 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ConsumerDriver, ProducerDriver } from "@sluice/core/ConsumerDriver"
 import { brokerForTests } from "@sluice/testkit/KafkaBroker"
+import { eventually, uniqueName } from "@sluice/testkit/TestHelpers"
 import * as Effect from "effect/Effect"
 import * as KafkaJsDriver from "../src/KafkaJsDriver.js"
 import * as KafkaJsProducer from "../src/KafkaJsProducer.js"
-import { createTopic, eventually, recorder, subscription, unique } from "./support.js"
+import { createTopic, recorder, subscription } from "./support.js"
 
 const broker = await brokerForTests()
 
@@ -13,8 +14,8 @@ describe.skipIf(broker === undefined)("KafkaJsProducer on a real broker", () => 
 
   it.scopedLive("send reports where each record landed, keyed, keyless and with a partition, in one request", () =>
     Effect.gen(function* () {
-      const topic = unique("sluice-produce")
-      const other = unique("sluice-produce-other")
+      const topic = uniqueName("sluice-produce")
+      const other = uniqueName("sluice-produce-other")
       yield* createTopic(b, topic, 3)
       yield* createTopic(b, other, 1)
       const producer = yield* ProducerDriver
@@ -38,8 +39,8 @@ describe.skipIf(broker === undefined)("KafkaJsProducer on a real broker", () => 
       // Where the records really are: read them back.
       const reader = recorder()
       const driver = yield* ConsumerDriver
-      yield* driver.subscribe({ ...subscription(topic, unique("g")), topics: [topic, other] }, reader.listener)
-      yield* eventually(() => reader.records().length === 33)
+      yield* driver.subscribe({ ...subscription(topic, uniqueName("g")), topics: [topic, other] }, reader.listener)
+      yield* eventually(() => reader.records().length === 33, "the 33 records read back")
       const at = new Map(
         reader.records().map((r) => [`${r.topic}|${r.partition}|${r.offset}`, new TextDecoder().decode(r.value!)])
       )
@@ -60,7 +61,7 @@ describe.skipIf(broker === undefined)("KafkaJsProducer on a real broker", () => 
     Effect.gen(function* () {
       const producer = yield* ProducerDriver
       const error = yield* Effect.flip(
-        producer.send([{ topic: unique("sluice-nowhere"), key: null, value: new Uint8Array([1]) }])
+        producer.send([{ topic: uniqueName("sluice-nowhere"), key: null, value: new Uint8Array([1]) }])
       )
       expect(error._tag).toBe("KafkaError")
       expect(error.reason).toBe("protocol")

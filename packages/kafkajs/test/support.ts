@@ -1,18 +1,15 @@
 /**
  * What the broker tests of this package share: topics, a producer and a recording listener
- * standing in for the engine. The broker itself comes from the testkit
- * (`@sluice/testkit/KafkaBroker`, `brokerForTests`).
+ * standing in for the engine. The broker and the general helpers (`uniqueName`,
+ * `eventually`) come from the testkit.
  */
 import type { GroupListener, PartitionAssignment, Subscription } from "@sluice/core/ConsumerDriver"
 import type { RawRecord } from "@sluice/core/ConsumerRecord"
 import type { TopicPartition } from "@sluice/core/TopicPartition"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Schedule from "effect/Schedule"
 import { Kafka, logLevel } from "kafkajs"
 import * as KafkaJsProducer from "../src/KafkaJsProducer.js"
-
-export const unique = (prefix: string): string => `${prefix}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`
 
 /** An admin client for the test's scope. */
 export const admin = (brokers: ReadonlyArray<string>) =>
@@ -142,10 +139,3 @@ export const recorder = (
   }
   return { events, listener, records, owned }
 }
-
-/** Polls `condition` every 100 ms until it holds, failing after `timeout`. */
-export const eventually = (condition: () => boolean, timeout: Duration.DurationInput = "30 seconds") =>
-  Effect.suspend(() => (condition() ? Effect.void : Effect.fail("not yet" as const))).pipe(
-    Effect.retry({ schedule: Schedule.spaced("100 millis") }),
-    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error("condition not met in time") })
-  )
