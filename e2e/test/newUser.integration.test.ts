@@ -8,6 +8,7 @@
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -22,22 +23,41 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 const packages = ["core", "kafkajs", "testkit"] as const
 const nodes = [process.execPath, ...(process.env.SLUICE_E2E_NODES ?? "").split(":").filter((p) => p !== "")]
 
-// What the workspace itself runs on: the scratch project pins the same peers.
-const workspaceVersion = (name: string): string =>
-  JSON.parse(readFileSync(join(root, "node_modules", ...name.split("/"), "package.json"), "utf8")).version
+// What the workspace itself runs on: the scratch project pins the same peers. Each is found
+// from a workspace package that depends on it (pnpm links dependencies per package).
+const workspaceVersion = (name: string): string => {
+  for (const base of ["examples", "e2e", "."]) {
+    try {
+      const manifest = createRequire(join(root, base, "package.json")).resolve(`${name}/package.json`)
+      return JSON.parse(readFileSync(manifest, "utf8")).version
+    } catch {
+      // not a dependency of this one
+    }
+  }
+  throw new Error(`${name} is not installed in the workspace`)
+}
 
 let scratch = ""
 let project = ""
 const tarballs: Record<string, string> = {}
 
+// A failed command's error carries what it printed: a type error or a failed install says why.
 const sh = (command: string, args: ReadonlyArray<string>, cwd: string, env: Record<string, string> = {}) =>
-  run(command, [...args], { cwd, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 })
+  run(command, [...args], { cwd, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }).catch(
+    (error: { message: string; stdout?: string; stderr?: string }) => {
+      throw new Error(`${error.message}\n${error.stdout ?? ""}${error.stderr ?? ""}`)
+    }
+  )
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), "sluice-new-user-"))
   await sh(join(root, "node_modules", ".bin", "tsc"), ["-b", "tsconfig.build.json"], root)
   for (const name of packages) {
-    const { stdout } = await sh("pnpm", ["pack", "--pack-destination", join(scratch, "tarballs")], join(root, "packages", name))
+    const { stdout } = await sh(
+      "pnpm",
+      ["pack", "--pack-destination", join(scratch, "tarballs")],
+      join(root, "packages", name)
+    )
     tarballs[name] = stdout.trim().split("\n").at(-1)!
   }
   project = join(scratch, "project")
@@ -54,7 +74,13 @@ beforeAll(async () => {
           ...Object.fromEntries(packages.map((name) => [`@sluice/${name}`, `file:${tarballs[name]}`])),
           ...Object.fromEntries(peers.map((name) => [name, workspaceVersion(name)]))
         },
-        devDependencies: { typescript: workspaceVersion("typescript"), "@types/node": "^20.19.0" }
+        // skipLibCheck is off in the user's tsconfig, so Sluice's .d.ts are checked too;
+        // @effect/platform-node's own declarations name `ws`, whose types a user adds.
+        devDependencies: {
+          typescript: workspaceVersion("typescript"),
+          "@types/node": "^20.19.0",
+          "@types/ws": "^8.5.0"
+        }
       },
       null,
       2
@@ -75,7 +101,10 @@ describe("a new user's project", () => {
       for (const file of ["package/dist/index.js", "package/dist/index.d.ts", "package/README.md", "package/LICENSE"]) {
         expect(files, `${name} ships ${file}`).toContain(file)
       }
-      expect(files.filter((file) => /\/test\/|vitest\.config|tsconfig|\.tsbuildinfo/.test(file)), name).toEqual([])
+      expect(
+        files.filter((file) => /\/test\/|vitest\.config|tsconfig|\.tsbuildinfo/.test(file)),
+        name
+      ).toEqual([])
       const manifest = JSON.parse((await sh("tar", ["-xzOf", tarballs[name]!, "package/package.json"], scratch)).stdout)
       expect(manifest.exports["."].import, `${name} exports built files`).toBe("./dist/index.js")
       expect(manifest.peerDependencies.effect, `${name} takes effect as a peer`).toMatch(/^\^3\./)
@@ -89,7 +118,11 @@ describe("a new user's project", () => {
 
   it("cannot import @sluice/*/internal modules", async () => {
     for (const specifier of ["@sluice/core/internal/engine", "@sluice/testkit/internal/memory/cluster"]) {
-      const attempt = sh(process.execPath, ["--input-type=module", "-e", `await import(${JSON.stringify(specifier)})`], project)
+      const attempt = sh(
+        process.execPath,
+        ["--input-type=module", "-e", `await import(${JSON.stringify(specifier)})`],
+        project
+      )
       await expect(attempt).rejects.toThrow(/ERR_PACKAGE_PATH_NOT_EXPORTED/)
     }
   })
@@ -133,7 +166,12 @@ describe("a new user's project", () => {
             env: { ...process.env, KAFKA_BROKERS: broker!.brokers.join(","), TOPIC: topic, GROUP: group, OUT: out },
             stdio: ["ignore", "inherit", "inherit"]
           })
-          const lines = () => (existsSync(out) ? readFileSync(out, "utf8").split("\n").filter((l) => l !== "") : [])
+          const lines = () =>
+            existsSync(out)
+              ? readFileSync(out, "utf8")
+                  .split("\n")
+                  .filter((l) => l !== "")
+              : []
           await waitUntil(() => lines().length >= count || child.exitCode !== null, 120_000)
           child.kill("SIGTERM")
           expect(await exitCode(child)).toBe(0)
