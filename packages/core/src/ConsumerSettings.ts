@@ -1,53 +1,83 @@
 /**
  * Settings of a consumer: plain options with documented `defaults`, validated once at
- * construction (`make`) so that a bad value fails with a `SettingsError` naming the setting,
- * and a `Config` reader for the environment (`KAFKA_GROUP_ID`, `SLUICE_COMMIT_INTERVAL`, …).
+ * construction (`make`) so that a bad value fails with a `SettingsError` naming the setting
+ * and the value, and a `Config` reader for the environment (`KAFKA_GROUP_ID`,
+ * `KAFKA_COMMIT_INTERVAL`, … see `config` and docs/configuration.md).
+ *
+ * A driver's layer (`KafkaJs.layer`, `KafkaJs.layerConfig`) builds the consumer from these;
+ * `Consumer.layer` takes them directly.
  *
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
-import * as Context from "effect/Context"
-import * as Data from "effect/Data"
+import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
+import * as Either from "effect/Either"
+import * as Validate from "./internal/validate.js"
 import { maxEncodableWindow } from "./OffsetMetadata.js"
+import * as SettingsConfig from "./SettingsConfig.js"
+import { SettingsError } from "./SettingsError.js"
+
+export {
+  /**
+   * A setting was missing or out of range (see the `SettingsError` module).
+   *
+   * @since 0.1.0
+   */
+  SettingsError
+}
 
 /**
- * A setting was missing or out of range. `setting` is its path, e.g. `"buffer.perPartition"`.
+ * Let the records already started finish, for at most `drainTimeout`, then interrupt what
+ * is left. No duplicates when the work finishes in time.
+ *
+ * @since 0.2.0
+ */
+export interface Drain {
+  readonly _tag: "Drain"
+  readonly drainTimeout: Duration.DurationInput
+}
+
+/**
+ * Interrupt at once; finalizers run; the next owner repeats the interrupted records. The
+ * fastest hand-over.
+ *
+ * @since 0.2.0
+ */
+export interface Interrupt {
+  readonly _tag: "Interrupt"
+}
+
+/**
+ * What happens to a partition's in-flight work when the partition is revoked: `Drain` or
+ * `Interrupt`.
  *
  * @since 0.1.0
  */
-export class SettingsError extends Data.TaggedError("SettingsError")<{
-  readonly setting: string
-  readonly message: string
-}> {}
+export type RevocationStrategy = Drain | Interrupt
 
 /**
- * What happens to a partition's in-flight work when the partition is revoked.
- *
- * - `drain`: let the records already started finish, for at most `drainTimeout`, then
- *   interrupt what is left. No duplicates when the work finishes in time.
- * - `interrupt`: interrupt at once; finalizers run; the next owner repeats the interrupted
- *   records. The fastest hand-over.
+ * Drain on revocation, for at most `drainTimeout` (10 seconds by default; it must be shorter
+ * than `rebalanceTimeout`, checked by `make`).
  *
  * @since 0.1.0
  */
-export type RevocationStrategy =
-  | { readonly _tag: "drain"; readonly drainTimeout: Duration.Duration }
-  | { readonly _tag: "interrupt" }
-
-/** @since 0.1.0 */
 export const drain = (drainTimeout: Duration.DurationInput = "10 seconds"): RevocationStrategy => ({
-  _tag: "drain",
-  drainTimeout: Duration.decode(drainTimeout)
+  _tag: "Drain",
+  drainTimeout
 })
 
-/** @since 0.1.0 */
-export const interrupt: RevocationStrategy = { _tag: "interrupt" }
+/**
+ * Interrupt on revocation.
+ *
+ * @since 0.1.0
+ */
+export const interrupt: RevocationStrategy = { _tag: "Interrupt" }
 
 /**
+ * The validated settings of a consumer, every default filled in.
+ *
  * @since 0.1.0
  */
 export interface ConsumerSettings {
@@ -65,8 +95,9 @@ export interface ConsumerSettings {
   readonly commitInterval: Duration.Duration
   /** … and as soon as this many records finished since the last commit. */
   readonly commitEvery: number
-  /** How a failed commit is retried when the driver says the failure is retriable. */
+  /** How many times a failed commit is retried when the driver says the failure is retriable. */
   readonly commitRetries: number
+  /** The first back-off of a commit retry, doubled at each retry. */
   readonly commitRetryBase: Duration.Duration
   readonly revocation: RevocationStrategy
   readonly buffer: {
@@ -77,15 +108,19 @@ export interface ConsumerSettings {
   }
   /** Graceful shutdown (interruption) drains, commits and leaves within this deadline. */
   readonly shutdownTimeout: Duration.Duration
+  /** The group expels a member that sent no heartbeat for this long. */
   readonly sessionTimeout: Duration.Duration
+  /** How long a rebalance waits for the members to revoke and rejoin. */
   readonly rebalanceTimeout: Duration.Duration
+  /** How often the member heartbeats (Kafka advises a third of the session timeout). */
   readonly heartbeatInterval: Duration.Duration
   /** Upper bound on one fetch per partition: how far a buffer can overshoot its limit. */
   readonly maxBytesPerPartition: number
   /**
    * Offsets between a partition's frontier and its highest received offset before the
    * partition is paused (the keyed and unordered modes let work run far ahead of a slow
-   * record). At most 24,504 (`OffsetMetadata.maxEncodableWindow`), so that the finished offsets always fit in the commit metadata.
+   * record). At most 24,504 (`OffsetMetadata.maxEncodableWindow`), so that the finished
+   * offsets always fit in the commit metadata.
    */
   readonly maxWindow: number
 }
@@ -102,7 +137,7 @@ export const defaults: Omit<ConsumerSettings, "groupId"> = {
   commitEvery: 1_000,
   commitRetries: 5,
   commitRetryBase: Duration.millis(100),
-  revocation: drain("10 seconds"),
+  revocation: drain(Duration.seconds(10)),
   buffer: { perPartition: 1_000, total: 10_000 },
   shutdownTimeout: Duration.seconds(30),
   sessionTimeout: Duration.seconds(30),
@@ -136,36 +171,19 @@ export interface Input {
   readonly maxWindow?: number | undefined
 }
 
-const positiveInt = (setting: string, value: number): Effect.Effect<number, SettingsError> =>
-  Number.isSafeInteger(value) && value > 0
-    ? Effect.succeed(value)
-    : Effect.fail(new SettingsError({ setting, message: `${setting} must be a positive integer, got ${value}` }))
-
-const nonNegativeInt = (setting: string, value: number): Effect.Effect<number, SettingsError> =>
-  Number.isSafeInteger(value) && value >= 0
-    ? Effect.succeed(value)
-    : Effect.fail(new SettingsError({ setting, message: `${setting} must be a non-negative integer, got ${value}` }))
-
-const positiveDuration = (
-  setting: string,
-  input: Duration.DurationInput | undefined,
-  fallback: Duration.Duration
-): Effect.Effect<Duration.Duration, SettingsError> => {
-  if (input === undefined) return Effect.succeed(fallback)
-  const decoded = Duration.decodeUnknown(input)
-  return Option.match(decoded, {
-    onNone: () =>
-      Effect.fail(new SettingsError({ setting, message: `${setting} is not a duration: ${String(input)}` })),
-    onSome: (duration) =>
-      Duration.isFinite(duration) && Duration.toMillis(duration) > 0
-        ? Effect.succeed(duration)
-        : Effect.fail(
-            new SettingsError({
-              setting,
-              message: `${setting} must be a finite positive duration, got ${String(input)}`
-            })
-          )
-  })
+const revocationOf = (input: unknown): Effect.Effect<RevocationStrategy, SettingsError> => {
+  const strategy = (input ?? defaults.revocation) as RevocationStrategy
+  switch ((strategy as { readonly _tag?: unknown } | null)?._tag) {
+    case "Interrupt":
+      return Effect.succeed(interrupt)
+    case "Drain":
+      return Effect.map(Validate.duration("revocation.drainTimeout", (strategy as Drain).drainTimeout), drain)
+    default:
+      return Validate.fail(
+        "revocation",
+        `revocation must be ConsumerSettings.drain(…) or interrupt, got ${Validate.show(strategy)}`
+      )
+  }
 }
 
 /**
@@ -173,6 +191,8 @@ const positiveDuration = (
  *
  * @example
  * ```ts
+ * import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
+ *
  * const settings = ConsumerSettings.make({ groupId: "billing", revocation: ConsumerSettings.drain("5 seconds") })
  * ```
  *
@@ -180,154 +200,140 @@ const positiveDuration = (
  */
 export const make = (input: Input): Effect.Effect<ConsumerSettings, SettingsError> =>
   Effect.gen(function* () {
-    if (typeof input.groupId !== "string" || input.groupId.trim() === "") {
-      return yield* new SettingsError({ setting: "groupId", message: "groupId must be a non-empty string" })
-    }
-    const startFrom = input.startFrom ?? defaults.startFrom
-    if (startFrom !== "earliest" && startFrom !== "latest") {
-      return yield* new SettingsError({
-        setting: "startFrom",
-        message: `startFrom must be "earliest" or "latest", got ${String(startFrom)}`
-      })
-    }
-    const revocation = input.revocation ?? defaults.revocation
-    if (revocation._tag === "drain") {
-      yield* positiveDuration("revocation.drainTimeout", revocation.drainTimeout, revocation.drainTimeout)
-    } else if (revocation._tag !== "interrupt") {
-      return yield* new SettingsError({ setting: "revocation", message: "revocation must be drain(…) or interrupt" })
-    }
-    const perPartition = yield* positiveInt(
+    const groupId = yield* Validate.name("groupId", input.groupId)
+    const clientId = input.clientId === undefined ? defaults.clientId : yield* Validate.name("clientId", input.clientId)
+    const startFrom = yield* Validate.oneOf("startFrom", input.startFrom ?? defaults.startFrom, ["earliest", "latest"])
+    const revocation = yield* revocationOf(input.revocation)
+    const perPartition = yield* Validate.positiveInt(
       "buffer.perPartition",
       input.buffer?.perPartition ?? defaults.buffer.perPartition
     )
-    const total = yield* positiveInt("buffer.total", input.buffer?.total ?? defaults.buffer.total)
+    const total = yield* Validate.positiveInt("buffer.total", input.buffer?.total ?? defaults.buffer.total)
     if (total < perPartition) {
-      return yield* new SettingsError({
-        setting: "buffer.total",
-        message: `buffer.total (${total}) must be at least buffer.perPartition (${perPartition})`
-      })
+      return yield* Validate.fail(
+        "buffer.total",
+        `buffer.total (${total}) must be at least buffer.perPartition (${perPartition})`
+      )
     }
-    const sessionTimeout = yield* positiveDuration("sessionTimeout", input.sessionTimeout, defaults.sessionTimeout)
-    const heartbeatInterval = yield* positiveDuration(
+    const sessionTimeout = yield* Validate.optionalDuration(
+      "sessionTimeout",
+      input.sessionTimeout,
+      defaults.sessionTimeout
+    )
+    const heartbeatInterval = yield* Validate.optionalDuration(
       "heartbeatInterval",
       input.heartbeatInterval,
       defaults.heartbeatInterval
     )
     if (Duration.greaterThanOrEqualTo(heartbeatInterval, sessionTimeout)) {
-      return yield* new SettingsError({
-        setting: "heartbeatInterval",
-        message: "heartbeatInterval must be shorter than sessionTimeout (Kafka advises a third of it)"
-      })
+      return yield* Validate.fail(
+        "heartbeatInterval",
+        `heartbeatInterval (${Duration.format(heartbeatInterval)}) must be shorter than sessionTimeout (${Duration.format(sessionTimeout)}); Kafka advises a third of it`
+      )
     }
-    const rebalanceTimeout = yield* positiveDuration(
+    const rebalanceTimeout = yield* Validate.optionalDuration(
       "rebalanceTimeout",
       input.rebalanceTimeout,
       defaults.rebalanceTimeout
     )
     // The rebalance waits for the revocation; past the rebalance timeout the coordinator
     // completes it without this member, and the drain would no longer protect anything.
-    if (revocation._tag === "drain" && Duration.greaterThanOrEqualTo(revocation.drainTimeout, rebalanceTimeout)) {
-      return yield* new SettingsError({
-        setting: "revocation.drainTimeout",
-        message: "revocation.drainTimeout must be shorter than rebalanceTimeout: the rebalance waits for the drain"
-      })
+    if (revocation._tag === "Drain" && Duration.greaterThanOrEqualTo(revocation.drainTimeout, rebalanceTimeout)) {
+      return yield* Validate.fail(
+        "revocation.drainTimeout",
+        `revocation.drainTimeout (${Duration.format(Duration.decode(revocation.drainTimeout))}) must be shorter than rebalanceTimeout (${Duration.format(rebalanceTimeout)}): the rebalance waits for the drain`
+      )
     }
-    const maxWindow = yield* positiveInt("maxWindow", input.maxWindow ?? defaults.maxWindow)
-    if (maxWindow > maxEncodableWindow) {
-      return yield* new SettingsError({
-        setting: "maxWindow",
-        message: `maxWindow must be at most ${maxEncodableWindow} so that the commit metadata fits in 4,096 bytes, got ${maxWindow}`
-      })
-    }
+    const maxWindow = yield* Validate.positiveInt("maxWindow", input.maxWindow ?? defaults.maxWindow, maxEncodableWindow)
     return {
-      groupId: input.groupId,
-      maxWindow,
-      clientId: input.clientId ?? defaults.clientId,
+      groupId,
+      clientId,
       startFrom,
-      commitInterval: yield* positiveDuration("commitInterval", input.commitInterval, defaults.commitInterval),
-      commitEvery: yield* positiveInt("commitEvery", input.commitEvery ?? defaults.commitEvery),
-      commitRetries: yield* nonNegativeInt("commitRetries", input.commitRetries ?? defaults.commitRetries),
-      commitRetryBase: yield* positiveDuration("commitRetryBase", input.commitRetryBase, defaults.commitRetryBase),
+      commitInterval: yield* Validate.optionalDuration("commitInterval", input.commitInterval, defaults.commitInterval),
+      commitEvery: yield* Validate.positiveInt("commitEvery", input.commitEvery ?? defaults.commitEvery),
+      commitRetries: yield* Validate.nonNegativeInt("commitRetries", input.commitRetries ?? defaults.commitRetries),
+      commitRetryBase: yield* Validate.optionalDuration(
+        "commitRetryBase",
+        input.commitRetryBase,
+        defaults.commitRetryBase
+      ),
       revocation,
       buffer: { perPartition, total },
-      shutdownTimeout: yield* positiveDuration("shutdownTimeout", input.shutdownTimeout, defaults.shutdownTimeout),
+      shutdownTimeout: yield* Validate.optionalDuration(
+        "shutdownTimeout",
+        input.shutdownTimeout,
+        defaults.shutdownTimeout
+      ),
       sessionTimeout,
       rebalanceTimeout,
       heartbeatInterval,
-      maxBytesPerPartition: yield* positiveInt(
+      // The fetch request carries it as an INT32.
+      maxBytesPerPartition: yield* Validate.positiveInt(
         "maxBytesPerPartition",
-        input.maxBytesPerPartition ?? defaults.maxBytesPerPartition
-      )
+        input.maxBytesPerPartition ?? defaults.maxBytesPerPartition,
+        Validate.maxInt32
+      ),
+      maxWindow
     } satisfies ConsumerSettings
   })
 
+const { duration, number, optional } = SettingsConfig
+
 /**
- * Reads the settings from configuration (the environment by default):
+ * Reads the settings from configuration (the environment by default), every name under
+ * `KAFKA_`: `KAFKA_GROUP_ID` (required), `KAFKA_CLIENT_ID`, `KAFKA_START_FROM`,
+ * `KAFKA_COMMIT_INTERVAL`, `KAFKA_COMMIT_EVERY`, `KAFKA_COMMIT_RETRIES`,
+ * `KAFKA_COMMIT_RETRY_BASE`, `KAFKA_REVOCATION` (`drain` or `interrupt`),
+ * `KAFKA_DRAIN_TIMEOUT` (implies `drain`), `KAFKA_BUFFER_PER_PARTITION`,
+ * `KAFKA_BUFFER_TOTAL`, `KAFKA_SHUTDOWN_TIMEOUT`, `KAFKA_SESSION_TIMEOUT`,
+ * `KAFKA_REBALANCE_TIMEOUT`, `KAFKA_HEARTBEAT_INTERVAL`, `KAFKA_MAX_BYTES_PER_PARTITION`,
+ * `KAFKA_MAX_WINDOW`. Durations are `"5 seconds"` or milliseconds. docs/configuration.md
+ * has the table.
  *
- * | variable | setting |
- * |---|---|
- * | `KAFKA_GROUP_ID` | groupId (required) |
- * | `KAFKA_CLIENT_ID` | clientId |
- * | `SLUICE_START_FROM` | startFrom (`earliest` / `latest`) |
- * | `SLUICE_COMMIT_INTERVAL` | commitInterval (e.g. `1 second`) |
- * | `SLUICE_COMMIT_EVERY` | commitEvery |
- * | `SLUICE_REVOCATION` | `drain` or `interrupt` |
- * | `SLUICE_DRAIN_TIMEOUT` | revocation drain timeout |
- * | `SLUICE_BUFFER_PER_PARTITION`, `SLUICE_BUFFER_TOTAL` | buffer limits |
- * | `SLUICE_SHUTDOWN_TIMEOUT` | shutdownTimeout |
- * | `KAFKA_SESSION_TIMEOUT` | sessionTimeout |
- *
- * Values are validated like `make`'s; a bad one fails with `SettingsError`.
+ * Values are validated by `make`: a bad one fails with a `SettingsError`.
  *
  * @since 0.1.0
  */
-export const config: Config.Config<Input> = Config.all({
-  groupId: Config.string("KAFKA_GROUP_ID"),
-  clientId: Config.option(Config.string("KAFKA_CLIENT_ID")),
-  startFrom: Config.option(Config.literal("earliest", "latest")("SLUICE_START_FROM")),
-  commitInterval: Config.option(Config.duration("SLUICE_COMMIT_INTERVAL")),
-  commitEvery: Config.option(Config.integer("SLUICE_COMMIT_EVERY")),
-  revocation: Config.option(Config.literal("drain", "interrupt")("SLUICE_REVOCATION")),
-  drainTimeout: Config.option(Config.duration("SLUICE_DRAIN_TIMEOUT")),
-  perPartition: Config.option(Config.integer("SLUICE_BUFFER_PER_PARTITION")),
-  total: Config.option(Config.integer("SLUICE_BUFFER_TOTAL")),
-  shutdownTimeout: Config.option(Config.duration("SLUICE_SHUTDOWN_TIMEOUT")),
-  sessionTimeout: Config.option(Config.duration("KAFKA_SESSION_TIMEOUT"))
-}).pipe(
-  Config.map(
-    (c): Input => ({
-      groupId: c.groupId,
-      clientId: Option.getOrUndefined(c.clientId),
-      startFrom: Option.getOrUndefined(c.startFrom),
-      commitInterval: Option.getOrUndefined(c.commitInterval),
-      commitEvery: Option.getOrUndefined(c.commitEvery),
-      revocation: Option.match(c.revocation, {
-        onNone: () => undefined,
-        onSome: (tag) =>
-          tag === "interrupt" ? interrupt : drain(Option.getOrElse(c.drainTimeout, () => Duration.seconds(10)))
-      }),
-      buffer: { perPartition: Option.getOrUndefined(c.perPartition), total: Option.getOrUndefined(c.total) },
-      shutdownTimeout: Option.getOrUndefined(c.shutdownTimeout),
-      sessionTimeout: Option.getOrUndefined(c.sessionTimeout)
-    })
-  )
+export const config: Config.Config<Input> = Config.nested(
+  Config.all({
+    groupId: Config.string("GROUP_ID"),
+    clientId: optional(Config.string("CLIENT_ID")),
+    startFrom: optional(Config.literal("earliest", "latest")("START_FROM")),
+    commitInterval: optional(duration("COMMIT_INTERVAL")),
+    commitEvery: optional(number("COMMIT_EVERY")),
+    commitRetries: optional(number("COMMIT_RETRIES")),
+    commitRetryBase: optional(duration("COMMIT_RETRY_BASE")),
+    revocation: optional(Config.literal("drain", "interrupt")("REVOCATION")),
+    drainTimeout: optional(duration("DRAIN_TIMEOUT")),
+    buffer: Config.nested(
+      Config.all({ perPartition: optional(number("PER_PARTITION")), total: optional(number("TOTAL")) }),
+      "BUFFER"
+    ),
+    shutdownTimeout: optional(duration("SHUTDOWN_TIMEOUT")),
+    sessionTimeout: optional(duration("SESSION_TIMEOUT")),
+    rebalanceTimeout: optional(duration("REBALANCE_TIMEOUT")),
+    heartbeatInterval: optional(duration("HEARTBEAT_INTERVAL")),
+    maxBytesPerPartition: optional(number("MAX_BYTES_PER_PARTITION")),
+    maxWindow: optional(number("MAX_WINDOW"))
+  }),
+  SettingsConfig.prefix
+).pipe(
+  Config.mapOrFail(({ drainTimeout, revocation, ...rest }) => {
+    if (revocation === "interrupt" && drainTimeout !== undefined) {
+      return Either.left(
+        ConfigError.InvalidData(
+          [SettingsConfig.prefix, "DRAIN_TIMEOUT"],
+          "a drain timeout has no meaning with KAFKA_REVOCATION=interrupt"
+        )
+      )
+    }
+    // A drain timeout alone means drain: it is the default strategy, only its timeout changes.
+    const strategy =
+      revocation === "interrupt"
+        ? interrupt
+        : revocation === "drain" || drainTimeout !== undefined
+          ? drain(drainTimeout)
+          : undefined
+    return Either.right({ ...rest, revocation: strategy })
+  })
 )
-
-/**
- * The settings as a service, for programs that build them from layers.
- *
- * @since 0.1.0
- */
-export class Settings extends Context.Tag("@sluice/core/ConsumerSettings")<Settings, ConsumerSettings>() {}
-
-/** @since 0.1.0 */
-export const layer = (input: Input): Layer.Layer<Settings, SettingsError> => Layer.effect(Settings, make(input))
-
-/** @since 0.1.0 */
-export const layerConfig = (
-  overrides: Partial<Input> = {}
-): Layer.Layer<Settings, SettingsError | import("effect/ConfigError").ConfigError> =>
-  Layer.effect(
-    Settings,
-    Effect.flatMap(config, (input) => make({ ...input, ...overrides } as Input))
-  )

@@ -76,9 +76,9 @@ export class Revocation {
     // half is for the commits and leaving the group.
     if (reason === "shutdown") {
       const half = Duration.millis(Duration.toMillis(this.settings.shutdownTimeout) / 2)
-      return strategy._tag === "drain" ? Duration.min(strategy.drainTimeout, half) : half
+      return strategy._tag === "Drain" ? Duration.min(strategy.drainTimeout, half) : half
     }
-    return strategy._tag === "drain" ? strategy.drainTimeout : undefined
+    return strategy._tag === "Drain" ? Duration.decode(strategy.drainTimeout) : undefined
   }
 
   private revokeOne(worker: Worker, dropped: number, reason: Reason): Effect.Effect<void> {

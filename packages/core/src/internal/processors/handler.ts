@@ -1,40 +1,67 @@
 /**
  * The processor of `Consumer.run`: the user's handler on each record, in the processing mode
- * asked for. A handler's failure (or defect) stops the consumer with a `HandlerError` naming
- * the record; the record itself stays unfinished, so no commit passes it (G1).
+ * asked for its topic (the engine calls a processor per partition, so each partition runs in
+ * its topic's mode). A handler's failure stops the consumer with a `HandlerError` naming the
+ * record, its defect with a `HandlerDefect`; the record itself stays unfinished, so no commit
+ * passes it (G1).
  */
-import * as Cause from "effect/Cause"
-import type * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
-import { handlerError } from "../../ConsumerError.js"
+import * as Effect from "effect/Effect"
+import type { RunOptions } from "../../Consumer.js"
+import { fromCause } from "../../ConsumerError.js"
 import * as ConsumerRecord from "../../ConsumerRecord.js"
 import type { ConsumerSettings } from "../../ConsumerSettings.js"
 import * as ProcessingMode from "../../ProcessingMode.js"
+import { SettingsError } from "../../SettingsError.js"
 import type { Processor } from "../flow.js"
+import * as Validate from "../validate.js"
 import { concurrent } from "./concurrent.js"
 import { sequential } from "./sequential.js"
 
-/** The error of a failure, or the defect (or interruption) squashed into one value. */
-const squashCause = <E>(cause: Cause.Cause<E>): unknown =>
-  Option.getOrElse(Cause.failureOption(cause), () => Cause.squash(cause))
-
+/** Checks the run's topics, group and modes, then builds the processor that runs each partition in its topic's mode. */
 export const handlerProcessor = <E, R>(
   settings: ConsumerSettings,
-  mode: ProcessingMode.ProcessingMode | undefined,
-  handler: (record: ConsumerRecord.ConsumerRecord) => Effect.Effect<void, E, R>
-): Processor<R> => {
-  const handle = (raw: ConsumerRecord.RawRecord) => handler(ConsumerRecord.fromRaw(raw))
-  const onFailure = (record: ConsumerRecord.RawRecord, cause: Cause.Cause<E>) =>
-    handlerError(record, squashCause(cause) as E)
-  const chosen = mode ?? ProcessingMode.partition
-  if (chosen._tag === "partition") return sequential<E, R>(handle, onFailure)
-  return concurrent<E, R>(
-    {
-      concurrency: chosen.concurrency,
-      keyed: chosen._tag === "keyed",
-      maxHeld: Math.max(chosen.concurrency * 4, settings.buffer.perPartition)
-    },
-    handle,
-    onFailure
-  )
-}
+  options: RunOptions<E, R>
+): Effect.Effect<Processor<R>, SettingsError> =>
+  Effect.gen(function* () {
+    const topics = yield* Validate.topicNames("topics", options.topics)
+    if (options.groupId !== undefined) yield* Validate.name("groupId", options.groupId)
+    yield* Validate.isFunction("handler", options.handler)
+    const modeOf = options.mode
+    const modes = new Map<string, ProcessingMode.ProcessingMode>()
+    for (const topic of topics) {
+      const mode = typeof modeOf === "function" ? modeOf(topic) : (modeOf ?? ProcessingMode.partition)
+      modes.set(
+        topic,
+        yield* ProcessingMode.validate(mode, "mode").pipe(
+          Effect.mapError((error) =>
+            typeof modeOf === "function"
+              ? new SettingsError({ setting: error.setting, message: `${error.message} (the mode of topic ${topic})` })
+              : error
+          )
+        )
+      )
+    }
+    const handle = (raw: ConsumerRecord.RawRecord) => options.handler(ConsumerRecord.fromRaw(raw))
+    const onFailure = fromCause<E>
+    const byMode = new Map<ProcessingMode.ProcessingMode, Processor<R>>()
+    const processorOf = (mode: ProcessingMode.ProcessingMode): Processor<R> => {
+      let processor = byMode.get(mode)
+      if (processor === undefined) {
+        processor =
+          mode._tag === "Partition"
+            ? sequential<E, R>(handle, onFailure)
+            : concurrent<E, R>(
+                {
+                  concurrency: mode.concurrency,
+                  keyed: mode._tag === "Keyed",
+                  maxHeld: Math.max(mode.concurrency * 4, settings.buffer.perPartition)
+                },
+                handle,
+                onFailure
+              )
+        byMode.set(mode, processor)
+      }
+      return processor
+    }
+    return (worker, flow) => processorOf(modes.get(worker.topicPartition.topic) ?? ProcessingMode.partition)(worker, flow)
+  })
