@@ -2,6 +2,7 @@
  * @since 0.1.0
  */
 
+export * as Admin from "./Admin.js"
 export * as Codec from "./Codec.js"
 export * as CommittableRecord from "./CommittableRecord.js"
 export * as Consumer from "./Consumer.js"
