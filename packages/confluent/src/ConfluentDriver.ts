@@ -1,0 +1,228 @@
+/**
+ * The `ConsumerDriver` on `@confluentinc/kafka-javascript` 1.10 (librdkafka 2.15): one native
+ * `KafkaConsumer` per `subscribe` (one group member each), explicit commits only, revocations
+ * held until the engine is done, and the three ways a group can rebalance:
+ *
+ * - `classic` protocol with an eager assignor (`range`, `roundrobin`): every rebalance
+ *   revokes everything, as with kafkajs;
+ * - `classic` protocol with `cooperative-sticky`: a rebalance revokes only the partitions that
+ *   move;
+ * - `consumer` protocol (KIP-848, Kafka 4.0+ brokers): the broker assigns, incrementally, with
+ *   no join barrier.
+ *
+ * `groupInstanceId` makes the member static (KIP-345): restarted within the session timeout,
+ * it gets its partitions back without a rebalance.
+ *
+ * @example
+ * ```ts
+ * import * as ConfluentDriver from "@sluice/confluent/ConfluentDriver"
+ *
+ * // Cooperative-sticky on the classic protocol (the default) …
+ * const Cooperative = ConfluentDriver.layer({ brokers: ["127.0.0.1:9092"] })
+ * // … KIP-848, static …
+ * const Kip848 = ConfluentDriver.layer(
+ *   { brokers: ["127.0.0.1:9092"] },
+ *   { groupProtocol: "consumer", groupInstanceId: "orders-1" }
+ * )
+ * // … or from KAFKA_BROKERS (comma-separated) and KAFKA_CLIENT_ID.
+ * const FromEnv = ConfluentDriver.layerConfig()
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { ConsumerDriver } from "@sluice/core/ConsumerDriver"
+import { SettingsError } from "@sluice/core/ConsumerSettings"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ConfluentConfig from "./ConfluentConfig.js"
+import * as Properties from "./internal/properties.js"
+import { subscribe } from "./internal/subscribe.js"
+
+/**
+ * The group protocol: `classic` (JoinGroup/SyncGroup, the client assigns) or `consumer`
+ * (KIP-848: the broker assigns; Kafka 4.0+).
+ *
+ * @since 0.1.0
+ */
+export type GroupProtocol = "classic" | "consumer"
+
+/**
+ * The client-side assignor of the classic protocol. `cooperative-sticky` rebalances
+ * incrementally; `range` and `roundrobin` are eager.
+ *
+ * @since 0.1.0
+ */
+export type Assignor = "range" | "roundrobin" | "cooperative-sticky"
+
+/**
+ * Consumer settings the `Subscription` does not carry.
+ *
+ * @since 0.1.0
+ */
+export interface ConsumerOptions {
+  /** `classic` by default: it works with every broker; `consumer` needs Kafka 4.0 or later. */
+  readonly groupProtocol?: GroupProtocol | undefined
+  /**
+   * Classic protocol only (`partition.assignment.strategy`); `cooperative-sticky` by default.
+   * Refused with the consumer protocol, where the broker assigns (see `remoteAssignor`).
+   */
+  readonly assignor?: Assignor | undefined
+  /**
+   * Consumer protocol only (`group.remote.assignor`): the broker's assignor, `uniform` or
+   * `range`; the broker's default when left out. Refused with the classic protocol.
+   */
+  readonly remoteAssignor?: "uniform" | "range" | undefined
+  /**
+   * Makes the member static (`group.instance.id`): a member restarted within the session
+   * timeout gets its partitions back and nothing moves. Unique per member of the group: give
+   * each process (and each `subscribe` of one driver) its own.
+   */
+  readonly groupInstanceId?: string | undefined
+  /** Records one poll takes from librdkafka at most (`consume(n)`). */
+  readonly batchSize?: number | undefined
+  /** How long a poll waits for a first record: an idle member polls this often. */
+  readonly pollTimeout?: Duration.DurationInput | undefined
+  /** How long a fetch waits on the broker for data (`fetch.wait.max.ms`). */
+  readonly fetchWait?: Duration.DurationInput | undefined
+  /**
+   * What librdkafka prefetches for the member, in KiB, across partitions
+   * (`queued.max.messages.kbytes`): with the engine's buffers, this bounds the memory records
+   * take.
+   */
+  readonly fetchQueueKbytes?: number | undefined
+  /**
+   * Whether subscribing to a missing topic creates it (when the broker allows). Off by
+   * default: a misspelt topic then fails `subscribe` with a `protocol` error.
+   */
+  readonly allowAutoTopicCreation?: boolean | undefined
+  /** Read records of open and aborted transactions too. Off: `read_committed`. */
+  readonly readUncommitted?: boolean | undefined
+}
+
+/** @since 0.1.0 */
+export const consumerDefaults = {
+  groupProtocol: "classic" as GroupProtocol,
+  assignor: "cooperative-sticky" as Assignor,
+  batchSize: 1000,
+  pollTimeout: Duration.millis(100),
+  fetchWait: Duration.millis(500),
+  fetchQueueKbytes: 16384,
+  allowAutoTopicCreation: false,
+  readUncommitted: false
+} as const
+
+const assignors: ReadonlyArray<Assignor> = ["range", "roundrobin", "cooperative-sticky"]
+
+const invalid = (setting: string, message: string) => Effect.fail(new SettingsError({ setting, message }))
+
+const positive = (setting: string, value: number): Effect.Effect<number, SettingsError> =>
+  Number.isInteger(value) && value > 0
+    ? Effect.succeed(value)
+    : invalid(setting, `${setting} must be a positive integer, got ${value}`)
+
+/**
+ * The options with their defaults, or a `SettingsError` naming the first that is out of range
+ * or ignored by the chosen group protocol.
+ *
+ * @since 0.1.0
+ */
+export const resolveOptions = (
+  options: ConsumerOptions = {}
+): Effect.Effect<Properties.ConsumerOptions, SettingsError> =>
+  Effect.gen(function* () {
+    const groupProtocol = options.groupProtocol ?? consumerDefaults.groupProtocol
+    if (groupProtocol !== "classic" && groupProtocol !== "consumer") {
+      return yield* invalid(
+        "groupProtocol",
+        `groupProtocol must be "classic" or "consumer", got ${String(groupProtocol)}`
+      )
+    }
+    if (groupProtocol === "consumer" && options.assignor !== undefined) {
+      return yield* invalid(
+        "assignor",
+        'assignor is ignored by the consumer group protocol (KIP-848), where the broker assigns: use remoteAssignor, or groupProtocol "classic"'
+      )
+    }
+    if (groupProtocol === "classic" && options.remoteAssignor !== undefined) {
+      return yield* invalid(
+        "remoteAssignor",
+        'remoteAssignor is for the consumer group protocol (KIP-848) only: use assignor, or groupProtocol "consumer"'
+      )
+    }
+    const assignor = options.assignor ?? consumerDefaults.assignor
+    if (!assignors.includes(assignor)) {
+      return yield* invalid("assignor", `assignor must be one of ${assignors.join(", ")}, got ${String(assignor)}`)
+    }
+    if (
+      options.remoteAssignor !== undefined &&
+      options.remoteAssignor !== "uniform" &&
+      options.remoteAssignor !== "range"
+    ) {
+      return yield* invalid(
+        "remoteAssignor",
+        `remoteAssignor must be "uniform" or "range", got ${String(options.remoteAssignor)}`
+      )
+    }
+    if (options.groupInstanceId !== undefined && options.groupInstanceId.trim().length === 0) {
+      return yield* invalid("groupInstanceId", "groupInstanceId must not be empty")
+    }
+    return {
+      groupProtocol,
+      assignor,
+      remoteAssignor: options.remoteAssignor,
+      groupInstanceId: options.groupInstanceId,
+      batchSize: yield* positive("batchSize", options.batchSize ?? consumerDefaults.batchSize),
+      pollTimeout: Duration.decode(options.pollTimeout ?? consumerDefaults.pollTimeout),
+      fetchWait: Duration.decode(options.fetchWait ?? consumerDefaults.fetchWait),
+      fetchQueueKbytes: yield* positive(
+        "fetchQueueKbytes",
+        options.fetchQueueKbytes ?? consumerDefaults.fetchQueueKbytes
+      ),
+      allowAutoTopicCreation: options.allowAutoTopicCreation ?? consumerDefaults.allowAutoTopicCreation,
+      readUncommitted: options.readUncommitted ?? consumerDefaults.readUncommitted
+    }
+  })
+
+/**
+ * Builds the driver, or fails with a `SettingsError` naming a setting that is out of range,
+ * ignored by the chosen group protocol, or (in `config.librdkafka`) one the driver sets
+ * itself. Nothing connects until `subscribe`.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  config: ConfluentConfig.ConfluentConfig,
+  options: ConsumerOptions = {}
+): Effect.Effect<ConsumerDriver["Type"], SettingsError> =>
+  Effect.gen(function* () {
+    const resolved = yield* resolveOptions(options)
+    const refused = Properties.refusedForConsumer(config, resolved)
+    if (refused !== undefined) return yield* Effect.fail(refused)
+    return { name: "confluent", subscribe: subscribe(ConfluentConfig.resolve(config), resolved) }
+  })
+
+/**
+ * @since 0.1.0
+ */
+export const layer = (
+  config: ConfluentConfig.ConfluentConfig,
+  options?: ConsumerOptions
+): Layer.Layer<ConsumerDriver, SettingsError> => Layer.effect(ConsumerDriver, make(config, options))
+
+/**
+ * The driver with its connection settings read from `config` (by default the environment:
+ * `KAFKA_BROKERS`, `KAFKA_CLIENT_ID`, … see `ConfluentConfig.fromEnv`).
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  config: Config.Config<ConfluentConfig.ConfluentConfig> = ConfluentConfig.fromEnv,
+  options?: ConsumerOptions
+): Layer.Layer<ConsumerDriver, ConfigError.ConfigError | SettingsError> =>
+  Layer.effect(
+    ConsumerDriver,
+    Effect.flatMap(config, (c) => make(c, options))
+  )

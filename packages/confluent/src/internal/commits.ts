@@ -1,0 +1,46 @@
+/**
+ * Commits that wait for the broker's answer.
+ *
+ * The client has no commit call that both leaves the JavaScript thread free and reports the
+ * broker's answer: `commitSync` blocks the thread for the round trip (without a timeout, while
+ * the coordinator is unknown), and `commitCb` calls back once librdkafka *queued* the commit
+ * (`src/workers.cc:1075-1085` runs `KafkaConsumer::Commit`, which is `commitAsync`,
+ * `src/kafka-consumer.cc:289-297`). The answer arrives at `offset_commit_cb`, served from
+ * inside `consume` like every callback. So a commit is queued with `commit`, and the promise
+ * of it is settled by the `offset_commit_cb` that names the same offsets; one commit is in
+ * flight at a time, so a result that names other offsets (librdkafka leaves invalid ones out)
+ * settles the oldest.
+ */
+import type { NativeError, NativeTopicPartition } from "./native.js"
+
+interface Pending {
+  readonly key: string
+  readonly settle: (error: NativeError | null) => void
+}
+
+const keyOf = (offsets: ReadonlyArray<NativeTopicPartition>): string =>
+  offsets
+    .map((o) => `${o.topic}|${o.partition}|${o.offset ?? ""}`)
+    .sort()
+    .join(",")
+
+export class Commits {
+  private pending: Array<Pending> = []
+
+  /** Waits for the result of a commit of `offsets`; returns a function that stops waiting. */
+  expect(offsets: ReadonlyArray<NativeTopicPartition>, settle: (error: NativeError | null) => void): () => void {
+    const entry: Pending = { key: keyOf(offsets), settle }
+    this.pending.push(entry)
+    return () => {
+      this.pending = this.pending.filter((p) => p !== entry)
+    }
+  }
+
+  /** The `offset_commit_cb`. */
+  readonly onResult = (error: NativeError | null | undefined, offsets: ReadonlyArray<NativeTopicPartition>): void => {
+    const key = keyOf(offsets)
+    const index = this.pending.findIndex((p) => p.key === key)
+    const [entry] = this.pending.splice(Math.max(index, 0), 1)
+    entry?.settle(error ?? null)
+  }
+}

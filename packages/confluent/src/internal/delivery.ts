@@ -1,0 +1,123 @@
+/**
+ * Record delivery: the member's poll loop on the client's native `consume(n)`, and the
+ * hand-over of each owned, unpaused partition's records to the listener's `onRecords`.
+ *
+ * One fiber polls, one batch at a time, for the whole session: librdkafka serves rebalances
+ * and commit results only from inside `consume` (they come back through callbacks), and a
+ * member that stops polling for `max.poll.interval.ms` leaves the group. The loop therefore
+ * never waits on the engine: `onRecords` returns at once, and the engine's backpressure is a
+ * pause.
+ *
+ * A pause in librdkafka drops what it fetched but did not hand over yet and fetches again from
+ * after the last record it handed over (`rdkafka_partition.c`, `rd_kafka_toppar_pause_resume`).
+ * So every record `consume` returned is either delivered or held (`Owned.held`) until the
+ * engine resumes the partition; a record below `Owned.next` is one received already (a pause
+ * racing the poll) and is dropped.
+ */
+import type { RawRecord } from "@sluice/core/ConsumerRecord"
+import * as TP from "@sluice/core/TopicPartition"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { codeOf, codes, isFatal, toKafkaError } from "../ConfluentError.js"
+import type { Member, Owned } from "./member.js"
+import type { NativeMessage } from "./native.js"
+import { toRawRecord } from "./records.js"
+
+const size = (record: RawRecord): number => (record.value?.byteLength ?? 0) + (record.key?.byteLength ?? 0)
+
+/**
+ * Hands `records` (one partition's, in offset order) to the listener in slices of at most
+ * `maxBytesPerPartition` (at least one record each): the engine pauses after the slice that
+ * filled its buffer, and what is left is held. So the buffer overshoots by one slice at most,
+ * as with a fetch of that size. Call with the member's lock held.
+ */
+export const handOver = (member: Member, owned: Owned, records: ReadonlyArray<RawRecord>): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const limit = member.subscription.maxBytesPerPartition
+    let from = 0
+    while (from < records.length && owned.status === "owned" && !owned.paused && owned.held.length === 0) {
+      let to = from + 1
+      let bytes = size(records[from]!)
+      while (to < records.length && bytes + size(records[to]!) <= limit) bytes += size(records[to++]!)
+      const slice = from === 0 && to === records.length ? records : records.slice(from, to)
+      from = to
+      yield* member.callListener("onRecords", member.listener.onRecords(owned.topicPartition, slice))
+    }
+    if (owned.status === "owned") for (let i = from; i < records.length; i++) owned.held.push(records[i]!)
+  })
+
+/** Takes polled records of one partition: drops those received already, hands the rest over. */
+const receive = (member: Member, owned: Owned, records: ReadonlyArray<RawRecord>): Effect.Effect<void> => {
+  let from = 0
+  // Received already (a pause raced the poll): librdkafka hands them over again.
+  while (from < records.length && owned.next !== undefined && records[from]!.offset < owned.next) from++
+  if (from === records.length) return Effect.void
+  owned.next = records[records.length - 1]!.offset + 1
+  return handOver(member, owned, from === 0 ? records : records.slice(from))
+}
+
+/** Splits a polled batch by partition (each in offset order) and delivers each part. */
+const deliverBatch = (member: Member, messages: ReadonlyArray<NativeMessage>): Effect.Effect<void> =>
+  member.lock.withPermits(1)(
+    Effect.suspend(() => {
+      const parts = new Map<string, Array<RawRecord>>()
+      for (const message of messages) {
+        const key = TP.key(message)
+        // Records of a partition leaving (or left) are dropped: its next owner fetches them
+        // again from the committed offset.
+        if (member.owned.get(key)?.status !== "owned") continue
+        const part = parts.get(key)
+        if (part === undefined) parts.set(key, [toRawRecord(message)])
+        else part.push(toRawRecord(message))
+      }
+      return Effect.forEach(
+        parts,
+        ([key, records]) => {
+          const owned = member.owned.get(key)
+          return owned === undefined ? Effect.void : receive(member, owned, records)
+        },
+        { discard: true }
+      )
+    })
+  )
+
+const poll = (member: Member): Effect.Effect<ReadonlyArray<NativeMessage>, unknown> =>
+  Effect.async((resume) => {
+    try {
+      member.consumer.consume(member.options.batchSize, (error, messages) => {
+        if (error) resume(Effect.fail(error))
+        else resume(Effect.succeed(messages))
+      })
+    } catch (error) {
+      resume(Effect.fail(error))
+    }
+  })
+
+/**
+ * Polls and delivers until the member closes. A poll error is logged and polling goes on
+ * (librdkafka recovers from transient ones by itself), except a fatal one, which fails the
+ * session.
+ */
+export const pollLoop = (member: Member): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    while (!member.closing) {
+      const result = yield* Effect.either(poll(member))
+      if (Either.isRight(result)) {
+        if (result.right.length > 0) yield* deliverBatch(member, result.right)
+        continue
+      }
+      if (member.closing) return
+      const error = result.left
+      if (isFatal(error)) {
+        yield* member.fail(toKafkaError(error, "ConfluentDriver.consume"))
+        return
+      }
+      if (codeOf(error) === codes.maxPollExceeded) {
+        yield* Effect.logWarning("Sluice: librdkafka left the group: the poll loop was late (max.poll.interval.ms)")
+      } else {
+        yield* Effect.logWarning("Sluice: librdkafka reported an error while polling", error)
+      }
+      // An error comes back at once; do not spin on it.
+      yield* Effect.sleep(member.options.pollTimeout)
+    }
+  }).pipe(Effect.withSpan("ConfluentDriver.poll"))

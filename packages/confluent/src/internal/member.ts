@@ -1,0 +1,80 @@
+/**
+ * The state one consumer group member on librdkafka keeps, shared by the rebalance handler
+ * (`rebalance.ts`), delivery (`delivery.ts`) and the session (`session.ts`): what it owns,
+ * what the engine paused, the records held back for a paused partition, and the lock that
+ * keeps deliveries and group changes apart.
+ *
+ * Everything here is touched from the JavaScript thread only: the client's callbacks and the
+ * member's fibers run there, so a step that does not yield is atomic.
+ */
+import type { GroupListener, Subscription } from "@sluice/core/ConsumerDriver"
+import type { RawRecord } from "@sluice/core/ConsumerRecord"
+import * as KafkaError from "@sluice/core/KafkaError"
+import type * as TP from "@sluice/core/TopicPartition"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type * as ConfluentConfig from "../ConfluentConfig.js"
+import type { NativeConsumer } from "./native.js"
+import type { ConsumerOptions } from "./properties.js"
+
+/** A partition this member was assigned and has not given up yet. */
+export interface Owned {
+  readonly topicPartition: TP.TopicPartition
+  /** `revoking` once its `onRevoked`/`onLost` began: commits are still allowed, deliveries are not. */
+  status: "owned" | "revoking"
+  /** The next offset expected from librdkafka: lower ones were received already (delivered or held). */
+  next: number | undefined
+  /** Paused at the engine's request. */
+  paused: boolean
+  /**
+   * Records librdkafka handed over after the engine paused the partition, in offset order.
+   * librdkafka resumes fetching after the last record it handed over, so these must be
+   * delivered (on resume) or the stream would have a hole.
+   */
+  held: Array<RawRecord>
+}
+
+export class Member {
+  readonly owned = new Map<string, Owned>()
+  closing = false
+
+  constructor(
+    readonly consumer: NativeConsumer,
+    readonly config: ConfluentConfig.Resolved,
+    readonly subscription: Subscription,
+    readonly options: ConsumerOptions,
+    readonly listener: GroupListener,
+    readonly failure: Deferred.Deferred<never, KafkaError.KafkaError>,
+    /** Held by a delivery and by the start of a group change, so that neither sees half of the other. */
+    readonly lock: Effect.Semaphore,
+    /** The session's scope: work forked on the engine's behalf (a flush on resume) lives in it. */
+    readonly scope: Scope.Scope
+  ) {}
+
+  /** Calls the listener; a defect there fails the session instead of breaking the client. */
+  callListener(name: string, effect: Effect.Effect<void>, partitions?: number): Effect.Effect<void> {
+    const traced =
+      partitions === undefined
+        ? effect
+        : Effect.withSpan(effect, `ConfluentDriver.${name}`, { attributes: { partitions } })
+    return Effect.catchAllCause(traced, (cause) =>
+      Effect.zipRight(
+        Effect.logError(`Sluice: the group listener's ${name} failed`, cause),
+        this.fail(
+          KafkaError.make({
+            reason: "unknown",
+            operation: `ConfluentDriver.${name}`,
+            message: Cause.pretty(cause),
+            cause: Cause.squash(cause)
+          })
+        )
+      )
+    )
+  }
+
+  fail(error: KafkaError.KafkaError): Effect.Effect<void> {
+    return Effect.asVoid(Deferred.fail(this.failure, error))
+  }
+}

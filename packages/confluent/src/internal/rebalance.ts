@@ -1,0 +1,175 @@
+/**
+ * Rebalances: librdkafka's `rebalance_cb`, held until the engine is done with it.
+ *
+ * The native consumer calls the callback from inside `consume` and returns to librdkafka at
+ * once (`src/callbacks.cc:501-504` queues the event for the JavaScript thread); librdkafka
+ * then waits, with the partitions still assigned and fetched, until the application calls
+ * `assign`/`unassign` (eager) or `incrementalAssign`/`incrementalUnassign` (cooperative,
+ * KIP-848). That call is the acknowledgement, so the driver makes it only after the listener
+ * returned: a revocation is held until the engine drained and committed (G4, G7), and
+ * librdkafka bounds it with the rebalance timeout (`max.poll.interval.ms`).
+ *
+ * Events are handled one at a time, in the order librdkafka reported them, by one fiber. The
+ * poll loop goes on meanwhile, so the partitions a cooperative or KIP-848 rebalance leaves
+ * with this member keep being delivered while the revoked ones drain.
+ */
+import type { PartitionAssignment } from "@sluice/core/ConsumerDriver"
+import * as TP from "@sluice/core/TopicPartition"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Queue from "effect/Queue"
+import { codeOf, codes, toKafkaError } from "../ConfluentError.js"
+import { fetchCommitted } from "./committed.js"
+import type { Member, Owned } from "./member.js"
+import { type NativeError, type NativeTopicPartition, offsetStored } from "./native.js"
+import { isEager } from "./properties.js"
+
+/** A rebalance as librdkafka reported it. */
+export interface Rebalance {
+  readonly _tag: "assign" | "revoke"
+  readonly partitions: ReadonlyArray<TP.TopicPartition>
+  /** A revocation of partitions this member no longer owns (fenced, session expired). */
+  readonly lost: boolean
+}
+
+/**
+ * The `rebalance_cb` to configure: reads what can only be read inside the callback
+ * (`assignmentLost`) and queues the event for `handle`.
+ */
+export const callback =
+  (member: () => Member | undefined, queue: Queue.Queue<Rebalance>) =>
+  (error: NativeError | number | undefined, assignment: ReadonlyArray<NativeTopicPartition>): void => {
+    const current = member()
+    const code = codeOf(error)
+    const partitions = assignment.map((tp) => TP.make(tp.topic, tp.partition))
+    if (code === codes.assignPartitions) {
+      Queue.unsafeOffer(queue, { _tag: "assign", partitions, lost: false })
+    } else if (code === codes.revokePartitions) {
+      let lost = false
+      try {
+        lost = current?.consumer.assignmentLost() ?? false
+      } catch {
+        // Only fails once the client is closing, when nothing may be committed anyway.
+        lost = true
+      }
+      Queue.unsafeOffer(queue, { _tag: "revoke", partitions, lost })
+    }
+  }
+
+const acknowledge = (member: Member, what: string, call: () => void): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    try {
+      call()
+      return Effect.void
+    } catch (error) {
+      // While closing, librdkafka may already have dropped the assignment itself.
+      if (member.closing) return Effect.void
+      return member.fail(toKafkaError(error, `ConfluentDriver.${what}`))
+    }
+  })
+
+const toNative = (tp: TP.TopicPartition, offset?: number): NativeTopicPartition =>
+  offset === undefined
+    ? { topic: tp.topic, partition: tp.partition }
+    : { topic: tp.topic, partition: tp.partition, offset }
+
+/**
+ * A rebalance gave these partitions: their committed offsets (with metadata) are read, the
+ * engine hears `onAssigned`, and only then are they assigned in librdkafka, starting exactly
+ * at the offsets the engine was told, so no record comes before `onAssigned`.
+ */
+const assign = (member: Member, partitions: ReadonlyArray<TP.TopicPartition>): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const eager = isEager(member.options)
+    const add = (list: ReadonlyArray<NativeTopicPartition>) =>
+      acknowledge(member, "assign", () =>
+        eager ? member.consumer.assign(list) : member.consumer.incrementalAssign(list)
+      )
+    if (member.closing) return yield* add(partitions.map((tp) => toNative(tp)))
+    const fresh = partitions.filter((tp) => !member.owned.has(TP.key(tp)))
+    const committed = yield* Effect.either(fetchCommitted(member.consumer, fresh, member.config.requestTimeout))
+    if (Either.isLeft(committed)) {
+      // Unacknowledged, the rebalance goes nowhere: the session fails and the member leaves.
+      return yield* member.fail(committed.left)
+    }
+    const assignments: Array<PartitionAssignment> = fresh.map((tp) => ({
+      topicPartition: tp,
+      committed: committed.right.get(TP.key(tp))
+    }))
+    for (const assignment of assignments) {
+      member.owned.set(TP.key(assignment.topicPartition), {
+        topicPartition: assignment.topicPartition,
+        status: "owned",
+        next: assignment.committed?.offset,
+        paused: false,
+        held: []
+      })
+    }
+    if (assignments.length > 0) {
+      yield* member.callListener("onAssigned", member.listener.onAssigned(assignments), assignments.length)
+    }
+    yield* add(partitions.map((tp) => toNative(tp, committed.right.get(TP.key(tp))?.offset ?? offsetStored)))
+  })
+
+/** Forgets partitions, and resumes in librdkafka those the engine had paused. */
+const release = (member: Member, owned: ReadonlyArray<Owned>): void => {
+  const paused: Array<NativeTopicPartition> = []
+  for (const o of owned) {
+    member.owned.delete(TP.key(o.topicPartition))
+    o.held = []
+    if (o.paused) paused.push(toNative(o.topicPartition))
+  }
+  if (paused.length === 0) return
+  try {
+    member.consumer.resume(paused)
+  } catch {
+    // Disconnected: there is no pause state left to clear.
+  }
+}
+
+/**
+ * A rebalance takes these partitions: deliveries of them stop, the engine drains and commits
+ * (`onRevoked`) or drops them (`onLost`), and only then does librdkafka hear that they are
+ * given up.
+ */
+const revoke = (member: Member, partitions: ReadonlyArray<TP.TopicPartition>, lost: boolean): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const owned: Array<Owned> = []
+    for (const tp of partitions) {
+      const o = member.owned.get(TP.key(tp))
+      if (o !== undefined) owned.push(o)
+    }
+    if (owned.length > 0) {
+      // Under the lock: a delivery in progress finishes first, none starts for these after.
+      yield* member.lock.withPermits(1)(
+        Effect.sync(() => {
+          for (const o of owned) o.status = "revoking"
+        })
+      )
+      const taken = owned.map((o) => o.topicPartition)
+      yield* lost
+        ? member.callListener("onLost", member.listener.onLost(taken), taken.length)
+        : member.callListener("onRevoked", member.listener.onRevoked(taken), taken.length)
+      release(member, owned)
+    }
+    yield* acknowledge(member, "revoke", () =>
+      isEager(member.options)
+        ? member.consumer.unassign()
+        : member.consumer.incrementalUnassign(partitions.map((tp) => toNative(tp)))
+    )
+  })
+
+/** Handles the rebalances `callback` queued, one at a time, for as long as the session lives. */
+export const handle = (member: Member, queue: Queue.Queue<Rebalance>): Effect.Effect<never> =>
+  Effect.forever(
+    Effect.flatMap(Queue.take(queue), (rebalance) =>
+      (rebalance._tag === "assign"
+        ? assign(member, rebalance.partitions)
+        : revoke(member, rebalance.partitions, rebalance.lost)
+      ).pipe(
+        Effect.withSpan(`ConfluentDriver.${rebalance._tag}`, {
+          attributes: { partitions: rebalance.partitions.length, lost: rebalance.lost }
+        })
+      )
+    )
+  )

@@ -1,0 +1,157 @@
+/**
+ * The group session the engine holds: explicit commits, pause and resume (its backpressure),
+ * and closing the client.
+ *
+ * Each checks the member's state first: librdkafka accepts a commit for a partition this
+ * member does not own (the broker checks only the generation or epoch), and a pause of one
+ * it was never assigned.
+ */
+import type { OffsetAndMetadata } from "@sluice/core/ConsumerDriver"
+import * as KafkaError from "@sluice/core/KafkaError"
+import * as TP from "@sluice/core/TopicPartition"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { toKafkaError } from "../ConfluentError.js"
+import type { Commits } from "./commits.js"
+import { handOver } from "./delivery.js"
+import type { Member, Owned } from "./member.js"
+import type { NativeTopicPartition } from "./native.js"
+
+const refuse = (message: string) =>
+  Effect.fail(KafkaError.make({ reason: "rebalance", operation: "ConfluentDriver.commit", message }))
+
+export const commit =
+  (member: Member, commits: Commits, serial: Effect.Semaphore) =>
+  (offsets: ReadonlyArray<OffsetAndMetadata>): Effect.Effect<void, KafkaError.KafkaError> =>
+    Effect.suspend(() => {
+      if (offsets.length === 0) return Effect.void
+      if (member.closing) return refuse("the session is closed")
+      for (const offset of offsets) {
+        if (!member.owned.has(TP.key(offset))) {
+          return refuse(`${TP.format(offset)} is not owned by this member (revoked, lost or never assigned)`)
+        }
+      }
+      const request: Array<NativeTopicPartition> = offsets.map((o) => ({
+        topic: o.topic,
+        partition: o.partition,
+        offset: o.offset,
+        metadata: o.metadata ?? null
+      }))
+      const sent = Effect.async<void, KafkaError.KafkaError>((resume) => {
+        const stop = commits.expect(request, (error) => {
+          if (error) resume(Effect.fail(toKafkaError(error, "ConfluentDriver.commit", { commit: true })))
+          else resume(Effect.void)
+        })
+        try {
+          member.consumer.commit(request)
+        } catch (error) {
+          stop()
+          resume(Effect.fail(toKafkaError(error, "ConfluentDriver.commit", { commit: true })))
+        }
+        return Effect.sync(stop)
+      })
+      return serial.withPermits(1)(
+        sent.pipe(
+          Effect.timeoutFail({
+            duration: member.config.requestTimeout,
+            onTimeout: () =>
+              KafkaError.make({
+                reason: "timeout",
+                operation: "ConfluentDriver.commit",
+                message: `no answer within ${Duration.format(member.config.requestTimeout)}`,
+                retriable: true
+              })
+          })
+        )
+      )
+    }).pipe(Effect.withSpan("ConfluentDriver.commit", { attributes: { partitions: offsets.length } }))
+
+const control = (member: Member, operation: "pause" | "resume", owned: ReadonlyArray<Owned>): void => {
+  if (owned.length === 0) return
+  try {
+    member.consumer[operation](
+      owned.map((o) => ({ topic: o.topicPartition.topic, partition: o.topicPartition.partition }))
+    )
+  } catch {
+    // Disconnected: nothing is fetched any more.
+  }
+}
+
+export const pause =
+  (member: Member) =>
+  (partitions: ReadonlyArray<TP.TopicPartition>): Effect.Effect<void> =>
+    Effect.sync(() => {
+      const owned: Array<Owned> = []
+      for (const tp of partitions) {
+        const o = member.owned.get(TP.key(tp))
+        if (o !== undefined && o.status === "owned" && !o.paused) {
+          o.paused = true
+          owned.push(o)
+        }
+      }
+      control(member, "pause", owned)
+    })
+
+/**
+ * Resumes partitions. Records held back while a partition was paused go first, in the
+ * session's scope under the member's lock; librdkafka fetches it again only once they are
+ * all delivered (it fetches from after the last record it handed over).
+ */
+export const resume =
+  (member: Member) =>
+  (partitions: ReadonlyArray<TP.TopicPartition>): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const now: Array<Owned> = []
+      const later: Array<Owned> = []
+      for (const tp of partitions) {
+        const o = member.owned.get(TP.key(tp))
+        if (o === undefined || !o.paused) continue
+        o.paused = false
+        if (o.held.length === 0) now.push(o)
+        else later.push(o)
+      }
+      control(member, "resume", now)
+      if (later.length === 0) return Effect.void
+      const flush = member.lock.withPermits(1)(
+        Effect.forEach(
+          later,
+          (o) =>
+            Effect.suspend(() => {
+              const held = o.held
+              o.held = []
+              return handOver(member, o, held)
+            }).pipe(
+              Effect.zipRight(
+                Effect.sync(() => {
+                  if (o.status === "owned" && !o.paused && o.held.length === 0) control(member, "resume", [o])
+                })
+              )
+            ),
+          { discard: true }
+        )
+      )
+      return Effect.asVoid(Effect.forkIn(flush, member.scope))
+    })
+
+/** Closes the client: librdkafka revokes what is left (the rebalance handler acknowledges it) and leaves the group. */
+export const close = (member: Member): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    member.closing = true
+    return Effect.async<void, KafkaError.KafkaError>((resume) => {
+      try {
+        member.consumer.disconnect((error) =>
+          resume(error ? Effect.fail(toKafkaError(error, "ConfluentDriver.disconnect")) : Effect.void)
+        )
+      } catch (error) {
+        resume(Effect.fail(toKafkaError(error, "ConfluentDriver.disconnect")))
+      }
+    }).pipe(
+      // A static member does not leave; any member waits for its last revocation to be acknowledged.
+      Effect.timeoutFail({
+        duration: Duration.sum(member.config.requestTimeout, member.subscription.rebalanceTimeout),
+        onTimeout: () =>
+          KafkaError.make({ reason: "timeout", operation: "ConfluentDriver.disconnect", message: "disconnect hung" })
+      }),
+      Effect.catchAll((error) => Effect.logWarning("Sluice: librdkafka consumer disconnect failed", error))
+    )
+  })
