@@ -9,9 +9,11 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import { ProducerDriver, type ProducerRecord, type RecordMetadata } from "./ConsumerDriver.js"
+import * as Validate from "./internal/validate.js"
 import type { KafkaError } from "./KafkaError.js"
-import type { Topic } from "./Topic.js"
+import { ProducerDriver, type ProducerRecord, type RecordMetadata } from "./ProducerDriver.js"
+import type { SettingsError } from "./SettingsError.js"
+import * as Topic from "./Topic.js"
 
 /**
  * A value could not be encoded with its topic's codec; nothing of the batch was sent.
@@ -24,24 +26,40 @@ export class EncodeError extends Data.TaggedError("EncodeError")<{
   readonly message: string
 }> {}
 
-/** @since 0.1.0 */
+/**
+ * A typed record to send to a topic.
+ *
+ * @since 0.1.0
+ */
 export interface OutgoingRecord<K, V, H> {
   readonly key: K
   readonly value: V
   readonly headers?: H | undefined
+  /** A partition number (a non-negative integer); by default the driver's partitioner picks (by key). */
   readonly partition?: number | undefined
+  /** Milliseconds since the epoch (a non-negative integer); by default the broker's or client's time. */
   readonly timestamp?: number | undefined
 }
 
-/** @since 0.1.0 */
+/**
+ * The producer's operations.
+ *
+ * @since 0.1.0
+ */
 export interface ProducerService {
-  /** Encodes with the topic's codecs and sends; completes when the broker acknowledged all. */
+  /**
+   * Encodes with the topic's codecs and sends; completes when the broker acknowledged all.
+   * A bad topic name, partition or timestamp fails with a `SettingsError` and sends nothing.
+   */
   readonly send: <K, V, H>(
-    topic: Topic<K, V, H>,
+    topic: Topic.Topic<K, V, H>,
     records: ReadonlyArray<OutgoingRecord<K, V, H>>
-  ) => Effect.Effect<ReadonlyArray<RecordMetadata>, KafkaError | EncodeError>
+  ) => Effect.Effect<ReadonlyArray<RecordMetadata>, KafkaError | EncodeError | SettingsError>
   /** Sends records that are already bytes (e.g. a dead letter: the original record's bytes). */
-  readonly sendRaw: (records: ReadonlyArray<ProducerRecord>) => Effect.Effect<ReadonlyArray<RecordMetadata>, KafkaError>
+  readonly sendRaw: (
+    records: ReadonlyArray<ProducerRecord>
+  ) => Effect.Effect<ReadonlyArray<RecordMetadata>, KafkaError | SettingsError>
+  /** Waits until everything sent so far is acknowledged. */
   readonly flush: Effect.Effect<void, KafkaError>
 }
 
@@ -53,7 +71,7 @@ export interface ProducerService {
 export class Producer extends Context.Tag("@sluice/core/Producer")<Producer, ProducerService>() {}
 
 const encodeAll = <K, V, H>(
-  topic: Topic<K, V, H>,
+  topic: Topic.Topic<K, V, H>,
   records: ReadonlyArray<OutgoingRecord<K, V, H>>
 ): Either.Either<Array<ProducerRecord>, EncodeError> => {
   const out: Array<ProducerRecord> = []
@@ -77,15 +95,66 @@ const encodeAll = <K, V, H>(
   return Either.right(out)
 }
 
-/** @since 0.1.0 */
-export const make: Effect.Effect<ProducerService, never, ProducerDriver> = Effect.map(ProducerDriver, (driver) => ({
-  send: (topic, records) =>
-    Effect.flatMap(encodeAll(topic, records), driver.send).pipe(
-      Effect.withSpan("Producer.send", { attributes: { topic: topic.name, records: records.length } })
-    ),
-  sendRaw: (records) => driver.send(records).pipe(Effect.withSpan("Producer.sendRaw")),
-  flush: driver.flush
-}))
+/** The partitions and timestamps of a batch, checked before anything of it is sent. */
+const checkRecords = (
+  records: ReadonlyArray<{ readonly partition?: number | undefined; readonly timestamp?: number | undefined }>
+): Effect.Effect<void, SettingsError> => {
+  for (let i = 0; i < records.length; i++) {
+    const { partition, timestamp } = records[i]!
+    if (partition !== undefined && !(Number.isInteger(partition) && partition >= 0 && partition <= Validate.maxInt32)) {
+      return Validate.nonNegativeInt(`records[${i}].partition`, partition, Validate.maxInt32)
+    }
+    if (timestamp !== undefined && !(Number.isSafeInteger(timestamp) && timestamp >= 0)) {
+      return Validate.nonNegativeInt(`records[${i}].timestamp`, timestamp)
+    }
+  }
+  return Effect.void
+}
 
-/** @since 0.1.0 */
+/**
+ * The producer on the `ProducerDriver` in context. Topics and topic names are checked on
+ * their first send (and remembered, so a topic sent to often is checked once).
+ *
+ * @since 0.1.0
+ */
+export const make: Effect.Effect<ProducerService, never, ProducerDriver> = Effect.map(ProducerDriver, (driver) => {
+  const checkedTopics = new WeakSet<Topic.Topic<any, any, any>>()
+  const checkedNames = new Set<string>()
+  const checkTopic = <K, V, H>(topic: Topic.Topic<K, V, H>): Effect.Effect<void, SettingsError> =>
+    checkedTopics.has(topic)
+      ? Effect.void
+      : Effect.map(Topic.validate(topic), () => {
+          checkedTopics.add(topic)
+        })
+  const checkNames = (records: ReadonlyArray<ProducerRecord>): Effect.Effect<void, SettingsError> =>
+    Effect.forEach(
+      records,
+      (record, i) =>
+        checkedNames.has(record.topic)
+          ? Effect.void
+          : Effect.map(Validate.topicName(`records[${i}].topic`, record.topic), (name) => {
+              checkedNames.add(name)
+            }),
+      { discard: true }
+    )
+  return {
+    send: (topic, records) =>
+      Effect.zipRight(
+        Effect.zipRight(checkTopic(topic), checkRecords(records)),
+        Effect.flatMap(encodeAll(topic, records), driver.send)
+      ).pipe(Effect.withSpan("Producer.send", { attributes: { topic: topic.name, records: records.length } })),
+    sendRaw: (records) =>
+      Effect.zipRight(Effect.zipRight(checkNames(records), checkRecords(records)), driver.send(records)).pipe(
+        Effect.withSpan("Producer.sendRaw")
+      ),
+    flush: driver.flush
+  }
+})
+
+/**
+ * The producer as a layer, on a `ProducerDriver` (a driver's own layer, e.g. `KafkaJs.layer`,
+ * provides both).
+ *
+ * @since 0.1.0
+ */
 export const layer: Layer.Layer<Producer, never, ProducerDriver> = Layer.effect(Producer, make)

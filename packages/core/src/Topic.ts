@@ -5,13 +5,21 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Codec from "./Codec.js"
 import type { ConsumerRecord, Header, RawRecord } from "./ConsumerRecord.js"
 import { position } from "./internal/describe.js"
+import * as Validate from "./internal/validate.js"
+import type { SettingsError } from "./SettingsError.js"
 
-/** @since 0.1.0 */
+/**
+ * A topic: its name and the codecs of its keys, values and headers.
+ *
+ * @since 0.1.0
+ */
 export interface Topic<K, V, H = Readonly<Record<string, string>>> {
+  /** A Kafka topic name: 1 to 249 of `a-z A-Z 0-9 . _ -`, not `.` or `..` (checked at first use). */
   readonly name: string
   readonly key: Codec.Codec<K>
   readonly value: Codec.Codec<V>
@@ -19,7 +27,11 @@ export interface Topic<K, V, H = Readonly<Record<string, string>>> {
   readonly headers: HeadersCodec<H>
 }
 
-/** @since 0.1.0 */
+/**
+ * How a topic's headers decode into `H` and encode back.
+ *
+ * @since 0.1.0
+ */
 export interface HeadersCodec<H> {
   readonly decode: (headers: ReadonlyArray<Header>) => Either.Either<H, Codec.CodecError>
   readonly encode: (headers: H) => ReadonlyArray<Header>
@@ -70,27 +82,55 @@ export const headersFrom = <H>(
 })
 
 /**
- * Describes a topic. Keys default to nullable UTF-8 strings, values to raw bytes.
+ * Describes a topic. Keys default to nullable UTF-8 strings, values to raw bytes. A key or
+ * value is a `Codec`, or any `Schema` to `Uint8Array` or to `string` (see `Codec.from`).
+ *
+ * Pure: the name and codecs are checked where the topic is first used (`Pipeline.run`,
+ * `Producer.send`, `Consumer.stream`), which fail with a `SettingsError` for a bad one.
  *
  * @example
  * ```ts
+ * import * as Codec from "@sluice/core/Codec"
+ * import * as Topic from "@sluice/core/Topic"
+ * import * as Schema from "effect/Schema"
+ *
  * const Order = Schema.Struct({ id: Schema.String, amount: Schema.Number })
  * const orders = Topic.make({ name: "orders", key: Codec.string, value: Codec.json(Order) })
+ * // A schema from text is a codec as well:
+ * const amounts = Topic.make({ name: "amounts", value: Schema.NumberFromString })
  * ```
  *
  * @since 0.1.0
  */
 export const make = <K = string | null, V = Uint8Array | null, H = Readonly<Record<string, string>>>(options: {
   readonly name: string
-  readonly key?: Codec.Codec<K> | undefined
-  readonly value?: Codec.Codec<V> | undefined
+  readonly key?: Codec.Input<K> | undefined
+  readonly value?: Codec.Input<V> | undefined
   readonly headers?: HeadersCodec<H> | undefined
 }): Topic<K, V, H> => ({
   name: options.name,
-  key: (options.key ?? Codec.nullable(Codec.string)) as Codec.Codec<K>,
-  value: (options.value ?? Codec.bytes) as Codec.Codec<V>,
+  key: options.key === undefined ? (Codec.nullable(Codec.string) as unknown as Codec.Codec<K>) : Codec.from(options.key),
+  value: options.value === undefined ? (Codec.bytes as unknown as Codec.Codec<V>) : Codec.from(options.value),
   headers: (options.headers ?? stringHeaders) as HeadersCodec<H>
 })
+
+/**
+ * Checks a topic: a legal Kafka topic name and valid codecs. `setting` names it in the
+ * error (`"topic"` gives `"topic.name"`, `"topic.value.name"`, …).
+ *
+ * @since 0.2.0
+ */
+export const validate = <K, V, H>(topic: Topic<K, V, H>, setting = "topic"): Effect.Effect<Topic<K, V, H>, SettingsError> =>
+  typeof topic !== "object" || topic === null
+    ? Validate.fail(setting, `${setting} must be a Topic (Topic.make), got ${Validate.show(topic)}`)
+    : Effect.all([
+        Validate.topicName(`${setting}.name`, topic.name),
+        Codec.validate(topic.key, `${setting}.key`),
+        Codec.validate(topic.value, `${setting}.value`),
+        typeof topic.headers?.decode === "function" && typeof topic.headers.encode === "function"
+          ? Effect.void
+          : Validate.fail(`${setting}.headers`, `${setting}.headers must be a HeadersCodec, got ${Validate.show(topic.headers)}`)
+      ]).pipe(Effect.as(topic))
 
 /**
  * A record decoded with its topic's codecs; the raw bytes stay reachable in `raw`.
@@ -100,6 +140,26 @@ export const make = <K = string | null, V = Uint8Array | null, H = Readonly<Reco
 export interface TypedRecord<K, V, H> extends ConsumerRecord<K, V> {
   readonly decodedHeaders: H
 }
+
+/**
+ * The record type of a topic's handler, named from the topic instead of spelled out.
+ *
+ * @example
+ * ```ts
+ * import * as Codec from "@sluice/core/Codec"
+ * import * as Topic from "@sluice/core/Topic"
+ * import * as Effect from "effect/Effect"
+ * import * as Schema from "effect/Schema"
+ *
+ * const Order = Schema.Struct({ id: Schema.String, amount: Schema.Number })
+ * const orders = Topic.make({ name: "orders", key: Codec.string, value: Codec.json(Order) })
+ *
+ * const charge = (record: Topic.RecordOf<typeof orders>) => Effect.log(record.value.amount)
+ * ```
+ *
+ * @since 0.2.0
+ */
+export type RecordOf<T> = T extends Topic<infer K, infer V, infer H> ? TypedRecord<K, V, H> : never
 
 /**
  * Decodes a raw record with the topic's codecs.

@@ -63,5 +63,6 @@ export const handlerProcessor = <E, R>(
       }
       return processor
     }
-    return (worker, flow) => processorOf(modes.get(worker.topicPartition.topic) ?? ProcessingMode.partition)(worker, flow)
+    return (worker, flow) =>
+      processorOf(modes.get(worker.topicPartition.topic) ?? ProcessingMode.partition)(worker, flow)
   })
