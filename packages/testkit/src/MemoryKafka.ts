@@ -40,6 +40,7 @@
  *
  * @since 0.1.0
  */
+import { Admin } from "@sluice/core/Admin"
 import {
   ConsumerDriver,
   type OffsetAndMetadata,
@@ -391,14 +392,20 @@ export const make = (
     readonly consumer: ConsumerDriver["Type"]
     readonly producer: ProducerDriver["Type"]
     readonly testCluster: TestCluster["Type"]
+    readonly admin: Admin["Type"]
   },
   never,
   Scope.Scope
 > => internal.make({ ...defaults, ...options })
 
 /**
- * A fresh simulated cluster as the `ConsumerDriver`, the `ProducerDriver`, the `TestCluster`
- * and its `MemoryKafka` handle. Works under `TestClock` (`it.effect`) and the live clock.
+ * A fresh simulated cluster as the `ConsumerDriver`, the `ProducerDriver`, the `TestCluster`,
+ * the `Admin` service and its `MemoryKafka` handle. Works under `TestClock` (`it.effect`) and
+ * the live clock.
+ *
+ * The cluster has no brokers and keeps every record: its `Admin` reports partitions without a
+ * leader or replicas, accepts and drops a topic's replication factor and configs, and starts
+ * every partition at offset 0.
  *
  * Prefer one layer per test (it is cheap) over sharing one with `it.layer`: the cluster's
  * fibers (group coordinators, session timers) take their `Clock` from the test whose
@@ -408,13 +415,14 @@ export const make = (
  */
 export const layer = (
   options: Partial<Options> = {}
-): Layer.Layer<MemoryKafka | ConsumerDriver | ProducerDriver | TestCluster> =>
+): Layer.Layer<MemoryKafka | ConsumerDriver | ProducerDriver | TestCluster | Admin> =>
   Layer.scopedContext(
     Effect.map(make(options), (cluster) =>
       Context.make(MemoryKafka, cluster.handle).pipe(
         Context.add(ConsumerDriver, cluster.consumer),
         Context.add(ProducerDriver, cluster.producer),
-        Context.add(TestCluster, cluster.testCluster)
+        Context.add(TestCluster, cluster.testCluster),
+        Context.add(Admin, cluster.admin)
       )
     )
   )

@@ -14,6 +14,7 @@
  * | `faults.ts`      | injected faults                                                   |
  * | `journal.ts`     | the history tests inspect: events, commits, ownerships            |
  * | `session.ts`     | the consumer port: `subscribe` and the `GroupSession`             |
+ * | `admin.ts`       | nothing: the `Admin` primitives over the log, groups and commits  |
  * | `handle.ts`      | what `MemoryKafka` exposes: the handle and the drivers            |
  *
  * Three kinds of fibers run: one poll loop per member (forked by `subscribe`), one

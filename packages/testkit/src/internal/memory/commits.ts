@@ -34,6 +34,27 @@ export class Commits {
     return this.byGroup.get(groupId)
   }
 
+  /** Every group with a committed offset. */
+  groupIds(): ReadonlyArray<string> {
+    return Array.from(this.byGroup.keys())
+  }
+
+  /**
+   * Stores offsets committed from outside the group (an admin's reset), as Kafka's commit with
+   * no member id and generation -1: the caller has checked that the group has no members and
+   * that the partitions exist. The commit log names no member and generation -1.
+   */
+  commitFromOutside(groupId: string, offsets: ReadonlyArray<OffsetAndMetadata>, now: number): void {
+    this.store(groupId, { id: "", generation: -1 }, offsets, now)
+  }
+
+  /** A deleted topic's committed offsets go with it. */
+  forgetTopic(topic: string): void {
+    for (const store of this.byGroup.values()) {
+      for (const key of store.keys()) if (TP.fromKey(key).topic === topic) store.delete(key)
+    }
+  }
+
   commit(member: Member, offsets: ReadonlyArray<OffsetAndMetadata>, now: number): KafkaError.KafkaError | undefined {
     const group = member.group
     const error = this.validate(member, offsets)
@@ -41,17 +62,26 @@ export class Commits {
       this.journal.reject(group.id, member, offsets, error, now)
       return error
     }
-    let store = this.byGroup.get(group.id)
+    this.store(group.id, member, offsets, now)
+    return undefined
+  }
+
+  private store(
+    groupId: string,
+    committer: { readonly id: string; readonly generation: number },
+    offsets: ReadonlyArray<OffsetAndMetadata>,
+    now: number
+  ): void {
+    let store = this.byGroup.get(groupId)
     if (store === undefined) {
       store = new Map()
-      this.byGroup.set(group.id, store)
+      this.byGroup.set(groupId, store)
     }
     for (const o of offsets) {
       const metadata = o.metadata ?? ""
       store.set(TP.key(o), { offset: o.offset, metadata })
-      this.journal.accepted(group.id, member, o, metadata, now)
+      this.journal.accepted(groupId, committer, o, metadata, now)
     }
-    return undefined
   }
 
   private validate(member: Member, offsets: ReadonlyArray<OffsetAndMetadata>): KafkaError.KafkaError | undefined {

@@ -1,12 +1,13 @@
 /**
  * What `MemoryKafka` exposes: the handle (topics, produce, inspection, faults) and the
- * drivers (`ConsumerDriver`, `ProducerDriver`, `TestCluster`) over one simulated cluster.
+ * drivers (`ConsumerDriver`, `ProducerDriver`, `TestCluster`, `Admin`) over one simulated cluster.
  *
  * Owns: nothing; it builds the cluster in the caller's scope and adapts its parts to the
  * public types.
  * May touch: nothing directly. Inspection reads and copies; produce and topic changes go
  * through `Logs`, faults through `Faults`, subscriptions through `session.ts`.
  */
+import * as Admin from "@sluice/core/Admin"
 import type { ConsumerDriver, ProducerDriver, ProducerRecord } from "@sluice/core/ConsumerDriver"
 import * as KafkaError from "@sluice/core/KafkaError"
 import * as TP from "@sluice/core/TopicPartition"
@@ -14,6 +15,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as MemoryKafka from "../../MemoryKafka.js"
 import type { TestCluster } from "../../TestCluster.js"
+import { primitives as adminPrimitives } from "./admin.js"
 import { Cluster } from "./cluster.js"
 import { kafkaError } from "./errors.js"
 import { isStable, snapshot } from "./group.js"
@@ -145,5 +147,5 @@ export const make = (options: MemoryKafka.Options) =>
         Effect.map(topicOrFail(topic, "readAll"), (found) => found.partitions.flatMap((log) => log.records))
     }
 
-    return { handle, consumer, producer, testCluster }
+    return { handle, consumer, producer, testCluster, admin: Admin.make(adminPrimitives(cluster)) }
   })

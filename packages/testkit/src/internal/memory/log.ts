@@ -127,6 +127,13 @@ export class Logs {
     return undefined
   }
 
+  /** Removes a topic and its records; the groups subscribed to it rebalance without it. */
+  deleteTopic(name: string): boolean {
+    if (!this.topics.delete(name)) return false
+    this.listener.partitionsChanged(name)
+    return true
+  }
+
   log(topic: string, partition: number): PartitionLog | undefined {
     return this.topics.get(topic)?.partitions[partition]
   }
