@@ -244,7 +244,13 @@ export const make = (input: Input): Effect.Effect<ConsumerSettings, SettingsErro
         `revocation.drainTimeout (${Duration.format(Duration.decode(revocation.drainTimeout))}) must be shorter than rebalanceTimeout (${Duration.format(rebalanceTimeout)}): the rebalance waits for the drain`
       )
     }
-    const maxWindow = yield* Validate.positiveInt("maxWindow", input.maxWindow ?? defaults.maxWindow, maxEncodableWindow)
+    const maxWindow = yield* Validate.positiveInt("maxWindow", input.maxWindow ?? defaults.maxWindow)
+    if (maxWindow > maxEncodableWindow) {
+      return yield* Validate.fail(
+        "maxWindow",
+        `maxWindow must be at most ${maxEncodableWindow} so that the commit metadata fits in 4,096 bytes, got ${maxWindow}`
+      )
+    }
     return {
       groupId,
       clientId,

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Codec from "@sluice/core/Codec"
 import * as Consumer from "@sluice/core/Consumer"
-import { ProducerDriver, type ProducerRecord } from "@sluice/core/ConsumerDriver"
 import { headerString } from "@sluice/core/ConsumerRecord"
 import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
 import * as Pipeline from "@sluice/core/Pipeline"
 import * as ProcessingMode from "@sluice/core/ProcessingMode"
 import * as Producer from "@sluice/core/Producer"
+import { ProducerDriver, type ProducerRecord } from "@sluice/core/ProducerDriver"
 import * as Topic from "@sluice/core/Topic"
 import * as Arbitrary from "effect/Arbitrary"
 import * as Deferred from "effect/Deferred"
@@ -319,11 +319,10 @@ describe("several pipelines and modes", () => {
           record.offset === 0 && failures++ < 3
             ? Effect.fail("busy" as const)
             : Effect.sync(() => done.push(record.offset)),
-        policy: ErrorPolicy.retry(Schedule.spaced("30 millis"))
+        policy: ErrorPolicy.retry(Schedule.spaced("30 millis")),
+        mode: ProcessingMode.keyed({ concurrency: 4 })
       })
-      const fiber = yield* Effect.fork(
-        Pipeline.runWith({ mode: ProcessingMode.keyed({ concurrency: 4 }) }, pipeline).pipe(Effect.provide(layers))
-      )
+      const fiber = yield* Effect.fork(Pipeline.run(pipeline).pipe(Effect.provide(layers)))
       const listener = yield* Deferred.await(fake.listener)
       yield* listener.onAssigned([{ topicPartition: tp0, committed: undefined }])
       // offsets 0 and 2 share key k0; 1 and 3 have their own keys
@@ -339,6 +338,159 @@ describe("several pipelines and modes", () => {
       yield* Fiber.interrupt(fiber)
     })
   )
+})
+
+describe("a pipeline is a description", () => {
+  it.scopedLive("G9 two runs of one pipeline value count their dead letters afresh: the flood limit is per run", () =>
+    Effect.gen(function* () {
+      const pipeline = Pipeline.make({
+        topic: orders,
+        handler: () => Effect.void,
+        policy: ErrorPolicy.deadLetter("orders.dlq"),
+        floodLimit: { max: 3, window: "1 minute" }
+      })
+      const runOnce = Effect.gen(function* () {
+        const { fake, producer, layers } = yield* harness()
+        const fiber = yield* Effect.fork(Pipeline.run(pipeline).pipe(Effect.provide(layers)))
+        const listener = yield* Deferred.await(fake.listener)
+        yield* listener.onAssigned([{ topicPartition: tp0, committed: undefined }])
+        yield* listener.onRecords(tp0, [0, 1, 2].map((o) => orderRecord(o, "poison")))
+        for (let i = 0; i < 200 && fake.commits.at(-1)?.offset !== 3; i++) yield* Effect.sleep("5 millis")
+        expect(producer.sent.length).toBe(3)
+        expect(fake.commits.at(-1)?.offset).toBe(3)
+        yield* Fiber.interrupt(fiber)
+      })
+      yield* runOnce
+      // With counters shared by the runs, this run's first dead letter would be the fourth
+      // within the minute, and the flood limit would stop it.
+      yield* runOnce
+    })
+  )
+
+  it.scopedLive("pipelines of different modes run in one consumer, each partition in its pipeline's mode", () =>
+    Effect.gen(function* () {
+      const { fake, layers } = yield* harness()
+      const invoices = Topic.make({ name: "invoices", key: Codec.string, value: Codec.string })
+      const tpInvoices = { topic: "invoices", partition: 0 }
+      const inFlight = { orders: { now: 0, max: 0 }, invoices: { now: 0, max: 0 } }
+      const during = (count: { now: number; max: number }) =>
+        Effect.acquireUseRelease(
+          Effect.sync(() => {
+            count.max = Math.max(count.max, ++count.now)
+          }),
+          () => Effect.sleep("5 millis"),
+          () => Effect.sync(() => count.now--)
+        )
+      const fiber = yield* Effect.fork(
+        Pipeline.run(
+          Pipeline.make({
+            topic: orders,
+            mode: ProcessingMode.unordered({ concurrency: 4 }),
+            handler: () => during(inFlight.orders)
+          }),
+          Pipeline.make({ topic: invoices, handler: () => during(inFlight.invoices) })
+        ).pipe(Effect.provide(layers))
+      )
+      const listener = yield* Deferred.await(fake.listener)
+      yield* listener.onAssigned([
+        { topicPartition: tp0, committed: undefined },
+        { topicPartition: tpInvoices, committed: undefined }
+      ])
+      yield* listener.onRecords(tp0, Array.from({ length: 20 }, (_, i) => good(i)))
+      yield* listener.onRecords(
+        tpInvoices,
+        Array.from({ length: 20 }, (_, i) => ({ ...FakeDriver.record(tpInvoices, i), key: encoder.encode("k") }))
+      )
+      const done = () =>
+        fake.commits.some((c) => c.topic === "orders" && c.offset === 20) &&
+        fake.commits.some((c) => c.topic === "invoices" && c.offset === 20)
+      for (let i = 0; i < 400 && !done(); i++) yield* Effect.sleep("5 millis")
+      expect(done()).toBe(true)
+      expect(inFlight.orders.max).toBeGreaterThan(1)
+      expect(inFlight.orders.max).toBeLessThanOrEqual(4)
+      expect(inFlight.invoices.max).toBe(1)
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+
+  it.scopedLive("Pipeline.layer runs the pipelines while it is built and fails as run fails", () =>
+    Effect.gen(function* () {
+      const { fake, layers } = yield* harness()
+      const pipeline = Pipeline.make({
+        topic: orders,
+        handler: (record) => (record.offset === 1 ? Effect.fail("declined" as const) : Effect.void)
+      })
+      const fiber = yield* Effect.fork(Layer.launch(Pipeline.layer(pipeline)).pipe(Effect.provide(layers)))
+      const listener = yield* Deferred.await(fake.listener)
+      yield* listener.onAssigned([{ topicPartition: tp0, committed: undefined }])
+      yield* listener.onRecords(tp0, [good(0), good(1)])
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      expect(error).toMatchObject({ _tag: "HandlerError", offset: 1, cause: "declined" })
+      expect(fake.commits.at(-1)?.offset).toBe(1)
+    })
+  )
+
+  it.scopedLive("a handler that dies stops the consumer with a HandlerDefect, not a HandlerError with a cast cause", () =>
+    Effect.gen(function* () {
+      const { fake, layers } = yield* harness()
+      const pipeline = Pipeline.make({
+        topic: orders,
+        handler: (record) => (record.offset === 2 ? Effect.die(new Error("bug")) : Effect.void),
+        // No policy applies to a defect: it is not the handler's error type.
+        policy: ErrorPolicy.skip
+      })
+      const fiber = yield* Effect.fork(Pipeline.run(pipeline).pipe(Effect.provide(layers)))
+      const listener = yield* Deferred.await(fake.listener)
+      yield* listener.onAssigned([{ topicPartition: tp0, committed: undefined }])
+      yield* listener.onRecords(tp0, [good(0), good(1), good(2), good(3)])
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      expect(error._tag).toBe("HandlerDefect")
+      if (error._tag === "HandlerDefect") {
+        expect(error).toMatchObject({ topic: "orders", partition: 0, offset: 2 })
+        expect((error.defect as Error).message).toBe("bug")
+        expect(error.message).toBe("handler died at orders-0@2: bug")
+      }
+      expect(fake.commits.at(-1)?.offset).toBe(2)
+    })
+  )
+})
+
+describe("codecs from schemas", () => {
+  it("a Schema to text or to bytes is a codec, in Topic.make too", () => {
+    const amounts = Topic.make({ name: "amounts", key: Schema.String, value: Schema.NumberFromString })
+    const text = Either.getOrThrow(amounts.value.encode(12.5))
+    expect(new TextDecoder().decode(text!)).toBe("12.5")
+    expect(Either.getOrThrow(amounts.value.decode(encoder.encode("7")))).toBe(7)
+    expect(Either.isLeft(amounts.value.decode(encoder.encode("seven")))).toBe(true)
+    expect(Either.getOrThrow(amounts.key.decode(encoder.encode("k")))).toBe("k")
+    // Bytes through a schema: reversed, to see that the schema's transformation runs.
+    const Reversed = Schema.transform(Schema.Uint8ArrayFromSelf, Schema.Uint8ArrayFromSelf, {
+      strict: true,
+      decode: (bytes) => bytes.slice().reverse(),
+      encode: (bytes) => bytes.slice().reverse()
+    })
+    const blobs = Topic.make({ name: "blobs", value: Reversed })
+    expect([...Either.getOrThrow(blobs.value.decode(new Uint8Array([1, 2, 3])))]).toEqual([3, 2, 1])
+    expect(Either.isLeft(blobs.value.decode(null))).toBe(true)
+    const parsed = Codec.from(Schema.parseJson(Order))
+    expect(Either.getOrThrow(parsed.decode(good(3).value)).id).toBe("o3")
+  })
+
+  it("decoding arbitrary bytes with a schema codec never throws", () => {
+    const decoders: ReadonlyArray<Codec.Codec<unknown>> = [
+      Codec.fromSchema(Schema.Uint8ArrayFromSelf),
+      Codec.from(Schema.parseJson(Order))
+    ]
+    fc.assert(
+      fc.property(fc.option(fc.uint8Array({ maxLength: 64 }), { nil: null }), (bytes) => {
+        for (const codec of decoders) {
+          const result = codec.decode(bytes)
+          if (Either.isLeft(result)) expect(result.left._tag).toBe("CodecError")
+        }
+      }),
+      { numRuns: 500 }
+    )
+  })
 })
 
 describe("types", () => {
@@ -358,6 +510,12 @@ describe("types", () => {
         return Effect.log(amount)
       }
     })
+    // Topic.RecordOf names a handler's record type from the topic.
+    const charge = (record: Topic.RecordOf<typeof orders>) => Effect.log(record.value.amount.toFixed(2))
+    Pipeline.make({ topic: orders, handler: charge })
+    const other = Topic.make({ name: "other", value: Codec.json(Other) })
+    // @ts-expect-error: a handler of orders' records does not handle other's
+    Pipeline.make({ topic: other, handler: charge })
     // A dead-letter policy requires a Producer in the context.
     const needsProducer = Pipeline.run(
       Pipeline.make({ topic: orders, handler: () => Effect.void, policy: ErrorPolicy.deadLetter("dlq") })
