@@ -1,8 +1,12 @@
 /**
- * The per-partition stream API's records and offsets (in the spirit of fs2-kafka's
- * `CommittableConsumerRecord` and `CommittableOffsetBatch`): each record carries the offset
- * to commit once it is processed; offsets merge into a batch that is committed by count or
- * by time.
+ * The stream API's records and offsets (in the spirit of fs2-kafka's
+ * `CommittableConsumerRecord` and `CommittableOffsetBatch`): each record of `Consumer.stream`
+ * and `Consumer.partitionedStream` carries the offset to commit once it is processed; offsets
+ * merge into a batch that is committed by count or by time (`commitWithin`).
+ *
+ * Committing an offset commits everything before it in its partition, so commit offsets in
+ * the order the records came (`Stream.mapEffect` keeps it, even with `concurrency`); a commit
+ * of a partition this member no longer owns is ignored.
  *
  * @since 0.1.0
  */
@@ -10,7 +14,9 @@ import * as Chunk from "effect/Chunk"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import type { ConsumerRecord } from "./ConsumerRecord.js"
+import * as Validate from "./internal/validate.js"
+import type { SettingsError } from "./SettingsError.js"
+import type { TypedRecord } from "./Topic.js"
 import * as TP from "./TopicPartition.js"
 
 /**
@@ -35,11 +41,36 @@ export type Committer = (
   offsets: ReadonlyArray<{ readonly tp: TP.TopicPartition; readonly offset: number; readonly epoch: number }>
 ) => Effect.Effect<void>
 
-/** @since 0.1.0 */
-export interface CommittableRecord<K = Uint8Array | null, V = Uint8Array | null> {
-  readonly record: ConsumerRecord<K, V>
+/**
+ * A record of the stream API, decoded with its topic's codecs, and the offset to commit once it
+ * is processed.
+ *
+ * @example
+ * ```ts
+ * import { CommittableRecord, Topic } from "@sluice/core"
+ * import * as Effect from "effect/Effect"
+ *
+ * const clicks = Topic.make({ name: "clicks" })
+ * declare const record: CommittableRecord.CommittableRecord<string | null, Uint8Array | null>
+ * const processed: Effect.Effect<void> = Effect.log(record.record.key).pipe(Effect.zipRight(record.offset.commit))
+ * ```
+ *
+ * @since 0.1.0
+ */
+export interface CommittableRecord<K = Uint8Array | null, V = Uint8Array | null, H = Readonly<Record<string, string>>> {
+  readonly record: TypedRecord<K, V, H>
   readonly offset: CommittableOffset
 }
+
+/**
+ * What `commitWithin` commits: offsets, or records (their offsets).
+ *
+ * @since 0.2.0
+ */
+export type Committable = CommittableOffset | CommittableRecord<unknown, unknown, unknown>
+
+const offsetOf = (committable: Committable): CommittableOffset =>
+  "record" in committable ? committable.offset : committable
 
 /**
  * The highest offset per partition of a set of `CommittableOffset`s.
@@ -118,12 +149,21 @@ export const commitBatch = (batch: CommittableOffsetBatch): Effect.Effect<void> 
 }
 
 /**
- * Groups a stream of offsets by count or time, whichever comes first, and commits each group.
+ * Groups a stream of offsets (or of records) by count or time, whichever comes first, commits
+ * each group and emits what it committed. The stream fails with a `SettingsError` when `count`
+ * is not a positive integer or `interval` not a finite positive duration.
  *
  * @example
  * ```ts
- * partition.records.pipe(
- *   Stream.mapEffect((r) => process(r.record).pipe(Effect.as(r.offset))),
+ * import { CommittableRecord, Consumer, Topic } from "@sluice/core"
+ * import * as Effect from "effect/Effect"
+ * import * as Stream from "effect/Stream"
+ *
+ * const clicks = Topic.make({ name: "clicks" })
+ * const store = (_: unknown) => Effect.void
+ *
+ * const program = Consumer.stream(clicks).pipe(
+ *   Stream.mapEffect((r) => store(r.record.value).pipe(Effect.as(r))),
  *   CommittableRecord.commitWithin(500, "1 second"),
  *   Stream.runDrain
  * )
@@ -133,8 +173,20 @@ export const commitBatch = (batch: CommittableOffsetBatch): Effect.Effect<void> 
  */
 export const commitWithin =
   (count: number, interval: Duration.DurationInput) =>
-  <E, R>(offsets: Stream.Stream<CommittableOffset, E, R>): Stream.Stream<void, E, R> =>
-    offsets.pipe(
-      Stream.groupedWithin(count, interval),
-      Stream.mapEffect((chunk) => commitBatch(fromOffsets(Chunk.toReadonlyArray(chunk))))
+  <A extends Committable, E, R>(
+    self: Stream.Stream<A, E, R>
+  ): Stream.Stream<CommittableOffsetBatch, E | SettingsError, R> =>
+    Stream.unwrap(
+      Effect.zipWith(
+        Validate.positiveInt("commitWithin.count", count),
+        Validate.duration("commitWithin.interval", interval),
+        (size, within) =>
+          self.pipe(
+            Stream.groupedWithin(size, within),
+            Stream.mapEffect((chunk) => {
+              const batch = fromOffsets(Chunk.map(chunk, offsetOf))
+              return Effect.as(commitBatch(batch), batch)
+            })
+          )
+      )
     )

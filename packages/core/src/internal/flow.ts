@@ -32,6 +32,12 @@ export interface Flow {
   finish(worker: Worker, offset: number): void
   /** The in-flight record ends unfinished (it failed, or never started): no commit passes it. */
   abandon(worker: Worker): void
+  /**
+   * The records of `worker` in flight are held by a reader that is gone (a stream that ended):
+   * a revocation or shutdown need not wait for them. They stay unfinished; a commit may still
+   * pass them until the partition is removed.
+   */
+  orphan(worker: Worker): void
   /** Stops the consumer with `error`, after the shutdown commits what finished. */
   fail(error: unknown): void
   /** The stream API's commit: finishes the offsets below each given one and commits them now. */
@@ -69,6 +75,10 @@ export class EngineFlow implements Flow {
 
   abandon(worker: Worker): void {
     worker.abandon()
+  }
+
+  orphan(worker: Worker): void {
+    worker.orphan()
   }
 
   fail(error: unknown): void {

@@ -10,7 +10,8 @@
  * - `tracker`: the engine receives offsets; `finish` finishes them (processors through their
  *   `Flow`, the committer for the stream API's `commitUpTo`).
  * - `inFlight` and `idle`: `begin` (backpressure, when a record is taken), `finish` and
- *   `abandon` (processors through their `Flow`, the committer).
+ *   `abandon` (processors through their `Flow`, the committer); `orphan` opens `idle` (the
+ *   stream processor through its `Flow`, once the stream's reader is gone).
  * - `paused`: backpressure. `state`: revocation and loss; processors only read it.
  * - `committed`, `committedMetadata`: the committer, holding the commit lock (and the engine
  *   before the worker is registered).
@@ -94,6 +95,11 @@ export class Worker {
   abandon(): void {
     this.inFlight--
     if (this.inFlight === 0) this.idle.unsafeOpen()
+  }
+
+  /** Nothing will finish the records in flight (their reader is gone): whoever waits for them, need not. */
+  orphan(): void {
+    this.idle.unsafeOpen()
   }
 
   /** Waits until records arrive or the worker must stop. */
