@@ -144,8 +144,7 @@ export const fromStringSchema = <A>(schema: Schema.Schema<A, string, never>): Co
   const encodeSchema = Schema.encodeEither(schema)
   return {
     name: "string-schema",
-    decode: (input) =>
-      Either.flatMap(string.decode(input), (text) => Either.mapLeft(decodeSchema(text), formatIssue)),
+    decode: (input) => Either.flatMap(string.decode(input), (text) => Either.mapLeft(decodeSchema(text), formatIssue)),
     encode: (value) =>
       Either.match(encodeSchema(value), {
         onLeft: (issue) => Either.left(formatIssue(issue)),
@@ -241,5 +240,8 @@ export const from = <A>(input: Input<A>): Codec<A> => {
  */
 export const validate = <A>(codec: Codec<A>, setting = "codec"): Effect.Effect<Codec<A>, SettingsError> =>
   !isCodec(codec)
-    ? Validate.fail(setting, `${setting} must be a Codec (name, decode, encode) or a Schema, got ${Validate.show(codec)}`)
+    ? Validate.fail(
+        setting,
+        `${setting} must be a Codec (name, decode, encode) or a Schema, got ${Validate.show(codec)}`
+      )
     : Effect.as(Validate.name(`${setting}.name`, codec.name), codec)

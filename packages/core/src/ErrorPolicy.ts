@@ -198,7 +198,10 @@ export const validate = <E, R>(
     case "Retry":
       return Schedule.isSchedule(policy.schedule)
         ? Effect.as(validate(policy.then, `${setting}.then`), policy)
-        : Validate.fail(`${setting}.schedule`, `${setting}.schedule must be a Schedule, got ${Validate.show(policy.schedule)}`)
+        : Validate.fail(
+            `${setting}.schedule`,
+            `${setting}.schedule must be a Schedule, got ${Validate.show(policy.schedule)}`
+          )
     case "Choose":
       return Effect.zipRight(
         Validate.isFunction(`${setting}.choose`, policy.choose),
@@ -221,7 +224,10 @@ export const validate = <E, R>(
 export const validateFloodLimit = (
   limit: FloodLimit,
   setting = "floodLimit"
-): Effect.Effect<{ readonly max: number; readonly window: Duration.Duration; readonly consecutive: number | undefined }, SettingsError> =>
+): Effect.Effect<
+  { readonly max: number; readonly window: Duration.Duration; readonly consecutive: number | undefined },
+  SettingsError
+> =>
   typeof limit !== "object" || limit === null
     ? Validate.fail(setting, `${setting} must be { max, window, consecutive? }, got ${Validate.show(limit)}`)
     : Effect.all({

@@ -215,7 +215,10 @@ const processor = <K, V, H, E, R, RP>(
   byName: ReadonlyMap<string, Topic.Topic<K, V, H>>,
   handler: (record: Topic.TypedRecord<K, V, H>) => Effect.Effect<void, E, R>,
   policy: ErrorPolicy.ErrorPolicy<E | Topic.DecodeError, RP>,
-  flood: { readonly handled: () => void; readonly deadLettered: (topic: string) => Effect.Effect<void, FloodLimitExceeded> }
+  flood: {
+    readonly handled: () => void
+    readonly deadLettered: (topic: string) => Effect.Effect<void, FloodLimitExceeded>
+  }
 ): Process<E, R | RP> => {
   const sendDeadLetter = (
     dlq: string,
@@ -392,5 +395,4 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
  */
 export const layer = <const P extends ReadonlyArray<Pipeline<any, any>>>(
   ...pipelines: P
-): Layer.Layer<never, RunError<P>, ContextOf<P[number]> | Consumer.Consumer> =>
-  Layer.effectDiscard(run(...pipelines))
+): Layer.Layer<never, RunError<P>, ContextOf<P[number]> | Consumer.Consumer> => Layer.effectDiscard(run(...pipelines))

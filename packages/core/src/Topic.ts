@@ -109,7 +109,8 @@ export const make = <K = string | null, V = Uint8Array | null, H = Readonly<Reco
   readonly headers?: HeadersCodec<H> | undefined
 }): Topic<K, V, H> => ({
   name: options.name,
-  key: options.key === undefined ? (Codec.nullable(Codec.string) as unknown as Codec.Codec<K>) : Codec.from(options.key),
+  key:
+    options.key === undefined ? (Codec.nullable(Codec.string) as unknown as Codec.Codec<K>) : Codec.from(options.key),
   value: options.value === undefined ? (Codec.bytes as unknown as Codec.Codec<V>) : Codec.from(options.value),
   headers: (options.headers ?? stringHeaders) as HeadersCodec<H>
 })
@@ -120,7 +121,10 @@ export const make = <K = string | null, V = Uint8Array | null, H = Readonly<Reco
  *
  * @since 0.2.0
  */
-export const validate = <K, V, H>(topic: Topic<K, V, H>, setting = "topic"): Effect.Effect<Topic<K, V, H>, SettingsError> =>
+export const validate = <K, V, H>(
+  topic: Topic<K, V, H>,
+  setting = "topic"
+): Effect.Effect<Topic<K, V, H>, SettingsError> =>
   typeof topic !== "object" || topic === null
     ? Validate.fail(setting, `${setting} must be a Topic (Topic.make), got ${Validate.show(topic)}`)
     : Effect.all([
@@ -129,7 +133,10 @@ export const validate = <K, V, H>(topic: Topic<K, V, H>, setting = "topic"): Eff
         Codec.validate(topic.value, `${setting}.value`),
         typeof topic.headers?.decode === "function" && typeof topic.headers.encode === "function"
           ? Effect.void
-          : Validate.fail(`${setting}.headers`, `${setting}.headers must be a HeadersCodec, got ${Validate.show(topic.headers)}`)
+          : Validate.fail(
+              `${setting}.headers`,
+              `${setting}.headers must be a HeadersCodec, got ${Validate.show(topic.headers)}`
+            )
       ]).pipe(Effect.as(topic))
 
 /**

@@ -354,7 +354,10 @@ describe("a pipeline is a description", () => {
         const fiber = yield* Effect.fork(Pipeline.run(pipeline).pipe(Effect.provide(layers)))
         const listener = yield* Deferred.await(fake.listener)
         yield* listener.onAssigned([{ topicPartition: tp0, committed: undefined }])
-        yield* listener.onRecords(tp0, [0, 1, 2].map((o) => orderRecord(o, "poison")))
+        yield* listener.onRecords(
+          tp0,
+          [0, 1, 2].map((o) => orderRecord(o, "poison"))
+        )
         for (let i = 0; i < 200 && fake.commits.at(-1)?.offset !== 3; i++) yield* Effect.sleep("5 millis")
         expect(producer.sent.length).toBe(3)
         expect(fake.commits.at(-1)?.offset).toBe(3)
@@ -396,7 +399,10 @@ describe("a pipeline is a description", () => {
         { topicPartition: tp0, committed: undefined },
         { topicPartition: tpInvoices, committed: undefined }
       ])
-      yield* listener.onRecords(tp0, Array.from({ length: 20 }, (_, i) => good(i)))
+      yield* listener.onRecords(
+        tp0,
+        Array.from({ length: 20 }, (_, i) => good(i))
+      )
       yield* listener.onRecords(
         tpInvoices,
         Array.from({ length: 20 }, (_, i) => ({ ...FakeDriver.record(tpInvoices, i), key: encoder.encode("k") }))
@@ -430,28 +436,30 @@ describe("a pipeline is a description", () => {
     })
   )
 
-  it.scopedLive("a handler that dies stops the consumer with a HandlerDefect, not a HandlerError with a cast cause", () =>
-    Effect.gen(function* () {
-      const { fake, layers } = yield* harness()
-      const pipeline = Pipeline.make({
-        topic: orders,
-        handler: (record) => (record.offset === 2 ? Effect.die(new Error("bug")) : Effect.void),
-        // No policy applies to a defect: it is not the handler's error type.
-        policy: ErrorPolicy.skip
+  it.scopedLive(
+    "a handler that dies stops the consumer with a HandlerDefect, not a HandlerError with a cast cause",
+    () =>
+      Effect.gen(function* () {
+        const { fake, layers } = yield* harness()
+        const pipeline = Pipeline.make({
+          topic: orders,
+          handler: (record) => (record.offset === 2 ? Effect.die(new Error("bug")) : Effect.void),
+          // No policy applies to a defect: it is not the handler's error type.
+          policy: ErrorPolicy.skip
+        })
+        const fiber = yield* Effect.fork(Pipeline.run(pipeline).pipe(Effect.provide(layers)))
+        const listener = yield* Deferred.await(fake.listener)
+        yield* listener.onAssigned([{ topicPartition: tp0, committed: undefined }])
+        yield* listener.onRecords(tp0, [good(0), good(1), good(2), good(3)])
+        const error = yield* Effect.flip(Fiber.join(fiber))
+        expect(error._tag).toBe("HandlerDefect")
+        if (error._tag === "HandlerDefect") {
+          expect(error).toMatchObject({ topic: "orders", partition: 0, offset: 2 })
+          expect((error.defect as Error).message).toBe("bug")
+          expect(error.message).toBe("handler died at orders-0@2: bug")
+        }
+        expect(fake.commits.at(-1)?.offset).toBe(2)
       })
-      const fiber = yield* Effect.fork(Pipeline.run(pipeline).pipe(Effect.provide(layers)))
-      const listener = yield* Deferred.await(fake.listener)
-      yield* listener.onAssigned([{ topicPartition: tp0, committed: undefined }])
-      yield* listener.onRecords(tp0, [good(0), good(1), good(2), good(3)])
-      const error = yield* Effect.flip(Fiber.join(fiber))
-      expect(error._tag).toBe("HandlerDefect")
-      if (error._tag === "HandlerDefect") {
-        expect(error).toMatchObject({ topic: "orders", partition: 0, offset: 2 })
-        expect((error.defect as Error).message).toBe("bug")
-        expect(error.message).toBe("handler died at orders-0@2: bug")
-      }
-      expect(fake.commits.at(-1)?.offset).toBe(2)
-    })
   )
 })
 
@@ -477,7 +485,7 @@ describe("codecs from schemas", () => {
   })
 
   it("decoding arbitrary bytes with a schema codec never throws", () => {
-    const decoders: ReadonlyArray<Codec.Codec<unknown>> = [
+    const decoders: ReadonlyArray<Codec.Codec<any>> = [
       Codec.fromSchema(Schema.Uint8ArrayFromSelf),
       Codec.from(Schema.parseJson(Order))
     ]

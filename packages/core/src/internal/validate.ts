@@ -94,7 +94,9 @@ export const oneOf = <const A extends string>(
     : fail(setting, `${setting} must be one of ${choices.map((c) => JSON.stringify(c)).join(", ")}, got ${show(value)}`)
 
 export const boolean = (setting: string, value: unknown): Effect.Effect<boolean, SettingsError> =>
-  typeof value === "boolean" ? Effect.succeed(value) : fail(setting, `${setting} must be true or false, got ${show(value)}`)
+  typeof value === "boolean"
+    ? Effect.succeed(value)
+    : fail(setting, `${setting} must be true or false, got ${show(value)}`)
 
 const legalTopic = /^[a-zA-Z0-9._-]{1,249}$/
 
@@ -108,10 +110,7 @@ export const topicName = (setting: string, value: unknown): Effect.Effect<string
       )
 
 /** A non-empty list of topic names without repeats. */
-export const topicNames = (
-  setting: string,
-  value: unknown
-): Effect.Effect<ReadonlyArray<string>, SettingsError> => {
+export const topicNames = (setting: string, value: unknown): Effect.Effect<ReadonlyArray<string>, SettingsError> => {
   if (!Array.isArray(value) || value.length === 0) {
     return fail(setting, `${setting} must name at least one topic, got ${show(value)}`)
   }
