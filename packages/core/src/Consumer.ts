@@ -3,27 +3,33 @@
  * per assigned partition. Offsets are committed only after the work before them succeeded;
  * revoking a partition interrupts and cleans up its in-flight work before it leaves.
  *
+ * `Consumer.run` is the low-level primitive over raw records; a `Pipeline` (typed records,
+ * error policies, a processing mode per pipeline) runs on it.
+ *
  * @example
  * ```ts
- * import { Consumer, ConsumerSettings } from "@sluice/core"
- * import { KafkaJsDriver } from "@sluice/kafkajs"
+ * import { Consumer } from "@sluice/core"
+ * import { KafkaJs } from "@sluice/kafkajs"
+ * import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+ * import * as Effect from "effect/Effect"
  *
  * const program = Consumer.run({
  *   topics: ["orders"],
  *   handler: (record) => Effect.log(`order ${record.offset}`)
  * })
  *
- * program.pipe(
- *   Effect.provide(Consumer.layer({ groupId: "billing" })),
- *   Effect.provide(KafkaJsDriver.layerConfig()),
- *   NodeRuntime.runMain
- * )
+ * // KAFKA_BROKERS, KAFKA_GROUP_ID, … from the environment.
+ * program.pipe(Effect.provide(KafkaJs.layerConfig()), NodeRuntime.runMain)
  * ```
  *
  * @since 0.1.0
  */
+import type * as Chunk from "effect/Chunk"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -33,19 +39,21 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as CommittableRecord from "./CommittableRecord.js"
 import { ConsumerDriver, type Subscription } from "./ConsumerDriver.js"
-import { HandlerError } from "./ConsumerError.js"
+import { HandlerDefect, HandlerError, type HandlerFailure } from "./ConsumerError.js"
 import type { ConsumerEvent } from "./ConsumerEvent.js"
 import type * as ConsumerRecord from "./ConsumerRecord.js"
 import * as ConsumerSettings from "./ConsumerSettings.js"
 import { Engine } from "./internal/engine.js"
 import type { Processor } from "./internal/flow.js"
+import { batchProcessor } from "./internal/processors/batchHandler.js"
 import { handlerProcessor } from "./internal/processors/handler.js"
-import { stream } from "./internal/processors/stream.js"
+import { stream as streamProcessor } from "./internal/processors/stream.js"
 import type { KafkaError } from "./KafkaError.js"
 import type * as ProcessingMode from "./ProcessingMode.js"
+import type * as Topic from "./Topic.js"
 import type { TopicPartition } from "./TopicPartition.js"
 
-export { HandlerError }
+export { HandlerDefect, HandlerError }
 
 /**
  * A handler: what to do with one record. It succeeds (the record is finished and may be
@@ -61,26 +69,72 @@ export interface RunOptions<E, R> {
   readonly handler: Handler<E, R>
   /** Overrides the settings' `groupId` for this run. */
   readonly groupId?: string | undefined
-  /** `partition` (default), `keyed({ concurrency })` or `unordered({ concurrency })`. */
-  readonly mode?: ProcessingMode.ProcessingMode | undefined
+  /**
+   * `partition` (default), `keyed({ concurrency })` or `unordered({ concurrency })`; or a
+   * function choosing the mode of each topic (each partition runs in its topic's mode).
+   */
+  readonly mode?: ProcessingMode.ProcessingMode | ((topic: string) => ProcessingMode.ProcessingMode) | undefined
 }
 
-/** @since 0.1.0 */
-export interface PartitionedStreamOptions {
+/**
+ * How many records a batch handler gets at once: up to `size` records of one partition, or
+ * fewer when `within` passed since the chunk's first record.
+ *
+ * @since 0.2.0
+ */
+export interface BatchOptions {
+  /** Records per chunk at most: a positive integer. */
+  readonly size: number
+  /** How long a chunk waits for more records after its first one: a finite positive duration. */
+  readonly within: Duration.DurationInput
+}
+
+/**
+ * A batch handler: what to do with a chunk of records of one partition, in offset order. It
+ * succeeds (every record of the chunk is finished and may be committed) or fails (the consumer
+ * stops after committing what finished before the chunk).
+ *
+ * @since 0.2.0
+ */
+export type BatchHandler<E, R> = (records: Chunk.Chunk<ConsumerRecord.ConsumerRecord>) => Effect.Effect<void, E, R>
+
+/** @since 0.2.0 */
+export interface RunBatchOptions<E, R> {
   readonly topics: ReadonlyArray<string>
+  readonly batch: BatchOptions
+  readonly handler: BatchHandler<E, R>
+  /** Overrides the settings' `groupId` for this run. */
   readonly groupId?: string | undefined
 }
 
 /**
- * One assigned partition in the per-partition stream API: its records as a stream that ends
- * when the partition is revoked.
+ * Options of `stream` and `partitionedStream`.
+ *
+ * @since 0.2.0
+ */
+export interface StreamOptions {
+  /** Overrides the settings' `groupId` for this stream. */
+  readonly groupId?: string | undefined
+  /**
+   * A record that cannot be decoded: `"fail"` (the default) fails the stream with its
+   * `DecodeError` and nothing is committed past it; `"skip"` logs it and commits past it.
+   */
+  readonly onDecodeError?: "fail" | "skip" | undefined
+}
+
+/**
+ * One assigned partition of `partitionedStream`: its decoded records as a stream that ends
+ * when the partition is revoked (or lost).
  *
  * @since 0.1.0
  */
-export interface PartitionStream {
+export interface PartitionStream<K = Uint8Array | null, V = Uint8Array | null, H = Readonly<Record<string, string>>> {
   readonly topicPartition: TopicPartition
-  readonly records: Stream.Stream<CommittableRecord.CommittableRecord>
+  readonly records: Stream.Stream<CommittableRecord.CommittableRecord<K, V, H>, Topic.DecodeError>
 }
+
+/** The topics of a stream: one, or several with the same types. */
+type Topics<K, V, H> = Topic.Topic<K, V, H> | ReadonlyArray<Topic.Topic<K, V, H>>
 
 /** @since 0.1.0 */
 export interface ConsumerService {
@@ -89,16 +143,45 @@ export interface ConsumerService {
    * Joins the group and handles every record of `topics` with `handler`, one at a time per
    * partition, in offset order, partitions side by side. Runs until interrupted (graceful
    * shutdown: drain, commit, leave) or until a handler fails (commit what finished, then
-   * fail with `HandlerError`).
+   * fail with `HandlerError`, or `HandlerDefect` when it died). Bad options (topic names,
+   * mode) fail it with a `SettingsError` before it joins.
    */
-  readonly run: <E, R>(options: RunOptions<E, R>) => Effect.Effect<never, HandlerError<E> | KafkaError, R>
+  readonly run: <E, R>(
+    options: RunOptions<E, R>
+  ) => Effect.Effect<never, HandlerFailure<E> | KafkaError | ConsumerSettings.SettingsError, R>
+  /**
+   * Like `run`, with a handler of chunks: up to `batch.size` records of one partition at a
+   * time, or fewer once `batch.within` passed. A chunk's records are committed only after the
+   * handler succeeded for the whole chunk; a failure stops the consumer with a `HandlerError`
+   * naming the chunk's first record, after committing what finished before the chunk.
+   */
+  readonly runBatch: <E, R>(
+    options: RunBatchOptions<E, R>
+  ) => Effect.Effect<never, HandlerFailure<E> | KafkaError | ConsumerSettings.SettingsError, R>
+  /**
+   * The records of `topic`, decoded with its codecs, from every partition assigned to this
+   * member (each partition in offset order). Records count as finished when their offsets are
+   * committed (`offset.commit`, `CommittableRecord.commitWithin`); a revocation ends the
+   * partition's records, waits for those commits up to the drain timeout, then commits the
+   * final frontier.
+   */
+  readonly stream: <K, V, H>(
+    topic: Topics<K, V, H>,
+    options?: StreamOptions
+  ) => Stream.Stream<
+    CommittableRecord.CommittableRecord<K, V, H>,
+    Topic.DecodeError | KafkaError | ConsumerSettings.SettingsError
+  >
   /**
    * The per-partition stream API: a stream of assigned partitions, each with a stream of its
-   * records that ends when the partition is revoked. Records count as finished when their
-   * offsets are committed (`commit`, `CommittableRecord.commitBatches`); revocation waits
-   * for those commits up to the drain timeout, then commits the final frontier.
+   * decoded records that ends when the partition is revoked. Records count as finished when
+   * their offsets are committed (`offset.commit`, `CommittableRecord.commitWithin`); revocation
+   * waits for those commits up to the drain timeout, then commits the final frontier.
    */
-  readonly partitionedStream: (options: PartitionedStreamOptions) => Stream.Stream<PartitionStream, KafkaError>
+  readonly partitionedStream: <K, V, H>(
+    topic: Topics<K, V, H>,
+    options?: StreamOptions
+  ) => Stream.Stream<PartitionStream<K, V, H>, KafkaError | ConsumerSettings.SettingsError>
   /** Commits offsets from the per-partition stream API; stale ones (revoked partition) are ignored. */
   readonly commit: (batch: CommittableRecord.CommittableOffsetBatch) => Effect.Effect<void>
   /** Assignment, revocation, commit and backpressure events of every run of this consumer. */
@@ -165,24 +248,57 @@ export const make = (
         )
       }).pipe(Effect.withSpan("Consumer.run", { attributes: { topics, groupId: groupId ?? settings.groupId } }))
 
-    const run = <E, R>(options: RunOptions<E, R>): Effect.Effect<never, HandlerError<E> | KafkaError, R> =>
-      runEngine<HandlerError<E>, R>(
-        options.topics,
-        options.groupId,
-        handlerProcessor(settings, options.mode, options.handler)
+    const run = <E, R>(
+      options: RunOptions<E, R>
+    ): Effect.Effect<never, HandlerFailure<E> | KafkaError | ConsumerSettings.SettingsError, R> =>
+      Effect.flatMap(handlerProcessor(settings, options), (processor) =>
+        runEngine<HandlerFailure<E>, R>(options.topics, options.groupId, processor)
       )
 
-    const partitionedStream = (options: PartitionedStreamOptions): Stream.Stream<PartitionStream, KafkaError> =>
+    const runBatch = <E, R>(
+      options: RunBatchOptions<E, R>
+    ): Effect.Effect<never, HandlerFailure<E> | KafkaError | ConsumerSettings.SettingsError, R> =>
+      Effect.flatMap(batchProcessor(options), (processor) =>
+        runEngine<HandlerFailure<E>, R>(options.topics, options.groupId, processor)
+      ).pipe(Effect.withSpan("Consumer.runBatch", { attributes: { topics: options.topics } }))
+
+    const partitionedStream = <K, V, H>(
+      topic: Topics<K, V, H>,
+      options: StreamOptions = {}
+    ): Stream.Stream<PartitionStream<K, V, H>, KafkaError | ConsumerSettings.SettingsError> =>
       Stream.unwrapScoped(
         Effect.gen(function* () {
-          const partitions = yield* Queue.unbounded<PartitionStream>()
+          const topics = Array.isArray(topic)
+            ? (topic as ReadonlyArray<Topic.Topic<K, V, H>>)
+            : [topic as Topic.Topic<K, V, H>]
+          const partitions = yield* Queue.unbounded<PartitionStream<K, V, H>>()
+          const { processor, readerGone } = yield* streamProcessor(partitions, topics, options)
           const member = yield* Effect.forkScoped(
-            runEngine<never, never>(options.topics, options.groupId, stream(partitions))
+            runEngine<never, never>(
+              topics.map((t) => t.name),
+              options.groupId,
+              processor
+            )
           )
+          // Runs before the member's shutdown (finalizers run in reverse): with the stream gone,
+          // nothing will commit the records it had emitted, so the shutdown does not wait for them.
+          yield* Effect.addFinalizer(() => readerGone)
           // The member's failure ends the outer stream with it; the inner streams end on revocation.
           return Stream.fromQueue(partitions).pipe(Stream.interruptWhen(Fiber.join(member)))
         })
       ).pipe(Stream.withSpan("Consumer.partitionedStream"))
+
+    const stream = <K, V, H>(
+      topic: Topics<K, V, H>,
+      options?: StreamOptions
+    ): Stream.Stream<
+      CommittableRecord.CommittableRecord<K, V, H>,
+      Topic.DecodeError | KafkaError | ConsumerSettings.SettingsError
+    > =>
+      partitionedStream(topic, options).pipe(
+        Stream.flatMap((partition) => partition.records, { concurrency: "unbounded" }),
+        Stream.withSpan("Consumer.stream")
+      )
 
     const commit = (batch: CommittableRecord.CommittableOffsetBatch): Effect.Effect<void> =>
       CommittableRecord.commitBatch(batch)
@@ -190,6 +306,8 @@ export const make = (
     return {
       settings,
       run,
+      runBatch,
+      stream,
       partitionedStream,
       commit,
       events: Stream.fromPubSub(events),
@@ -208,19 +326,16 @@ export const layer = (
   Layer.effect(Consumer, Effect.flatMap(ConsumerSettings.make(input), make))
 
 /**
- * The consumer as a layer, from configuration (`KAFKA_GROUP_ID`, … see `ConsumerSettings.config`),
- * with `overrides` taking precedence.
+ * The consumer as a layer, with its settings read from `config` (by default the environment:
+ * `KAFKA_GROUP_ID`, … see `ConsumerSettings.config`). A driver's own `layerConfig` (e.g.
+ * `KafkaJs.layerConfig`) provides this with the drivers.
  *
  * @since 0.1.0
  */
-export const layerConfig = (overrides: Partial<ConsumerSettings.Input> = {}) =>
-  Layer.effect(
-    Consumer,
-    Effect.flatMap(
-      Effect.flatMap(ConsumerSettings.config, (input) => ConsumerSettings.make({ ...input, ...overrides })),
-      make
-    )
-  )
+export const layerConfig = (
+  config: Config.Config<ConsumerSettings.Input> = ConsumerSettings.config
+): Layer.Layer<Consumer, ConsumerSettings.SettingsError | ConfigError.ConfigError, ConsumerDriver> =>
+  Layer.effect(Consumer, Effect.flatMap(Effect.flatMap(config, ConsumerSettings.make), make))
 
 /**
  * Runs `handler` over `topics` with the consumer in context. See `Consumer.run`.
@@ -229,14 +344,106 @@ export const layerConfig = (overrides: Partial<ConsumerSettings.Input> = {}) =>
  */
 export const run = <E, R>(
   options: RunOptions<E, R>
-): Effect.Effect<never, HandlerError<E> | KafkaError, R | Consumer> =>
+): Effect.Effect<never, HandlerFailure<E> | KafkaError | ConsumerSettings.SettingsError, R | Consumer> =>
   Effect.flatMap(Consumer, (consumer) => consumer.run(options))
 
-/** @since 0.1.0 */
-export const partitionedStream = (
-  options: PartitionedStreamOptions
-): Stream.Stream<PartitionStream, KafkaError, Consumer> =>
-  Stream.unwrap(Effect.map(Consumer, (consumer) => consumer.partitionedStream(options)))
+/**
+ * Runs a batch handler over `topics` with the consumer in context. See `ConsumerService.runBatch`.
+ *
+ * @example
+ * ```ts
+ * import { Consumer } from "@sluice/core"
+ * import * as Chunk from "effect/Chunk"
+ * import * as Effect from "effect/Effect"
+ *
+ * // Up to 500 records of a partition per insert, or what came within 200 ms.
+ * const program = Consumer.runBatch({
+ *   topics: ["clicks"],
+ *   batch: { size: 500, within: "200 millis" },
+ *   handler: (records) => Effect.log(`inserting ${Chunk.size(records)} rows`)
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const runBatch = <E, R>(
+  options: RunBatchOptions<E, R>
+): Effect.Effect<never, HandlerFailure<E> | KafkaError | ConsumerSettings.SettingsError, R | Consumer> =>
+  Effect.flatMap(Consumer, (consumer) => consumer.runBatch(options))
+
+/**
+ * The decoded records of `topic` with the consumer in context, each with the offset to commit
+ * once it is processed. See `ConsumerService.stream`.
+ *
+ * The stream hands records out in offset order per partition and leaves concurrency to you:
+ * `Stream.mapEffect(f, { concurrency: n })` runs `n` records at once and keeps their order, so
+ * the offsets reach `commitWithin` in order and a commit never passes a record that has not
+ * finished. Do not commit after `{ unordered: true }`: an offset commits everything before it.
+ * For one-at-a-time processing per partition use `partitionedStream`; for keyed concurrency,
+ * `Consumer.run` or a `Pipeline` with `ProcessingMode.keyed`.
+ *
+ * @example
+ * ```ts
+ * import { CommittableRecord, Codec, Consumer, Topic } from "@sluice/core"
+ * import * as Effect from "effect/Effect"
+ * import * as Schema from "effect/Schema"
+ * import * as Stream from "effect/Stream"
+ *
+ * const Click = Schema.Struct({ page: Schema.String })
+ * const clicks = Topic.make({ name: "clicks", key: Codec.string, value: Codec.json(Click) })
+ *
+ * const program = Consumer.stream(clicks).pipe(
+ *   Stream.mapEffect((r) => Effect.log(r.record.value.page).pipe(Effect.as(r)), { concurrency: 8 }),
+ *   CommittableRecord.commitWithin(500, "1 second"),
+ *   Stream.runDrain
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const stream = <K, V, H>(
+  topic: Topics<K, V, H>,
+  options?: StreamOptions
+): Stream.Stream<
+  CommittableRecord.CommittableRecord<K, V, H>,
+  Topic.DecodeError | KafkaError | ConsumerSettings.SettingsError,
+  Consumer
+> => Stream.unwrap(Effect.map(Consumer, (consumer) => consumer.stream(topic, options)))
+
+/**
+ * One stream per assigned partition of `topic`, with the consumer in context: each of the
+ * partition's decoded records in offset order, ending when the partition is revoked. See
+ * `ConsumerService.partitionedStream`.
+ *
+ * @example
+ * ```ts
+ * import { CommittableRecord, Consumer, Topic } from "@sluice/core"
+ * import * as Effect from "effect/Effect"
+ * import * as Stream from "effect/Stream"
+ *
+ * const clicks = Topic.make({ name: "clicks" })
+ *
+ * // Partitions side by side, each one record at a time, commits by 500 or every second.
+ * const program = Consumer.partitionedStream(clicks).pipe(
+ *   Stream.flatMap(
+ *     (partition) =>
+ *       partition.records.pipe(
+ *         Stream.mapEffect((r) => Effect.log(r.record.offset).pipe(Effect.as(r))),
+ *         CommittableRecord.commitWithin(500, "1 second")
+ *       ),
+ *     { concurrency: "unbounded" }
+ *   ),
+ *   Stream.runDrain
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const partitionedStream = <K, V, H>(
+  topic: Topics<K, V, H>,
+  options?: StreamOptions
+): Stream.Stream<PartitionStream<K, V, H>, KafkaError | ConsumerSettings.SettingsError, Consumer> =>
+  Stream.unwrap(Effect.map(Consumer, (consumer) => consumer.partitionedStream(topic, options)))
 
 /** @since 0.1.0 */
 export const events: Stream.Stream<ConsumerEvent, never, Consumer> = Stream.unwrap(

@@ -1,0 +1,252 @@
+/**
+ * Batch handlers on the scripted driver (`Consumer.runBatch`): chunks of one partition cut by
+ * size or by time, committed only after the chunk succeeded, dropped or interrupted by a
+ * revocation.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Consumer from "@sluice/core/Consumer"
+import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
+import * as FakeDriver from "./fakeDriver.js"
+
+const tp0 = { topic: "t", partition: 0 }
+const tp1 = { topic: "t", partition: 1 }
+const assignment = (tp: { topic: string; partition: number }) => ({ topicPartition: tp, committed: undefined })
+
+const waitFor = (predicate: () => boolean, what = "condition") =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 2500; i++) {
+      if (predicate()) return
+      yield* Effect.sleep("2 millis")
+    }
+    return yield* Effect.die(`timed out waiting for ${what}`)
+  })
+
+/** Waits by yielding to the other fibers only: works under `TestClock`. */
+const settle = Effect.gen(function* () {
+  for (let i = 0; i < 500; i++) yield* Effect.yieldNow()
+})
+
+const setup = (input: Partial<ConsumerSettings.Input> = {}) =>
+  Effect.gen(function* () {
+    const { fake, layer } = yield* FakeDriver.make
+    const consumer = yield* Consumer.make(
+      yield* ConsumerSettings.make({ groupId: "g", commitInterval: "20 millis", ...input })
+    ).pipe(Effect.provide(layer))
+    return { fake, consumer }
+  })
+
+const offsets = (records: Chunk.Chunk<{ readonly offset: number }>) =>
+  Chunk.toReadonlyArray(records).map((r) => r.offset)
+const lastCommit = (commits: ReadonlyArray<{ partition: number; offset: number }>, partition: number) =>
+  commits.filter((c) => c.partition === partition).at(-1)?.offset
+
+describe("batch handlers (scripted driver)", () => {
+  it.scopedLive(
+    "chunks by size: a partition's records in offset order, partitions apart; commits after each chunk",
+    () =>
+      Effect.gen(function* () {
+        const { consumer, fake } = yield* setup()
+        const chunks: Array<{ partition: number; offsets: ReadonlyArray<number> }> = []
+        const fiber = yield* Effect.fork(
+          consumer.runBatch({
+            topics: ["t"],
+            batch: { size: 4, within: "1 hour" },
+            handler: (records) =>
+              Effect.sync(() =>
+                chunks.push({ partition: Chunk.unsafeHead(records).partition, offsets: offsets(records) })
+              )
+          })
+        )
+        const listener = yield* Deferred.await(fake.listener)
+        yield* listener.onAssigned([assignment(tp0), assignment(tp1)])
+        yield* listener.onRecords(tp0, FakeDriver.records(tp0, 0, 8))
+        yield* listener.onRecords(tp1, FakeDriver.records(tp1, 0, 4))
+        yield* waitFor(() => lastCommit(fake.commits, 0) === 8 && lastCommit(fake.commits, 1) === 4, "the commits")
+        expect(chunks.filter((c) => c.partition === 0).map((c) => c.offsets)).toEqual([
+          [0, 1, 2, 3],
+          [4, 5, 6, 7]
+        ])
+        expect(chunks.filter((c) => c.partition === 1).map((c) => c.offsets)).toEqual([[0, 1, 2, 3]])
+        yield* Fiber.interrupt(fiber)
+      })
+  )
+
+  it.scoped("chunks by time: a chunk that does not fill is handled `within` after its first record (TestClock)", () =>
+    Effect.gen(function* () {
+      const { consumer, fake } = yield* setup({ commitInterval: "1 second" })
+      const chunks: Array<ReadonlyArray<number>> = []
+      const fiber = yield* Effect.fork(
+        consumer.runBatch({
+          topics: ["t"],
+          batch: { size: 100, within: "5 seconds" },
+          handler: (records) => Effect.sync(() => chunks.push(offsets(records)))
+        })
+      )
+      const listener = yield* Deferred.await(fake.listener)
+      yield* listener.onAssigned([assignment(tp0)])
+      yield* listener.onRecords(tp0, FakeDriver.records(tp0, 0, 3))
+      yield* settle
+      yield* TestClock.adjust("3 seconds")
+      yield* listener.onRecords(tp0, FakeDriver.records(tp0, 3, 2))
+      yield* settle
+      yield* TestClock.adjust("1999 millis")
+      expect(chunks).toEqual([])
+      yield* TestClock.adjust("1 millis")
+      yield* settle
+      // Cut 5 s after the first record, with what came in the meantime.
+      expect(chunks).toEqual([[0, 1, 2, 3, 4]])
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      expect(lastCommit(fake.commits, 0)).toBe(5)
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+
+  it.scopedLive("G1 a batch commits only after the whole chunk succeeded", () =>
+    Effect.gen(function* () {
+      const { consumer, fake } = yield* setup({ commitInterval: "5 millis" })
+      const gate = yield* Deferred.make<void>()
+      const fiber = yield* Effect.fork(
+        consumer.runBatch({
+          topics: ["t"],
+          batch: { size: 5, within: "10 millis" },
+          handler: (records) => (Chunk.unsafeHead(records).offset === 5 ? Deferred.await(gate) : Effect.void)
+        })
+      )
+      const listener = yield* Deferred.await(fake.listener)
+      yield* listener.onAssigned([assignment(tp0)])
+      yield* listener.onRecords(tp0, FakeDriver.records(tp0, 0, 10))
+      yield* waitFor(() => lastCommit(fake.commits, 0) === 5, "the first chunk's commit")
+      yield* Effect.sleep("100 millis")
+      // The second chunk runs: none of its records is committed, though the handler is past none of them.
+      expect(Math.max(...fake.commits.map((c) => c.offset))).toBe(5)
+      yield* Deferred.succeed(gate, undefined)
+      yield* waitFor(() => lastCommit(fake.commits, 0) === 10, "the second chunk's commit")
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+
+  it.scopedLive(
+    "G1 a failing chunk stops the consumer with a HandlerError naming its first record; nothing of it is committed",
+    () =>
+      Effect.gen(function* () {
+        const { consumer, fake } = yield* setup()
+        const fiber = yield* Effect.fork(
+          consumer.runBatch({
+            topics: ["t"],
+            batch: { size: 3, within: "10 millis" },
+            handler: (records) =>
+              Chunk.some(records, (r) => r.offset === 7) ? Effect.fail("insert failed" as const) : Effect.void
+          })
+        )
+        const listener = yield* Deferred.await(fake.listener)
+        yield* listener.onAssigned([assignment(tp0)])
+        yield* listener.onRecords(tp0, FakeDriver.records(tp0, 0, 12))
+        const exit = yield* Fiber.await(fiber)
+        expect(Exit.isFailure(exit)).toBe(true)
+        if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
+          expect(exit.cause.error).toMatchObject({
+            _tag: "HandlerError",
+            partition: 0,
+            offset: 6,
+            cause: "insert failed"
+          })
+        } else {
+          expect.fail("the consumer should have failed with a HandlerError")
+        }
+        expect(Math.max(...fake.commits.map((c) => c.offset))).toBe(6)
+        expect(fake.left).toBe(true)
+      })
+  )
+
+  it.scopedLive("G4 revocation interrupts a running batch: its finalizers run, nothing of it is committed", () =>
+    Effect.gen(function* () {
+      const { consumer, fake } = yield* setup({ revocation: ConsumerSettings.interrupt })
+      const started = yield* Deferred.make<void>()
+      const log: Array<string> = []
+      const fiber = yield* Effect.fork(
+        consumer.runBatch({
+          topics: ["t"],
+          batch: { size: 5, within: "10 millis" },
+          handler: (records) =>
+            Chunk.unsafeHead(records).offset === 0
+              ? Effect.void
+              : Effect.acquireRelease(
+                  Effect.sync(() => log.push("acquired")),
+                  () => Effect.sync(() => log.push("released"))
+                ).pipe(
+                  Effect.zipRight(Deferred.succeed(started, undefined)),
+                  Effect.zipRight(Effect.never),
+                  Effect.scoped
+                )
+        })
+      )
+      const listener = yield* Deferred.await(fake.listener)
+      yield* listener.onAssigned([assignment(tp0)])
+      yield* listener.onRecords(tp0, FakeDriver.records(tp0, 0, 10))
+      yield* Deferred.await(started)
+      yield* waitFor(() => lastCommit(fake.commits, 0) === 5, "the first chunk's commit")
+      yield* listener.onRevoked([tp0])
+      // The revocation returned: the chunk's finalizer ran, and the final commit stayed before it.
+      expect(log).toEqual(["acquired", "released"])
+      expect(lastCommit(fake.commits, 0)).toBe(5)
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+
+  it.scopedLive(
+    "G7 a drained revocation lets a slow chunk finish and commits it; a chunk still collecting is dropped",
+    () =>
+      Effect.gen(function* () {
+        const { consumer, fake } = yield* setup({ revocation: ConsumerSettings.drain("2 seconds") })
+        const started = yield* Deferred.make<void>()
+        const handled: Array<ReadonlyArray<number>> = []
+        const fiber = yield* Effect.fork(
+          consumer.runBatch({
+            topics: ["t"],
+            batch: { size: 5, within: "1 hour" },
+            handler: (records) =>
+              Effect.zipRight(
+                Effect.zipRight(Deferred.succeed(started, undefined), Effect.sleep("200 millis")),
+                Effect.sync(() => handled.push(offsets(records)))
+              )
+          })
+        )
+        const listener = yield* Deferred.await(fake.listener)
+        yield* listener.onAssigned([assignment(tp0), assignment(tp1)])
+        yield* listener.onRecords(tp0, FakeDriver.records(tp0, 0, 5))
+        // p1 gets too few records to fill a chunk within the hour: it is still collecting.
+        yield* listener.onRecords(tp1, FakeDriver.records(tp1, 0, 2))
+        yield* Deferred.await(started)
+        yield* listener.onRevoked([tp0, tp1])
+        expect(handled).toEqual([[0, 1, 2, 3, 4]])
+        expect(lastCommit(fake.commits, 0)).toBe(5)
+        expect(lastCommit(fake.commits, 1) ?? 0).toBe(0)
+        yield* Fiber.interrupt(fiber)
+      })
+  )
+
+  it.effect("bad batch options are a SettingsError naming the field", () =>
+    Effect.gen(function* () {
+      const { consumer } = yield* setup()
+      for (const [batch, setting] of [
+        [{ size: 0, within: "1 second" }, "batch.size"],
+        [{ size: -3, within: "1 second" }, "batch.size"],
+        [{ size: Number.NaN, within: "1 second" }, "batch.size"],
+        [{ size: 2.5, within: "1 second" }, "batch.size"],
+        [{ size: 10, within: 0 }, "batch.within"],
+        [{ size: 10, within: Number.POSITIVE_INFINITY }, "batch.within"],
+        [{ size: 10, within: "soon" as never }, "batch.within"]
+      ] as const) {
+        const error = yield* Effect.flip(consumer.runBatch({ topics: ["t"], batch, handler: () => Effect.void }))
+        expect(error).toMatchObject({ _tag: "SettingsError", setting })
+      }
+    })
+  )
+})
