@@ -10,13 +10,14 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Codec from "@sluice/core/Codec"
 import * as CommittableRecord from "@sluice/core/CommittableRecord"
 import * as Consumer from "@sluice/core/Consumer"
-import { type ConsumerDriver, ProducerDriver } from "@sluice/core/ConsumerDriver"
+import type { ConsumerDriver } from "@sluice/core/ConsumerDriver"
 import { headerString } from "@sluice/core/ConsumerRecord"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
 import * as Pipeline from "@sluice/core/Pipeline"
 import * as ProcessingMode from "@sluice/core/ProcessingMode"
 import * as Producer from "@sluice/core/Producer"
+import { ProducerDriver } from "@sluice/core/ProducerDriver"
 import * as Topic from "@sluice/core/Topic"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -69,8 +70,7 @@ const modes: ReadonlyArray<ProcessingMode.ProcessingMode> = [
   ProcessingMode.unordered({ concurrency: 8 })
 ]
 
-const label = (mode: ProcessingMode.ProcessingMode): string =>
-  mode._tag === "partition" ? "partition mode" : `${mode._tag} mode`
+const label = (mode: ProcessingMode.ProcessingMode): string => `${mode._tag.toLowerCase()} mode`
 
 const encoder = new TextEncoder()
 
@@ -97,6 +97,24 @@ export const suite = <E>(
   ) => it.live(title, () => body().pipe(Effect.provide(layer)), options.testTimeout)
 
   describe(`conformance: ${name}`, () => {
+    test("a mode whose concurrency is 0, -1 or NaN fails the consumer within a second with a SettingsError naming concurrency, before it joins", () =>
+      Effect.gen(function* () {
+        const { groupId, topic } = yield* freshTopic("bad-mode", 1, 0)
+        const consumer = yield* Consumer.make(yield* ConsumerSettings.make({ groupId, ...memberSettings }))
+        for (const mode of [
+          ProcessingMode.keyed({ concurrency: 0 }),
+          ProcessingMode.unordered({ concurrency: -1 }),
+          ProcessingMode.keyed({ concurrency: Number.NaN })
+        ]) {
+          const error = yield* Effect.flip(
+            consumer
+              .run({ topics: [topic], mode, handler: () => Effect.void })
+              .pipe(Effect.timeoutFail({ duration: "1 second", onTimeout: () => "still running after a second" }))
+          )
+          expect(error).toMatchObject({ _tag: "SettingsError", setting: "mode.concurrency" })
+        }
+      }))
+
     for (const mode of modes) {
       test(`G1 G2 a handler failing at offset N: nothing at or past N is committed, commits are monotonic, a restart resumes at N (${label(mode)})`, () =>
         Effect.gen(function* () {
@@ -141,7 +159,7 @@ export const suite = <E>(
           )
           const p0 = restartProbe.filter((h) => h.partition === 0).map((h) => h.offset)
           expect(Math.min(...p0)).toBe(failAt)
-          if (mode._tag === "partition") expect(p0[0]).toBe(failAt)
+          if (mode._tag === "Partition") expect(p0[0]).toBe(failAt)
           yield* Fiber.interrupt(second.fiber)
           expectMonotonicCommits(second.events)
           expect((yield* cluster.committed(groupId, topic)).get(0)).toBe(100)
@@ -512,7 +530,7 @@ export const suite = <E>(
           Effect.gen(function* () {
             const consumer = yield* Consumer.make(settings)
             return yield* Effect.forkDaemon(
-              consumer.partitionedStream({ topics: [topic] }).pipe(
+              consumer.partitionedStream(Topic.make({ name: topic })).pipe(
                 Stream.flatMap(
                   (partition) =>
                     partition.records.pipe(

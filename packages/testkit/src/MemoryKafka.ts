@@ -1,6 +1,6 @@
 /**
  * The simulated cluster: an in-memory Kafka that implements the driver ports
- * (`ConsumerDriver`, `ProducerDriver`) and the testkit's `TestCluster`, deterministic under
+ * (`ConsumerDriver`, `ProducerDriver`, `Admin`) and the testkit's `TestCluster`, deterministic under
  * `TestClock`, with fault injection and inspection. Pipelines run on it unchanged, and the
  * crashes, rebalances and commit failures that take minutes to stage on a broker take
  * milliseconds here.
@@ -41,15 +41,14 @@
  * @since 0.1.0
  */
 import { Admin } from "@sluice/core/Admin"
-import {
-  ConsumerDriver,
-  type OffsetAndMetadata,
-  ProducerDriver,
-  type ProducerRecord,
-  type RecordMetadata
-} from "@sluice/core/ConsumerDriver"
+import * as Consumer from "@sluice/core/Consumer"
+import { ConsumerDriver, type OffsetAndMetadata } from "@sluice/core/ConsumerDriver"
 import type { RawRecord } from "@sluice/core/ConsumerRecord"
+import type * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import type { KafkaError } from "@sluice/core/KafkaError"
+import * as Producer from "@sluice/core/Producer"
+import { ProducerDriver, type ProducerRecord, type RecordMetadata } from "@sluice/core/ProducerDriver"
+import type { SettingsError } from "@sluice/core/SettingsError"
 import type { TopicPartition } from "@sluice/core/TopicPartition"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -426,3 +425,31 @@ export const layer = (
       )
     )
   )
+
+/**
+ * A fresh simulated cluster with a `Consumer` (from `settings`) and a `Producer` on it:
+ * everything `layer` provides and the services a program uses, in one layer, as a driver's
+ * own layer (`KafkaJs.layer`) provides them. A program's test swaps that layer for this one.
+ *
+ * @example
+ * ```ts
+ * import { Pipeline, Topic } from "@sluice/core"
+ * import * as MemoryKafka from "@sluice/testkit/MemoryKafka"
+ * import * as Effect from "effect/Effect"
+ *
+ * const audit = Pipeline.make({ topic: Topic.make({ name: "audit" }), handler: () => Effect.void })
+ *
+ * const test = Pipeline.run(audit).pipe(
+ *   Effect.provide(MemoryKafka.layerClient({ groupId: "audit", commitInterval: "50 millis" }, { seed: 3 }))
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const layerClient = (
+  settings: ConsumerSettings.Input,
+  options: Partial<Options> = {}
+): Layer.Layer<
+  Consumer.Consumer | Producer.Producer | MemoryKafka | ConsumerDriver | ProducerDriver | TestCluster | Admin,
+  SettingsError
+> => Layer.provideMerge(Layer.merge(Consumer.layer(settings), Producer.layer), layer(options))

@@ -6,9 +6,9 @@
  * @since 0.1.0
  */
 
-import type { ProducerRecord } from "@sluice/core/ConsumerDriver"
 import type { RawRecord } from "@sluice/core/ConsumerRecord"
 import type { KafkaError } from "@sluice/core/KafkaError"
+import type { ProducerRecord } from "@sluice/core/ProducerDriver"
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 

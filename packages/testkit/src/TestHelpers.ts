@@ -20,10 +20,11 @@
  */
 import { expect } from "@effect/vitest"
 import * as Consumer from "@sluice/core/Consumer"
-import type { ConsumerDriver, ProducerRecord } from "@sluice/core/ConsumerDriver"
+import type { ConsumerDriver } from "@sluice/core/ConsumerDriver"
 import type { ConsumerEvent } from "@sluice/core/ConsumerEvent"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import type * as ProcessingMode from "@sluice/core/ProcessingMode"
+import type { ProducerRecord } from "@sluice/core/ProducerDriver"
 import * as TP from "@sluice/core/TopicPartition"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ProducerDriver } from "@sluice/core/ConsumerDriver"
+import { ProducerDriver } from "@sluice/core/ProducerDriver"
 import * as TP from "@sluice/core/TopicPartition"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

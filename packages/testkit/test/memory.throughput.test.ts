@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConsumerDriver, type ProducerRecord } from "@sluice/core/ConsumerDriver"
+import { ConsumerDriver } from "@sluice/core/ConsumerDriver"
+import type { ProducerRecord } from "@sluice/core/ProducerDriver"
 import * as Effect from "effect/Effect"
 import * as MemoryKafka from "../src/MemoryKafka.js"
 import { subscription } from "./support.js"

@@ -9,10 +9,10 @@ import {
   type GroupListener,
   type GroupSession,
   type PartitionAssignment,
-  type ProducerRecord,
   type Subscription
 } from "@sluice/core/ConsumerDriver"
 import type { KafkaError } from "@sluice/core/KafkaError"
+import type { ProducerRecord } from "@sluice/core/ProducerDriver"
 import * as TP from "@sluice/core/TopicPartition"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

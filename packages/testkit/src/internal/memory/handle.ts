@@ -8,8 +8,9 @@
  * through `Logs`, faults through `Faults`, subscriptions through `session.ts`.
  */
 import * as Admin from "@sluice/core/Admin"
-import type { ConsumerDriver, ProducerDriver, ProducerRecord } from "@sluice/core/ConsumerDriver"
+import type { ConsumerDriver } from "@sluice/core/ConsumerDriver"
 import * as KafkaError from "@sluice/core/KafkaError"
+import type { ProducerDriver, ProducerRecord } from "@sluice/core/ProducerDriver"
 import * as TP from "@sluice/core/TopicPartition"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"

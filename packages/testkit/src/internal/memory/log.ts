@@ -7,9 +7,10 @@
  * May touch: nothing else. It reports a topic whose partitions changed and a topic that
  * received records through its `LogListener`, which the cluster wires to the groups.
  */
-import type { ProducerRecord, RecordMetadata } from "@sluice/core/ConsumerDriver"
+
 import { noHeaders, type RawRecord } from "@sluice/core/ConsumerRecord"
 import type * as KafkaError from "@sluice/core/KafkaError"
+import type { ProducerRecord, RecordMetadata } from "@sluice/core/ProducerDriver"
 import type * as MemoryKafka from "../../MemoryKafka.js"
 import { kafkaError } from "./errors.js"
 import { partitionForKey } from "./murmur2.js"
