@@ -12,16 +12,7 @@
  * @since 0.1.0
  */
 import * as KafkaError from "@sluice/core/KafkaError"
-
-interface ErrorLike {
-  readonly name?: unknown
-  readonly message?: unknown
-  readonly type?: unknown
-  readonly code?: unknown
-  readonly retriable?: unknown
-  readonly cause?: unknown
-  readonly errors?: unknown
-}
+import { chain, type ErrorLike, str } from "./internal/errorChain.js"
 
 /**
  * Broker errors that mean the member no longer owns what it thinks it owns.
@@ -69,26 +60,6 @@ const systemConnectionCodes = new Set([
   "EPIPE",
   "ETIMEDOUT"
 ])
-
-const isObject = (u: unknown): u is ErrorLike => typeof u === "object" && u !== null
-
-/** The error and its causes, outermost first (bounded: a cyclic chain must not hang us). */
-const chain = (error: unknown): ReadonlyArray<ErrorLike> => {
-  const out: Array<ErrorLike> = []
-  const seen = new Set<unknown>()
-  const visit = (u: unknown): void => {
-    if (!isObject(u) || seen.has(u) || out.length >= 32) return
-    seen.add(u)
-    out.push(u)
-    // KafkaJSAggregateError (admin) holds its failures in `errors`.
-    if (Array.isArray(u.errors)) for (const inner of u.errors) visit(inner)
-    visit(u.cause)
-  }
-  visit(error)
-  return out
-}
-
-const str = (u: unknown): string | undefined => (typeof u === "string" ? u : undefined)
 
 const classify = (e: ErrorLike): KafkaError.KafkaErrorReason | undefined => {
   const name = str(e.name) ?? ""
