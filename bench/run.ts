@@ -1,7 +1,7 @@
 /**
  * `pnpm bench`: every benchmark of docs/benchmarks.md, then `bench/results/latest.json`,
  * the chart and the generated part of docs/benchmarks.md.
- * `pnpm bench --quick`: a reduced run (about a minute) into `bench/results/quick.json`.
+ * `pnpm bench --quick`: a reduced run (a few minutes) into `bench/results/quick.json`.
  * `pnpm bench --help` lists the options (bench/lib/options.ts).
  *
  * Each step runs in a child process of its own; the workloads with contestants run them
@@ -22,9 +22,11 @@ import { type Options, parseOptions, UsageError, type Workload, workloads } from
 import { summarize } from "./lib/profile.js"
 import { consoleReport, updateDocs } from "./lib/report.js"
 import type {
+  ColdstartSection,
   ContestantSummary,
   EngineSection,
   Goal,
+  ImportFigures,
   KeyedRow,
   KeyedSection,
   MemorySection,
@@ -33,6 +35,7 @@ import type {
   ThroughputSection
 } from "./lib/results.js"
 import { fixed, mb, median, percent, sig, thousands, times } from "./lib/stats.js"
+import type { ColdstartArgs, ColdstartResult, ImportedModule, ImportTime, Variant } from "./workloads/coldstart.js"
 import type { EngineArgs, EngineResult } from "./workloads/engine.js"
 import type { KeyedArgs, KeyedResult } from "./workloads/keyed.js"
 import type { MemoryArgs, MemoryResult } from "./workloads/memory.js"
@@ -66,14 +69,16 @@ const config = quick
       engine: { records: 100_000, rounds: 3, warmupRounds: 1 },
       keyed: { records: 10_000, keys: [100, 10_000], rounds: 3, warmupKeys: [10_000] },
       memory: { records: 1_000_000 },
-      revocation: { rounds: 3, warmupRounds: 0 }
+      revocation: { rounds: 3, warmupRounds: 0 },
+      coldstart: { rounds: 5, warmupRounds: 1, importRounds: 5 }
     }
   : {
       throughput: { records: 1_000_000, rounds: 3, warmup: "round" as const },
       engine: { records: 1_000_000, rounds: 5, warmupRounds: 1 },
       keyed: { records: 10_000, keys: [1, 2, 5, 10, 20, 100, 10_000], rounds: 3, warmupKeys: [100, 10_000] },
       memory: { records: 10_000_000 },
-      revocation: { rounds: 3, warmupRounds: 1 }
+      revocation: { rounds: 3, warmupRounds: 1 },
+      coldstart: { rounds: 10, warmupRounds: 1, importRounds: 10 }
     }
 
 const concurrency = 100
@@ -450,6 +455,63 @@ const revocation = async (): Promise<RevocationSection> => {
 }
 
 // -----------------------------------------------------------------------------------------
+// Workload 6: cold start
+// -----------------------------------------------------------------------------------------
+
+const coldstartGoalMs = 1_000
+
+const coldstart = async (): Promise<ColdstartSection> => {
+  const args: ColdstartArgs = config.coldstart
+  log("coldstart: building, packing and npm-installing the packages into a scratch project first (a minute or two)")
+  const { result } = await runNode<ColdstartResult>("workloads/coldstart.ts", args, { timeoutMs: 1_800_000 })
+  const round = (value: number) => Math.round(value)
+  const of = (variant: Variant) => result.runs.filter((r) => r.variant === variant)
+  const cpu = (variant: Variant) => {
+    const figures = of(variant).flatMap((r) => (r.cpuMs === undefined ? [] : [r.cpuMs]))
+    return figures.length === 0 ? undefined : round(median(figures))
+  }
+  const wall = (variant: Variant) => of(variant).map((r) => r.ms)
+  const imports = (figure: (time: ImportTime) => number): ImportFigures => {
+    const each = (name: ImportedModule) => round(median(result.imports[name].map(figure)))
+    return {
+      core: each("core"),
+      kafkajs: each("kafkajs"),
+      testkit: each("testkit"),
+      effect: each("effect"),
+      platform_node: each("platform_node")
+    }
+  }
+  const section: ColdstartSection = {
+    rounds: args.rounds,
+    built_first_record_ms: round(median(wall("built"))),
+    built_min_ms: round(Math.min(...wall("built"))),
+    built_max_ms: round(Math.max(...wall("built"))),
+    tsx_first_record_ms: round(median(wall("tsx"))),
+    tsx_min_ms: round(Math.min(...wall("tsx"))),
+    tsx_max_ms: round(Math.max(...wall("tsx"))),
+    built_cpu_ms: cpu("built"),
+    tsx_cpu_ms: cpu("tsx"),
+    import_ms: imports((time) => time.ms),
+    import_cpu_ms: imports((time) => time.cpuMs),
+    node_start_ms: round(median(result.nodeStartMs)),
+    load_average: { before: result.loadBefore.map((l) => fixed(l)), after: result.loadAfter.map((l) => fixed(l)) },
+    setup_seconds: fixed(result.setupSeconds, 1),
+    goal_met: median(wall("built")) <= coldstartGoalMs,
+    runs: result.runs.map((r) => ({
+      round: r.round,
+      variant: r.variant,
+      ms: round(r.ms),
+      cpu_ms: r.cpuMs === undefined ? undefined : round(r.cpuMs)
+    }))
+  }
+  const i = section.import_ms
+  log(
+    `coldstart: built ${section.built_first_record_ms} ms (${section.built_min_ms}–${section.built_max_ms}, ${section.built_cpu_ms} ms CPU), tsx ${section.tsx_first_record_ms} ms (${section.tsx_min_ms}–${section.tsx_max_ms}, ${section.tsx_cpu_ms} ms CPU); imports: core ${i.core}, kafkajs ${i.kafkajs}, testkit ${i.testkit}, effect ${i.effect}, platform-node ${i.platform_node} ms; load ${section.load_average.before[0]} → ${section.load_average.after[0]}`
+  )
+  return section
+}
+
+// -----------------------------------------------------------------------------------------
 // Goals, machine, output
 // -----------------------------------------------------------------------------------------
 
@@ -491,6 +553,13 @@ const goals = (r: Omit<Results, "goals">): Array<Goal> => {
       r.keyed?.worst_ratio_to_ideal,
       times(r.keyed?.worst_ratio_to_ideal ?? 0),
       (v) => v <= 1.2
+    ),
+    goal(
+      "coldstart",
+      `cold start ≤ ${thousands(coldstartGoalMs)} ms (spawn → first record, built packages, plain node)`,
+      r.coldstart?.built_first_record_ms,
+      `${thousands(r.coldstart?.built_first_record_ms ?? 0)} ms`,
+      (v) => v <= coldstartGoalMs
     )
   ]
 }
@@ -596,7 +665,7 @@ const main = async (): Promise<void> => {
   if (options.reportOnly) return reportOnly()
   if (options.chartOnly) return chartOnly()
   log(`Sluice benchmarks, ${quick ? "quick" : "full"} run`)
-  const needsBroker = selected.has("throughput") || selected.has("keyed") || selected.has("revocation")
+  const needsBroker = (["throughput", "keyed", "revocation", "coldstart"] as const).some((name) => selected.has(name))
   if (needsBroker) await ensureBroker()
   const date = new Date().toISOString()
   const measured = await commit()
@@ -605,6 +674,7 @@ const main = async (): Promise<void> => {
   const keyedSection = await attempt("keyed", keyed)
   const memorySection = await attempt("memory", memory)
   const revocationSection = await attempt("revocation", revocation)
+  const coldstartSection = await attempt("coldstart", coldstart)
   if (needsBroker) await deleteGroups(groupsToDelete).catch(() => undefined)
   const partial = {
     mode: quick ? ("quick" as const) : ("full" as const),
@@ -617,6 +687,7 @@ const main = async (): Promise<void> => {
     keyed: keyedSection,
     memory: memorySection,
     revocation: revocationSection,
+    coldstart: coldstartSection,
     profiles,
     errors
   }

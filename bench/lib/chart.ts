@@ -222,25 +222,46 @@ const memoryPanel = (r: Results): Panel => {
   ]
 }
 
+/** A bar of milliseconds; an indented one details the bar above it. */
+const msBar = (name: string, ms: number, color: string, indent = 0): Bar => ({
+  label: name,
+  value: ms,
+  color,
+  text: `${thousands(ms)} ms`,
+  indent
+})
+
 const revocationPanel = (r: Results): Panel => {
   const heading = "5. Revocation, real broker"
   const v = r.revocation
   if (v === undefined) return notRun(heading)
-  const bar = (name: string, ms: number, color: string, indent = 0): Bar => ({
-    label: name,
-    value: ms,
-    color,
-    text: `${ms} ms`,
-    indent
-  })
   return [
     ...title(heading, `ms; handler ${v.handler_ms} ms`),
     ...horizontalBars([
-      bar("drain: join → first record", v.ms.drain, sluice),
-      bar("old owner revoking", v.revoke_ms.drain, other, 20),
-      bar("interrupt: join → first record", v.ms.interrupt, sluice),
-      bar("old owner revoking", v.revoke_ms.interrupt, other, 20)
+      msBar("drain: join → first record", v.ms.drain, sluice),
+      msBar("old owner revoking", v.revoke_ms.drain, other, 20),
+      msBar("interrupt: join → first record", v.ms.interrupt, sluice),
+      msBar("old owner revoking", v.revoke_ms.interrupt, other, 20)
     ])
+  ]
+}
+
+const coldstartPanel = (r: Results): Panel => {
+  const heading = "6. Cold start, real broker"
+  const c = r.coldstart
+  if (c === undefined) return notRun(heading)
+  return [
+    ...title(heading, `ms, spawn → first record; load ${c.load_average.before[0]?.toFixed(1)}`),
+    ...horizontalBars(
+      [
+        msBar("built packages, plain node", c.built_first_record_ms, sluice),
+        msBar("workspace sources under tsx", c.tsx_first_record_ms, other),
+        msBar("import @sluice/core", c.import_ms.core, sluice, 20),
+        msBar("import @sluice/kafkajs", c.import_ms.kafkajs, sluice, 20),
+        msBar("import @sluice/testkit", c.import_ms.testkit, sluice, 20)
+      ],
+      { value: 1_000, label: "goal 1 s" }
+    )
   ]
 }
 
@@ -250,7 +271,8 @@ const goalLabels: Record<string, string> = {
   ratio_vs_effect_kafka: "Sluice ÷ effect-kafka ≥ 1.0",
   engine_partition: "engine ≥ 1M records/s",
   rss_growth: "RSS growth ≤ 10 %",
-  keyed: "keyed ≤ 1.2× ideal"
+  keyed: "keyed ≤ 1.2× ideal",
+  coldstart: "cold start ≤ 1 s"
 }
 
 const goalsPanel = (r: Results): Panel => [
@@ -269,15 +291,22 @@ const goalsPanel = (r: Results): Panel => [
 
 /** The chart of `results` as an SVG document. */
 export const chart = (results: Results): string => {
-  const panels = [throughputPanel, enginePanel, keyedPanel, memoryPanel, revocationPanel, goalsPanel]
+  const panels = [throughputPanel, enginePanel, keyedPanel, memoryPanel, revocationPanel, coldstartPanel, goalsPanel]
+  const columns = 4
+  const rows = Math.ceil(panels.length / columns)
   const heading = `Sluice benchmarks, ${results.date.slice(0, 10)} (${results.mode} run)`
-  return document(panelWidth * 3, top + panelHeight * 2 + 10, heading, font, [
+  return document(panelWidth * columns, top + panelHeight * rows + 10, heading, font, [
     text(20, 36, heading, { ...label, size: 24, weight: "bold" }),
     text(20, 60, `${results.machine.cpu}, ${results.machine.cores} cores, Node ${results.machine.node}`, small),
-    line(panelWidth, top + 10, panelWidth, top + 2 * panelHeight - 10, gridLine),
-    line(2 * panelWidth, top + 10, 2 * panelWidth, top + 2 * panelHeight - 10, gridLine),
-    line(10, top + panelHeight, panelWidth * 3 - 10, top + panelHeight, gridLine),
-    ...panels.map((panel, i) => group((i % 3) * panelWidth, top + Math.floor(i / 3) * panelHeight, panel(results)))
+    ...Array.from({ length: columns - 1 }, (_, i) =>
+      line((i + 1) * panelWidth, top + 10, (i + 1) * panelWidth, top + rows * panelHeight - 10, gridLine)
+    ),
+    ...Array.from({ length: rows - 1 }, (_, i) =>
+      line(10, top + (i + 1) * panelHeight, panelWidth * columns - 10, top + (i + 1) * panelHeight, gridLine)
+    ),
+    ...panels.map((panel, i) =>
+      group((i % columns) * panelWidth, top + Math.floor(i / columns) * panelHeight, panel(results))
+    )
   ])
 }
 

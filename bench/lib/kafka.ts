@@ -145,3 +145,16 @@ export const revocationTopic: TopicSpec = {
   counts: spread(24_000, 12),
   message: () => ({ key: null, value: Buffer.alloc(100) })
 }
+
+/**
+ * The topic of the cold-start workload: orders as the new user's program
+ * (e2e/fixtures/new-user/src/main.ts) reads them, a few in each of 3 partitions.
+ */
+export const coldstartTopic: TopicSpec = {
+  topic: "sluice-bench-coldstart",
+  counts: spread(30, 3),
+  message: (partition, offset) => {
+    const id = `order-${partition}-${offset}`
+    return { key: id, value: JSON.stringify({ id, amount: offset }) }
+  }
+}

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util"
 
-export const workloads = ["throughput", "engine", "keyed", "memory", "revocation"] as const
+export const workloads = ["throughput", "engine", "keyed", "memory", "revocation", "coldstart"] as const
 export type Workload = (typeof workloads)[number]
 
 export interface Options {
@@ -27,8 +27,8 @@ Runs the benchmarks of docs/benchmarks.md and writes bench/results/latest.json, 
 chart (docs/benchmarks.svg) and the results part of docs/benchmarks.md.
 
 Options:
-  --quick          a reduced run (about a minute and a half) into bench/results/quick.json;
-                   the docs are left alone
+  --quick          a reduced run (a few minutes; the cold start builds, packs and installs
+                   the packages) into bench/results/quick.json; the docs are left alone
   --only=a,b       run some workloads only: ${workloads.join(", ")}
   --profile        profile the engine and Sluice's contestant even where the goals are met
   --no-docs        leave the chart and docs/benchmarks.md alone after a full run

@@ -152,6 +152,42 @@ const sections = (r: Results): Array<string> => {
     )
   }
 
+  const c = r.coldstart
+  if (c !== undefined) {
+    const load = (l: ReadonlyArray<number>) => l.map((v) => v.toFixed(2)).join(", ")
+    const cpu = (ms: number | undefined) => (ms === undefined ? "—" : thousands(ms))
+    const i = c.import_ms
+    const ic = c.import_cpu_ms
+    const imported = (name: string, ms: number, cpuMs: number) => `\`${name}\` ${ms} ms (${cpuMs} ms CPU)`
+    const packages = [
+      imported("@sluice/core", i.core, ic.core),
+      imported("@sluice/kafkajs", i.kafkajs, ic.kafkajs),
+      imported("@sluice/testkit", i.testkit, ic.testkit)
+    ].join(", ")
+    const others = `${imported("effect", i.effect, ic.effect)}, ${imported("@effect/platform-node", i.platform_node, ic.platform_node)}`
+    out.push(
+      `**6. Cold start** on the real broker: the new user's program (e2e/fixtures/new-user) from spawn to its first record handled, median of ${c.rounds} rounds after a warm-up, the variants alternating. Load average (1, 5, 15 min) ${load(c.load_average.before)} before, ${load(c.load_average.after)} after.\n\n${table(
+        ["variant", "spawn → first record (ms)", "min (ms)", "max (ms)", "CPU by then (ms)"],
+        [
+          [
+            "built packages, plain `node dist/main.js`",
+            thousands(c.built_first_record_ms),
+            thousands(c.built_min_ms),
+            thousands(c.built_max_ms),
+            cpu(c.built_cpu_ms)
+          ],
+          [
+            "workspace sources under tsx (before)",
+            thousands(c.tsx_first_record_ms),
+            thousands(c.tsx_min_ms),
+            thousands(c.tsx_max_ms),
+            cpu(c.tsx_cpu_ms)
+          ]
+        ]
+      )}\n\nImport time with plain node on the built packages (\`await import()\` in a fresh process, median, with what it imports): ${packages}; the program's other imports ${others}; \`node -e 0\` takes ${c.node_start_ms} ms from spawn to exit.`
+    )
+  }
+
   const profiled = Object.entries(r.profiles)
   if (profiled.length > 0) {
     out.push(

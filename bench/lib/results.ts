@@ -131,6 +131,54 @@ export interface RevocationSection {
   }>
 }
 
+export interface ImportFigures {
+  readonly core: number
+  readonly kafkajs: number
+  readonly testkit: number
+  /** `effect`'s barrel, as the program imports it. */
+  readonly effect: number
+  readonly platform_node: number
+}
+
+export interface ColdstartSection {
+  /** Measured rounds (each runs both variants) after the warm-up. */
+  readonly rounds: number
+  /** Median milliseconds from spawn to the first record handled: built packages, plain node. Goal ≤ 1000. */
+  readonly built_first_record_ms: number
+  readonly built_min_ms: number
+  readonly built_max_ms: number
+  /** The same program in the workspace under tsx, Sluice compiled from its sources at start-up. */
+  readonly tsx_first_record_ms: number
+  readonly tsx_min_ms: number
+  readonly tsx_max_ms: number
+  /**
+   * Median CPU time (user + system, all threads) each variant's process had used at its first
+   * record: the work, which the machine's load stretches less than the wall time (Linux only).
+   */
+  readonly built_cpu_ms: number | undefined
+  readonly tsx_cpu_ms: number | undefined
+  /**
+   * Median milliseconds of each `import()` with plain node on the built packages, in a fresh
+   * process each, what it imports included: the packages, and the program's other imports.
+   */
+  readonly import_ms: ImportFigures
+  /** The same imports' CPU time (`process.cpuUsage()`). */
+  readonly import_cpu_ms: ImportFigures
+  /** Median milliseconds from spawn to exit of `node -e 0`. */
+  readonly node_start_ms: number
+  /** `os.loadavg()` (1, 5, 15 min) before the first run and after the last import. */
+  readonly load_average: { readonly before: ReadonlyArray<number>; readonly after: ReadonlyArray<number> }
+  /** Building, packing and installing the packages into the scratch project, compiling the program. */
+  readonly setup_seconds: number
+  readonly goal_met: boolean
+  readonly runs: ReadonlyArray<{
+    readonly round: number
+    readonly variant: string
+    readonly ms: number
+    readonly cpu_ms: number | undefined
+  }>
+}
+
 export interface Goal {
   readonly id: string
   readonly goal: string
@@ -150,6 +198,7 @@ export interface Results {
   readonly keyed?: KeyedSection | undefined
   readonly memory?: MemorySection | undefined
   readonly revocation?: RevocationSection | undefined
+  readonly coldstart?: ColdstartSection | undefined
   readonly goals: ReadonlyArray<Goal>
   readonly profiles: Record<string, ProfileSummary>
   readonly errors: Record<string, string>

@@ -6,97 +6,33 @@
  * and on the real broker. Node binaries beyond the one running the tests (Node 24 in CI) come
  * from `SLUICE_E2E_NODES` (colon separated paths).
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { createRequire } from "node:module"
-import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
-import { promisify } from "node:util"
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { brokerForTests } from "@sluice/testkit/KafkaBroker"
 import { Kafka, logLevel, Partitioners } from "kafkajs"
+import { createScratchProject, type ScratchProject, sh, sluicePackages } from "../lib/scratchProject.js"
 
-const run = promisify(execFile)
 const broker = await brokerForTests()
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
-const packages = ["core", "kafkajs", "testkit"] as const
 const nodes = [process.execPath, ...(process.env.SLUICE_E2E_NODES ?? "").split(":").filter((p) => p !== "")]
 
-// What the workspace itself runs on: the scratch project pins the same peers. Each is found
-// from a workspace package that depends on it (pnpm links dependencies per package).
-const workspaceVersion = (name: string): string => {
-  for (const base of ["examples", "e2e", "."]) {
-    try {
-      const manifest = createRequire(join(root, base, "package.json")).resolve(`${name}/package.json`)
-      return JSON.parse(readFileSync(manifest, "utf8")).version
-    } catch {
-      // not a dependency of this one
-    }
-  }
-  throw new Error(`${name} is not installed in the workspace`)
-}
-
-let scratch = ""
+let scratch: ScratchProject
 let project = ""
-const tarballs: Record<string, string> = {}
-
-// A failed command's error carries what it printed: a type error or a failed install says why.
-const sh = (command: string, args: ReadonlyArray<string>, cwd: string, env: Record<string, string> = {}) =>
-  run(command, [...args], { cwd, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }).catch(
-    (error: { message: string; stdout?: string; stderr?: string }) => {
-      throw new Error(`${error.message}\n${error.stdout ?? ""}${error.stderr ?? ""}`)
-    }
-  )
 
 beforeAll(async () => {
-  scratch = mkdtempSync(join(tmpdir(), "sluice-new-user-"))
-  await sh(join(root, "node_modules", ".bin", "tsc"), ["-b", "tsconfig.build.json"], root)
-  for (const name of packages) {
-    const { stdout } = await sh(
-      "pnpm",
-      ["pack", "--pack-destination", join(scratch, "tarballs")],
-      join(root, "packages", name)
-    )
-    tarballs[name] = stdout.trim().split("\n").at(-1)!
-  }
-  project = join(scratch, "project")
-  cpSync(join(root, "e2e", "fixtures", "new-user"), project, { recursive: true })
-  const peers = ["effect", "kafkajs", "@effect/platform", "@effect/platform-node", "vitest", "@effect/vitest"]
-  writeFileSync(
-    join(project, "package.json"),
-    JSON.stringify(
-      {
-        name: "sluice-new-user",
-        private: true,
-        type: "module",
-        dependencies: {
-          ...Object.fromEntries(packages.map((name) => [`@sluice/${name}`, `file:${tarballs[name]}`])),
-          ...Object.fromEntries(peers.map((name) => [name, workspaceVersion(name)]))
-        },
-        // skipLibCheck is off in the user's tsconfig, so Sluice's .d.ts are checked too;
-        // @effect/platform-node's own declarations name `ws`, whose types a user adds.
-        devDependencies: {
-          typescript: workspaceVersion("typescript"),
-          "@types/node": "^20.19.0",
-          "@types/ws": "^8.5.0"
-        }
-      },
-      null,
-      2
-    )
-  )
-  await sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"], project)
+  scratch = await createScratchProject()
+  project = scratch.project
 })
 
 afterAll(() => {
-  if (scratch !== "" && process.env.SLUICE_KEEP_SCRATCH === undefined) rmSync(scratch, { recursive: true, force: true })
+  if (scratch !== undefined && process.env.SLUICE_KEEP_SCRATCH === undefined) scratch.remove()
 })
 
 describe("a new user's project", () => {
   it("each tarball ships dist, src, README, LICENSE and CHANGELOG, and no tests or tsconfig", async () => {
-    for (const name of packages) {
-      const { stdout } = await sh("tar", ["-tzf", tarballs[name]!], scratch)
+    for (const name of sluicePackages) {
+      const { stdout } = await sh("tar", ["-tzf", scratch.tarballs[name]], scratch.dir)
       const files = stdout.trim().split("\n")
       for (const file of ["package/dist/index.js", "package/dist/index.d.ts", "package/README.md", "package/LICENSE"]) {
         expect(files, `${name} ships ${file}`).toContain(file)
@@ -105,14 +41,16 @@ describe("a new user's project", () => {
         files.filter((file) => /\/test\/|vitest\.config|tsconfig|\.tsbuildinfo/.test(file)),
         name
       ).toEqual([])
-      const manifest = JSON.parse((await sh("tar", ["-xzOf", tarballs[name]!, "package/package.json"], scratch)).stdout)
+      const manifest = JSON.parse(
+        (await sh("tar", ["-xzOf", scratch.tarballs[name], "package/package.json"], scratch.dir)).stdout
+      )
       expect(manifest.exports["."].import, `${name} exports built files`).toBe("./dist/index.js")
       expect(manifest.peerDependencies.effect, `${name} takes effect as a peer`).toMatch(/^\^3\./)
     }
   })
 
   it("type-checks a user's program under a strict NodeNext tsconfig", async () => {
-    await sh(join(project, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"], project)
+    await scratch.compile()
     expect(existsSync(join(project, "dist", "main.js"))).toBe(true)
   })
 
@@ -144,7 +82,7 @@ describe("a new user's project", () => {
         const version = (await sh(node, ["--version"], project)).stdout.trim()
         const topic = `new-user-${version.replace(/\W/g, "")}-${Date.now().toString(36)}`
         const group = `${topic}-group`
-        const out = join(scratch, `${topic}.txt`)
+        const out = join(scratch.dir, `${topic}.txt`)
         const kafka = new Kafka({ clientId: "sluice-e2e", brokers: [...broker!.brokers], logLevel: logLevel.WARN })
         const admin = kafka.admin()
         const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
