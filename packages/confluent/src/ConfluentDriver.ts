@@ -31,7 +31,7 @@
  * @since 0.1.0
  */
 import { ConsumerDriver } from "@sluice/core/ConsumerDriver"
-import { SettingsError } from "@sluice/core/ConsumerSettings"
+import { SettingsError } from "@sluice/core/SettingsError"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"

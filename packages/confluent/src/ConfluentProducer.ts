@@ -12,10 +12,11 @@
  *
  * @since 0.1.0
  */
-import type { ProducerRecord, RecordMetadata } from "@sluice/core/ConsumerDriver"
-import { ProducerDriver } from "@sluice/core/ConsumerDriver"
-import type { SettingsError } from "@sluice/core/ConsumerSettings"
+
 import type * as KafkaError from "@sluice/core/KafkaError"
+import type { ProducerRecord, RecordMetadata } from "@sluice/core/ProducerDriver"
+import { ProducerDriver } from "@sluice/core/ProducerDriver"
+import type { SettingsError } from "@sluice/core/SettingsError"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Deferred from "effect/Deferred"

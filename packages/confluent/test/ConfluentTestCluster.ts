@@ -5,10 +5,10 @@
  * driver's own conversions.
  */
 import { RdKafka } from "@confluentinc/kafka-javascript"
-import type { ProducerRecord } from "@sluice/core/ConsumerDriver"
 import type { RawRecord } from "@sluice/core/ConsumerRecord"
-import type { SettingsError } from "@sluice/core/ConsumerSettings"
 import type * as KafkaError from "@sluice/core/KafkaError"
+import type { ProducerRecord } from "@sluice/core/ProducerDriver"
+import type { SettingsError } from "@sluice/core/SettingsError"
 import { TestCluster } from "@sluice/testkit/TestCluster"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

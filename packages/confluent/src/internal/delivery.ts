@@ -23,7 +23,16 @@ import type { Member, Owned } from "./member.js"
 import type { NativeMessage } from "./native.js"
 import { toRawRecord } from "./records.js"
 
-const size = (record: RawRecord): number => (record.value?.byteLength ?? 0) + (record.key?.byteLength ?? 0)
+/**
+ * What a record takes of a fetch: its key, value and headers, and 70 bytes for its framing and
+ * the header of a batch it may be alone in. An estimate on the large side, so that a slice is
+ * never bigger than a fetch of `maxBytesPerPartition` could be.
+ */
+const size = (record: RawRecord): number => {
+  let bytes = 70 + (record.value?.byteLength ?? 0) + (record.key?.byteLength ?? 0)
+  for (const header of record.headers) bytes += header.key.length + (header.value?.byteLength ?? 0)
+  return bytes
+}
 
 /**
  * Hands `records` (one partition's, in offset order) to the listener in slices of at most

@@ -7,7 +7,7 @@
  * `deps/librdkafka/`).
  */
 import type { Subscription } from "@sluice/core/ConsumerDriver"
-import { SettingsError } from "@sluice/core/ConsumerSettings"
+import { SettingsError } from "@sluice/core/SettingsError"
 import * as Duration from "effect/Duration"
 import * as Redacted from "effect/Redacted"
 import type * as ConfluentConfig from "../ConfluentConfig.js"

@@ -6,9 +6,10 @@
  * value: producing one is refused, and librdkafka's null comes back as empty bytes. So a null
  * header value is produced as empty bytes, and empty bytes are read as empty bytes.
  */
-import type { ProducerRecord } from "@sluice/core/ConsumerDriver"
+
 import type { Header, RawRecord } from "@sluice/core/ConsumerRecord"
 import { noHeaders } from "@sluice/core/ConsumerRecord"
+import type { ProducerRecord } from "@sluice/core/ProducerDriver"
 import type { NativeHeader, NativeMessage } from "./native.js"
 
 const encoder = new TextEncoder()

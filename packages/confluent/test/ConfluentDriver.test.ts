@@ -1,0 +1,95 @@
+import { describe, expect, it } from "@effect/vitest"
+import type { Subscription } from "@sluice/core/ConsumerDriver"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ConfluentConfig from "../src/ConfluentConfig.js"
+import * as ConfluentDriver from "../src/ConfluentDriver.js"
+import * as Properties from "../src/internal/properties.js"
+
+const subscription: Subscription = {
+  groupId: "g",
+  topics: ["t"],
+  startFrom: "earliest",
+  sessionTimeout: Duration.seconds(10),
+  rebalanceTimeout: Duration.seconds(60),
+  heartbeatInterval: Duration.millis(500),
+  maxBytesPerPartition: 1_048_576,
+  clientId: "c"
+}
+
+const config = ConfluentConfig.resolve({ brokers: ["a:1", "b:2"] })
+
+const refused = (config: ConfluentConfig.ConfluentConfig, options: ConfluentDriver.ConsumerOptions = {}) =>
+  Effect.flip(ConfluentDriver.make(config, options))
+
+describe("ConfluentDriver settings", () => {
+  it.effect("the consumer protocol refuses the classic assignor, the classic protocol the remote one", () =>
+    Effect.gen(function* () {
+      const assignor = yield* refused({ brokers: ["a:1"] }, { groupProtocol: "consumer", assignor: "range" })
+      expect(assignor).toMatchObject({ _tag: "SettingsError", setting: "assignor" })
+      expect(assignor.message).toContain("KIP-848")
+      const remote = yield* refused({ brokers: ["a:1"] }, { remoteAssignor: "uniform" })
+      expect(remote).toMatchObject({ _tag: "SettingsError", setting: "remoteAssignor" })
+      expect((yield* refused({ brokers: ["a:1"] }, { groupInstanceId: " " })).setting).toBe("groupInstanceId")
+      expect((yield* refused({ brokers: ["a:1"] }, { batchSize: 0 })).setting).toBe("batchSize")
+    })
+  )
+
+  it.effect("librdkafka properties the consumer protocol ignores, or the driver sets, are refused by name", () =>
+    Effect.gen(function* () {
+      const ignored = yield* refused(
+        { brokers: ["a:1"], librdkafka: { "session.timeout.ms": 6000 } },
+        { groupProtocol: "consumer" }
+      )
+      expect(ignored).toMatchObject({ _tag: "SettingsError", setting: 'librdkafka["session.timeout.ms"]' })
+      expect(ignored.message).toContain("consumer group protocol")
+      const owned = yield* refused({ brokers: ["a:1"], librdkafka: { "enable.auto.commit": true } })
+      expect(owned.setting).toBe('librdkafka["enable.auto.commit"]')
+      const driver = yield* ConfluentDriver.make({ brokers: ["a:1"], librdkafka: { "statistics.interval.ms": 1000 } })
+      expect(driver.name).toBe("confluent")
+    })
+  )
+
+  it.effect("classic cooperative-sticky is the default; only the classic protocol sends session settings", () =>
+    Effect.gen(function* () {
+      const classic = yield* ConfluentDriver.resolveOptions()
+      expect(Properties.isEager(classic)).toBe(false)
+      const properties = Properties.consumer(config, subscription, classic)
+      expect(properties).toMatchObject({
+        "bootstrap.servers": "a:1,b:2",
+        "client.id": "c",
+        "group.id": "g",
+        "group.protocol": "classic",
+        "partition.assignment.strategy": "cooperative-sticky",
+        "session.timeout.ms": 10_000,
+        "heartbeat.interval.ms": 500,
+        "max.poll.interval.ms": 60_000,
+        "enable.auto.commit": false,
+        "enable.auto.offset.store": false,
+        "isolation.level": "read_committed"
+      })
+      expect(Properties.consumerTopic(subscription)).toEqual({ "auto.offset.reset": "earliest" })
+
+      const kip848 = yield* ConfluentDriver.resolveOptions({ groupProtocol: "consumer", groupInstanceId: "i-1" })
+      const next = Properties.consumer(config, subscription, kip848)
+      expect(next["group.protocol"]).toBe("consumer")
+      expect(next["group.instance.id"]).toBe("i-1")
+      for (const key of ["session.timeout.ms", "heartbeat.interval.ms", "partition.assignment.strategy"]) {
+        expect(next).not.toHaveProperty(key)
+      }
+      expect(Properties.isEager(yield* ConfluentDriver.resolveOptions({ assignor: "range" }))).toBe(true)
+    })
+  )
+
+  it("the producer partitions keys like Java and kafkajs, waits for all replicas, and is idempotent", () => {
+    expect(Properties.producer(config, { idempotent: true })).toMatchObject({
+      partitioner: "murmur2_random",
+      acks: "all",
+      "enable.idempotence": true,
+      dr_cb: true
+    })
+    expect(Properties.refusedForProducer({ brokers: ["a:1"], librdkafka: { acks: 1 } })?.setting).toBe(
+      'librdkafka["acks"]'
+    )
+  })
+})

@@ -1,0 +1,27 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Commits } from "../src/internal/commits.js"
+
+describe("Commits", () => {
+  it("settles the commit whose offsets the result names, else the oldest", () => {
+    const commits = new Commits()
+    const settled: Array<string> = []
+    commits.expect([{ topic: "t", partition: 0, offset: 5 }], (e) => settled.push(`a:${e?.message ?? "ok"}`))
+    commits.expect([{ topic: "t", partition: 1, offset: 7 }], (e) => settled.push(`b:${e?.message ?? "ok"}`))
+    commits.onResult(undefined, [{ topic: "t", partition: 1, offset: 7 }])
+    expect(settled).toEqual(["b:ok"])
+    // librdkafka leaves invalid offsets out of a failed commit's list: the oldest is settled.
+    commits.onResult(new Error("refused"), [{ topic: "t", partition: 0 }])
+    expect(settled).toEqual(["b:ok", "a:refused"])
+    commits.onResult(undefined, [])
+    expect(settled).toHaveLength(2)
+  })
+
+  it("a commit that stopped waiting (timed out) is never settled", () => {
+    const commits = new Commits()
+    let calls = 0
+    const stop = commits.expect([{ topic: "t", partition: 0, offset: 1 }], () => calls++)
+    stop()
+    commits.onResult(undefined, [{ topic: "t", partition: 0, offset: 1 }])
+    expect(calls).toBe(0)
+  })
+})

@@ -1,0 +1,121 @@
+import { describe, expect, it } from "@effect/vitest"
+import type { GroupListener, Subscription } from "@sluice/core/ConsumerDriver"
+import type { RawRecord } from "@sluice/core/ConsumerRecord"
+import type * as KafkaError from "@sluice/core/KafkaError"
+import * as TP from "@sluice/core/TopicPartition"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ConfluentConfig from "../src/ConfluentConfig.js"
+import * as ConfluentDriver from "../src/ConfluentDriver.js"
+import { handOver } from "../src/internal/delivery.js"
+import { Member, type Owned } from "../src/internal/member.js"
+import type { NativeConsumer } from "../src/internal/native.js"
+import * as Session from "../src/internal/session.js"
+
+const tp = TP.make("t", 0)
+
+const record = (offset: number, bytes = 10): RawRecord => ({
+  topic: "t",
+  partition: 0,
+  offset,
+  key: null,
+  value: new Uint8Array(bytes),
+  headers: [],
+  timestamp: 0
+})
+
+/** A member over a consumer that only records pause and resume, and a listener that records deliveries. */
+const makeMember = (
+  maxBytesPerPartition: number,
+  onRecords: (records: ReadonlyArray<RawRecord>) => Effect.Effect<void>
+) =>
+  Effect.gen(function* () {
+    const calls: Array<string> = []
+    const consumer = {
+      pause: (list: ReadonlyArray<TP.TopicPartition>) => calls.push(`pause ${list.map(TP.format).join(",")}`),
+      resume: (list: ReadonlyArray<TP.TopicPartition>) => calls.push(`resume ${list.map(TP.format).join(",")}`)
+    } as unknown as NativeConsumer
+    const subscription: Subscription = {
+      groupId: "g",
+      topics: ["t"],
+      startFrom: "earliest",
+      sessionTimeout: Duration.seconds(10),
+      rebalanceTimeout: Duration.seconds(60),
+      heartbeatInterval: Duration.seconds(1),
+      maxBytesPerPartition,
+      clientId: "c"
+    }
+    const listener: GroupListener = {
+      onAssigned: () => Effect.void,
+      onRevoked: () => Effect.void,
+      onLost: () => Effect.void,
+      onRecords: (_, records) => onRecords(records)
+    }
+    const member = new Member(
+      consumer,
+      ConfluentConfig.resolve({ brokers: ["a:1"] }),
+      subscription,
+      yield* ConfluentDriver.resolveOptions(),
+      listener,
+      yield* Deferred.make<never, KafkaError.KafkaError>(),
+      yield* Effect.makeSemaphore(1),
+      yield* Effect.scope
+    )
+    const owned: Owned = { topicPartition: tp, status: "owned", next: 0, paused: false, held: [] }
+    member.owned.set(TP.key(tp), owned)
+    return { member, owned, calls }
+  })
+
+describe("delivery", () => {
+  it.scoped("hands records over in slices no bigger than a fetch of maxBytesPerPartition", () =>
+    Effect.gen(function* () {
+      const slices: Array<Array<number>> = []
+      // 10 bytes of value + 70 of framing: two records per 200-byte slice.
+      const { member, owned } = yield* makeMember(200, (records) =>
+        Effect.sync(() => slices.push(records.map((r) => r.offset)))
+      )
+      yield* handOver(
+        member,
+        owned,
+        [0, 1, 2, 3, 4].map((o) => record(o))
+      )
+      expect(slices).toEqual([[0, 1], [2, 3], [4]])
+      // A record bigger than the limit still goes, alone.
+      yield* handOver(member, owned, [record(5, 1000)])
+      expect(slices.at(-1)).toEqual([5])
+    })
+  )
+
+  it.scoped("a pause holds the rest; a resume delivers what was held before librdkafka fetches again", () =>
+    Effect.gen(function* () {
+      const delivered: Array<number> = []
+      let member!: Member
+      const made = yield* makeMember(100, (records) =>
+        Effect.gen(function* () {
+          for (const r of records) delivered.push(r.offset)
+          // The engine's buffer is full after offset 1.
+          if (delivered.length === 2) yield* Session.pause(member)([tp])
+        })
+      )
+      member = made.member
+      yield* handOver(
+        member,
+        made.owned,
+        [0, 1, 2, 3].map((o) => record(o))
+      )
+      expect(delivered).toEqual([0, 1])
+      expect(made.owned.held.map((r) => r.offset)).toEqual([2, 3])
+      expect(made.calls).toEqual(["pause t-0"])
+      // More records of the paused partition that a poll in flight returned: held behind.
+      yield* handOver(member, made.owned, [record(4)])
+      expect(made.owned.held.map((r) => r.offset)).toEqual([2, 3, 4])
+      yield* Session.resume(member)([tp])
+      yield* Effect.yieldNow()
+      yield* member.lock.withPermits(1)(Effect.void)
+      expect(delivered).toEqual([0, 1, 2, 3, 4])
+      expect(made.owned.held).toEqual([])
+      expect(made.calls).toEqual(["pause t-0", "resume t-0"])
+    })
+  )
+})
