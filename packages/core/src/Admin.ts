@@ -145,7 +145,11 @@ export interface PartitionDescription extends PartitionInfo {
   readonly endOffset: number
 }
 
-/** @since 0.2.0 */
+/**
+ * A topic as `describeTopics` reports it.
+ *
+ * @since 0.2.0
+ */
 export interface TopicDescription {
   readonly name: string
   /** In partition order. */
@@ -165,7 +169,11 @@ export interface TopicDescription {
  */
 export type GroupState = "Empty" | "Stable" | "Rebalancing"
 
-/** @since 0.2.0 */
+/**
+ * A member of a consumer group and what it was given.
+ *
+ * @since 0.2.0
+ */
 export interface GroupMember {
   readonly memberId: string
   readonly clientId: string
@@ -191,7 +199,11 @@ export interface GroupOffset {
   readonly lag: number | undefined
 }
 
-/** @since 0.2.0 */
+/**
+ * A consumer group as `describeGroup` reports it.
+ *
+ * @since 0.2.0
+ */
 export interface GroupDescription {
   readonly groupId: string
   readonly state: GroupState
@@ -207,7 +219,11 @@ export interface GroupDescription {
 // Offsets
 // -----------------------------------------------------------------------------------------
 
-/** @since 0.2.0 */
+/**
+ * An offset of a partition: a committed one, or one a reset committed.
+ *
+ * @since 0.2.0
+ */
 export interface TopicPartitionOffset {
   readonly topic: string
   readonly partition: number
@@ -264,7 +280,11 @@ export const offsets = (
   offsets: ReadonlyArray<{ readonly partition: number; readonly offset: number }>
 ): ResetTarget => ({ _tag: "Offsets", offsets })
 
-/** @since 0.2.0 */
+/**
+ * What `resetOffsets` moves: one group, on one topic, to a target.
+ *
+ * @since 0.2.0
+ */
 export interface ResetOffsets {
   readonly groupId: string
   readonly topic: string

@@ -58,6 +58,8 @@ export const make = (config: KafkaJsConfig.KafkaJsConfig): Effect.Effect<Admin["
   })
 
 /**
+ * The admin service on the brokers `config` names.
+ *
  * @since 0.2.0
  */
 export const layer = (config: KafkaJsConfig.KafkaJsConfig): Layer.Layer<Admin, AdminError> =>
