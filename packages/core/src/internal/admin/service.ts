@@ -23,6 +23,8 @@ const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`
 
+const quoted = (names: ReadonlyArray<string>): string => names.map((name) => JSON.stringify(name)).join(", ")
+
 export const make = (primitives: Primitives): AdminService => {
   const listTopics = Effect.map(primitives.listTopics, (names) =>
     names.filter((name) => !internalTopics.has(name)).sort(byName)
@@ -42,7 +44,7 @@ export const make = (primitives: Primitives): AdminService => {
     makeError({
       reason: "UnknownTopic",
       operation,
-      message: `unknown ${missing.length === 1 ? "topic" : "topics"} ${missing.map((t) => JSON.stringify(t)).join(", ")}`
+      message: `unknown ${missing.length === 1 ? "topic" : "topics"} ${quoted(missing)}`
     })
 
   /** Fails with `UnknownTopic` unless every named topic exists. */
@@ -63,7 +65,7 @@ export const make = (primitives: Primitives): AdminService => {
       return yield* makeError({
         reason: "TopicExists",
         operation,
-        message: `${present.map((t) => JSON.stringify(t)).join(", ")} ${present.length === 1 ? "exists" : "exist"} already; nothing was created`
+        message: `${quoted(present)} ${present.length === 1 ? "exists" : "exist"} already; nothing was created`
       })
     }
     const create = new Set(missing)
