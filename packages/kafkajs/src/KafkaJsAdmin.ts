@@ -21,6 +21,7 @@
  * @since 0.2.0
  */
 import { Admin, type AdminError, make as makeAdmin } from "@sluice/core/Admin"
+import type { SettingsError } from "@sluice/core/SettingsError"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
@@ -37,9 +38,11 @@ import * as KafkaJsConfig from "./KafkaJsConfig.js"
  *
  * @since 0.2.0
  */
-export const make = (config: KafkaJsConfig.KafkaJsConfig): Effect.Effect<Admin["Type"], AdminError, Scope.Scope> =>
+export const make = (
+  config: KafkaJsConfig.KafkaJsConfig
+): Effect.Effect<Admin["Type"], AdminError | SettingsError, Scope.Scope> =>
   Effect.gen(function* () {
-    const resolved = KafkaJsConfig.resolve(config)
+    const resolved = yield* KafkaJsConfig.validate(config)
     const runtime = yield* Effect.runtime<never>()
     const kafka = makeKafka(resolved, resolved.clientId, runtime)
     const client = kafka.admin()
@@ -62,15 +65,16 @@ export const make = (config: KafkaJsConfig.KafkaJsConfig): Effect.Effect<Admin["
  *
  * @since 0.2.0
  */
-export const layer = (config: KafkaJsConfig.KafkaJsConfig): Layer.Layer<Admin, AdminError> =>
+export const layer = (config: KafkaJsConfig.KafkaJsConfig): Layer.Layer<Admin, AdminError | SettingsError> =>
   Layer.scoped(Admin, make(config))
 
 /**
  * The admin service with its connection settings read from `config` (by default the
- * environment: `KAFKA_BROKERS`, `KAFKA_CLIENT_ID`, … see `KafkaJsConfig.fromEnv`).
+ * environment: `KAFKA_BROKERS`, `KAFKA_CLIENT_ID`, … see `KafkaJsConfig.config`).
  *
  * @since 0.2.0
  */
 export const layerConfig = (
-  config: Config.Config<KafkaJsConfig.KafkaJsConfig> = KafkaJsConfig.fromEnv
-): Layer.Layer<Admin, AdminError | ConfigError.ConfigError> => Layer.scoped(Admin, Effect.flatMap(config, make))
+  config: Config.Config<KafkaJsConfig.KafkaJsConfig> = KafkaJsConfig.config
+): Layer.Layer<Admin, AdminError | SettingsError | ConfigError.ConfigError> =>
+  Layer.scoped(Admin, Effect.flatMap(config, make))

@@ -1,17 +1,25 @@
 /**
- * How to reach the brokers: the settings the kafkajs consumer and producer drivers share,
- * with `defaults` and a `Config` reader for the environment.
+ * How to reach the brokers: the settings the kafkajs consumer and producer drivers (and the
+ * admin client) share, with `defaults`, `validate` and a `Config` reader for the environment
+ * (`KAFKA_BROKERS`, `KAFKA_CLIENT_ID`, …; docs/configuration.md has the table).
  *
  * @since 0.1.0
  */
 
 import type { ConnectionOptions } from "node:tls"
+import * as SettingsConfig from "@sluice/core/SettingsConfig"
+import type { SettingsError } from "@sluice/core/SettingsError"
+import * as Validate from "@sluice/core/Validate"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
-import * as Option from "effect/Option"
-import type * as Redacted from "effect/Redacted"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 
-/** @since 0.1.0 */
+/**
+ * The SASL mechanisms kafkajs supports without plug-ins.
+ *
+ * @since 0.1.0
+ */
 export type SaslMechanism = "plain" | "scram-sha-256" | "scram-sha-512"
 
 /**
@@ -33,11 +41,13 @@ export interface SaslConfig {
 export type LogLevel = "nothing" | "error" | "warn" | "info" | "debug"
 
 /**
+ * The connection settings: where the brokers are and how to talk to them.
+ *
  * @example
  * ```ts
- * import * as KafkaJsDriver from "@sluice/kafkajs/KafkaJsDriver"
+ * import * as KafkaJs from "@sluice/kafkajs/KafkaJs"
  *
- * const DriverLive = KafkaJsDriver.layer({ brokers: ["127.0.0.1:9092"] })
+ * const KafkaLive = KafkaJs.layer({ brokers: ["127.0.0.1:9092"], groupId: "billing", connectionTimeout: "5 seconds" })
  * ```
  *
  * @since 0.1.0
@@ -85,7 +95,7 @@ export const defaults = {
 } as const
 
 /**
- * A `KafkaJsConfig` with every default applied.
+ * A `KafkaJsConfig` with every default applied, checked.
  *
  * @since 0.1.0
  */
@@ -102,57 +112,121 @@ export interface Resolved {
   readonly logLevel: LogLevel
 }
 
-/** @since 0.1.0 */
-export const resolve = (config: KafkaJsConfig): Resolved => ({
-  brokers: config.brokers,
-  clientId: config.clientId ?? defaults.clientId,
-  ssl: config.ssl,
-  sasl: config.sasl,
-  connectionTimeout: Duration.decode(config.connectionTimeout ?? defaults.connectionTimeout),
-  requestTimeout: Duration.decode(config.requestTimeout ?? defaults.requestTimeout),
-  retries: config.retries ?? defaults.retries,
-  initialRetryTime: Duration.decode(config.initialRetryTime ?? defaults.initialRetryTime),
-  maxRetryTime: Duration.decode(config.maxRetryTime ?? defaults.maxRetryTime),
-  logLevel: config.logLevel ?? defaults.logLevel
-})
+/** `host:port` with a port from 1 to 65535. */
+const broker = /^[^\s:,]+:(\d{1,5})$/
+const logLevels: ReadonlyArray<LogLevel> = ["nothing", "error", "warn", "info", "debug"]
+const mechanisms: ReadonlyArray<SaslMechanism> = ["plain", "scram-sha-256", "scram-sha-512"]
 
-const brokerList = Config.string("KAFKA_BROKERS").pipe(
+/**
+ * Checks a `KafkaJsConfig` and applies the defaults: at least one broker, each `host:port`;
+ * durations positive and at most 24 days; `retries` a non-negative integer; a known log level
+ * and SASL mechanism. A bad value fails with a `SettingsError` naming it.
+ *
+ * @since 0.2.0
+ */
+export const validate = (config: KafkaJsConfig): Effect.Effect<Resolved, SettingsError> =>
+  Effect.gen(function* () {
+    const brokers = config.brokers as ReadonlyArray<unknown> | undefined
+    if (!Array.isArray(brokers) || brokers.length === 0) {
+      return yield* Validate.fail("brokers", `brokers must name at least one host:port, got ${Validate.show(brokers)}`)
+    }
+    for (const [i, b] of brokers.entries()) {
+      const match = typeof b === "string" ? broker.exec(b) : null
+      const port = match === null ? 0 : Number(match[1])
+      if (port < 1 || port > 65535) {
+        return yield* Validate.fail(`brokers[${i}]`, `brokers[${i}] must be host:port, got ${Validate.show(b)}`)
+      }
+    }
+    const logLevel = yield* Validate.oneOf("logLevel", config.logLevel ?? defaults.logLevel, logLevels)
+    if (config.sasl !== undefined) {
+      yield* Validate.oneOf("sasl.mechanism", config.sasl.mechanism, mechanisms)
+      yield* Validate.name("sasl.username", config.sasl.username)
+      if (!Redacted.isRedacted(config.sasl.password)) {
+        return yield* Validate.fail(
+          "sasl.password",
+          "sasl.password must be Redacted (Redacted.make or Config.redacted)"
+        )
+      }
+    }
+    const initialRetryTime = yield* Validate.optionalDuration(
+      "initialRetryTime",
+      config.initialRetryTime,
+      defaults.initialRetryTime
+    )
+    const maxRetryTime = yield* Validate.optionalDuration("maxRetryTime", config.maxRetryTime, defaults.maxRetryTime)
+    if (Duration.lessThan(maxRetryTime, initialRetryTime)) {
+      return yield* Validate.fail(
+        "maxRetryTime",
+        `maxRetryTime (${Duration.format(maxRetryTime)}) must be at least initialRetryTime (${Duration.format(initialRetryTime)})`
+      )
+    }
+    return {
+      brokers: brokers as ReadonlyArray<string>,
+      clientId: config.clientId === undefined ? defaults.clientId : yield* Validate.name("clientId", config.clientId),
+      ssl: config.ssl,
+      sasl: config.sasl,
+      connectionTimeout: yield* Validate.optionalDuration(
+        "connectionTimeout",
+        config.connectionTimeout,
+        defaults.connectionTimeout
+      ),
+      requestTimeout: yield* Validate.optionalDuration(
+        "requestTimeout",
+        config.requestTimeout,
+        defaults.requestTimeout
+      ),
+      retries: yield* Validate.nonNegativeInt("retries", config.retries ?? defaults.retries),
+      initialRetryTime,
+      maxRetryTime,
+      logLevel
+    } satisfies Resolved
+  })
+
+const { duration: durationConfig, number, optional } = SettingsConfig
+
+const brokerList = Config.string("BROKERS").pipe(
   Config.map((value) =>
     value
       .split(",")
-      .map((broker) => broker.trim())
-      .filter((broker) => broker.length > 0)
+      .map((b) => b.trim())
+      .filter((b) => b.length > 0)
   ),
   Config.validate({ message: "KAFKA_BROKERS must name at least one host:port", validation: (list) => list.length > 0 })
 )
 
-const sasl: Config.Config<Option.Option<SaslConfig>> = Config.option(
-  Config.all({
-    mechanism: Config.literal("plain", "scram-sha-256", "scram-sha-512")("KAFKA_SASL_MECHANISM"),
-    username: Config.string("KAFKA_SASL_USERNAME"),
-    password: Config.redacted("KAFKA_SASL_PASSWORD")
-  })
+const sasl: Config.Config<SaslConfig | undefined> = optional(
+  Config.nested(
+    Config.all({
+      mechanism: Config.literal("plain", "scram-sha-256", "scram-sha-512")("MECHANISM"),
+      username: Config.string("USERNAME"),
+      password: Config.redacted("PASSWORD")
+    }),
+    "SASL"
+  )
 )
 
 /**
- * Reads the environment: `KAFKA_BROKERS` (comma-separated, required), `KAFKA_CLIENT_ID`,
- * `KAFKA_SSL` (`true`/`false`), and `KAFKA_SASL_MECHANISM` + `KAFKA_SASL_USERNAME` +
- * `KAFKA_SASL_PASSWORD` together.
+ * Reads the connection settings from configuration (the environment by default), under
+ * `KAFKA_`: `KAFKA_BROKERS` (comma-separated, required), `KAFKA_CLIENT_ID`, `KAFKA_SSL`
+ * (`true`/`false`), `KAFKA_SASL_MECHANISM` + `KAFKA_SASL_USERNAME` + `KAFKA_SASL_PASSWORD`
+ * (together), `KAFKA_CONNECTION_TIMEOUT`, `KAFKA_REQUEST_TIMEOUT`, `KAFKA_RETRIES`,
+ * `KAFKA_INITIAL_RETRY_TIME`, `KAFKA_MAX_RETRY_TIME`, `KAFKA_LOG_LEVEL`. Values are checked
+ * by `validate`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const fromEnv: Config.Config<KafkaJsConfig> = Config.all({
-  brokers: brokerList,
-  clientId: Config.option(Config.string("KAFKA_CLIENT_ID")),
-  ssl: Config.boolean("KAFKA_SSL").pipe(Config.withDefault(false)),
-  sasl
-}).pipe(
-  Config.map(
-    ({ brokers, clientId, sasl, ssl }): KafkaJsConfig => ({
-      brokers,
-      clientId: Option.getOrUndefined(clientId),
-      ssl,
-      sasl: Option.getOrUndefined(sasl)
-    })
-  )
+export const config: Config.Config<KafkaJsConfig> = Config.nested(
+  Config.all({
+    brokers: brokerList,
+    clientId: optional(Config.string("CLIENT_ID")),
+    ssl: optional(Config.boolean("SSL")),
+    sasl,
+    connectionTimeout: optional(durationConfig("CONNECTION_TIMEOUT")),
+    requestTimeout: optional(durationConfig("REQUEST_TIMEOUT")),
+    retries: optional(number("RETRIES")),
+    initialRetryTime: optional(durationConfig("INITIAL_RETRY_TIME")),
+    maxRetryTime: optional(durationConfig("MAX_RETRY_TIME")),
+    logLevel: optional(Config.literal("nothing", "error", "warn", "info", "debug")("LOG_LEVEL"))
+  }),
+  SettingsConfig.prefix
 )

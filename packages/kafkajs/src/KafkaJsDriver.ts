@@ -2,25 +2,27 @@
  * The `ConsumerDriver` on kafkajs 2.2.4: one kafkajs client, consumer and admin per
  * `subscribe` (one group member each), explicit commits only, revocation before rejoin.
  *
+ * Most programs use `KafkaJs.layer` / `KafkaJs.layerConfig`, which provide this driver with
+ * the producer driver, the `Consumer` and the `Producer` from one set of options.
+ *
  * @example
  * ```ts
  * import * as KafkaJsDriver from "@sluice/kafkajs/KafkaJsDriver"
- * import * as Layer from "effect/Layer"
  *
- * // From code …
- * const DriverLive = KafkaJsDriver.layer({ brokers: ["127.0.0.1:9092"] })
- * // … or from KAFKA_BROKERS (comma-separated) and KAFKA_CLIENT_ID.
- * const DriverFromEnv = KafkaJsDriver.layerConfig()
+ * const DriverLive = KafkaJsDriver.layer({ brokers: ["127.0.0.1:9092"] }, { maxWaitTime: "200 millis" })
  * ```
  *
  * @since 0.1.0
  */
 import { ConsumerDriver } from "@sluice/core/ConsumerDriver"
-import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as SettingsConfig from "@sluice/core/SettingsConfig"
+import type { SettingsError } from "@sluice/core/SettingsError"
+import * as Validate from "@sluice/core/Validate"
+import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type { ConsumerOptions as Resolved } from "./internal/member.js"
 import { subscribe } from "./internal/subscribe.js"
 import * as KafkaJsConfig from "./KafkaJsConfig.js"
 
@@ -54,7 +56,11 @@ export interface ConsumerOptions {
   readonly readUncommitted?: boolean | undefined
 }
 
-/** @since 0.1.0 */
+/**
+ * What a `ConsumerOptions` leaves out.
+ *
+ * @since 0.1.0
+ */
 export const consumerDefaults = {
   partitionsConsumedConcurrently: 64,
   maxWaitTime: Duration.millis(500),
@@ -64,46 +70,71 @@ export const consumerDefaults = {
 } as const
 
 /**
- * Builds the driver. Nothing connects until `subscribe`.
+ * Checks consumer options and applies `consumerDefaults`: `partitionsConsumedConcurrently` an
+ * integer from 1 to 1,000, `maxWaitTime` a positive duration, `maxRestarts` a non-negative
+ * integer, the switches `true` or `false`.
+ *
+ * @since 0.2.0
+ */
+export const validateOptions = (options: ConsumerOptions): Effect.Effect<Resolved, SettingsError> =>
+  Effect.all({
+    // kafkajs starts this many batch handlers per fetch; more than a broker has partitions
+    // for one member would only be idle promises.
+    partitionsConsumedConcurrently: Validate.positiveInt(
+      "partitionsConsumedConcurrently",
+      options.partitionsConsumedConcurrently ?? consumerDefaults.partitionsConsumedConcurrently,
+      1_000
+    ),
+    maxWaitTime: Validate.optionalDuration("maxWaitTime", options.maxWaitTime, consumerDefaults.maxWaitTime),
+    maxRestarts: Validate.nonNegativeInt("maxRestarts", options.maxRestarts ?? consumerDefaults.maxRestarts),
+    allowAutoTopicCreation: Validate.boolean(
+      "allowAutoTopicCreation",
+      options.allowAutoTopicCreation ?? consumerDefaults.allowAutoTopicCreation
+    ),
+    readUncommitted: Validate.boolean("readUncommitted", options.readUncommitted ?? consumerDefaults.readUncommitted)
+  })
+
+/**
+ * Builds the driver. Nothing connects until `subscribe`; bad settings fail here with a
+ * `SettingsError`.
  *
  * @since 0.1.0
  */
 export const make = (
   config: KafkaJsConfig.KafkaJsConfig,
   options: ConsumerOptions = {}
-): Effect.Effect<ConsumerDriver["Type"]> =>
-  Effect.sync(() => {
-    const resolved = KafkaJsConfig.resolve(config)
-    return {
-      name: "kafkajs",
-      subscribe: subscribe(resolved, {
-        partitionsConsumedConcurrently:
-          options.partitionsConsumedConcurrently ?? consumerDefaults.partitionsConsumedConcurrently,
-        maxWaitTime: Duration.decode(options.maxWaitTime ?? consumerDefaults.maxWaitTime),
-        maxRestarts: options.maxRestarts ?? consumerDefaults.maxRestarts,
-        allowAutoTopicCreation: options.allowAutoTopicCreation ?? consumerDefaults.allowAutoTopicCreation,
-        readUncommitted: options.readUncommitted ?? consumerDefaults.readUncommitted
-      })
-    }
-  })
+): Effect.Effect<ConsumerDriver["Type"], SettingsError> =>
+  Effect.zipWith(KafkaJsConfig.validate(config), validateOptions(options), (resolved, consumer) => ({
+    name: "kafkajs",
+    subscribe: subscribe(resolved, consumer)
+  }))
 
 /**
- * @since 0.1.0
- */
-export const layer = (config: KafkaJsConfig.KafkaJsConfig, options?: ConsumerOptions): Layer.Layer<ConsumerDriver> =>
-  Layer.effect(ConsumerDriver, make(config, options))
-
-/**
- * The driver with its connection settings read from `config` (by default the environment:
- * `KAFKA_BROKERS`, `KAFKA_CLIENT_ID`, … see `KafkaJsConfig.fromEnv`).
+ * The driver as a layer.
  *
  * @since 0.1.0
  */
-export const layerConfig = (
-  config: Config.Config<KafkaJsConfig.KafkaJsConfig> = KafkaJsConfig.fromEnv,
+export const layer = (
+  config: KafkaJsConfig.KafkaJsConfig,
   options?: ConsumerOptions
-): Layer.Layer<ConsumerDriver, ConfigError.ConfigError> =>
-  Layer.effect(
-    ConsumerDriver,
-    Effect.flatMap(config, (c) => make(c, options))
-  )
+): Layer.Layer<ConsumerDriver, SettingsError> => Layer.effect(ConsumerDriver, make(config, options))
+
+const { duration, number, optional } = SettingsConfig
+
+/**
+ * Reads the consumer options from configuration (the environment by default):
+ * `KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY`, `KAFKA_MAX_WAIT_TIME`, `KAFKA_MAX_RESTARTS`,
+ * `KAFKA_ALLOW_AUTO_TOPIC_CREATION`, `KAFKA_READ_UNCOMMITTED`.
+ *
+ * @since 0.2.0
+ */
+export const config: Config.Config<ConsumerOptions> = Config.nested(
+  Config.all({
+    partitionsConsumedConcurrently: optional(number("PARTITIONS_CONSUMED_CONCURRENTLY")),
+    maxWaitTime: optional(duration("MAX_WAIT_TIME")),
+    maxRestarts: optional(number("MAX_RESTARTS")),
+    allowAutoTopicCreation: optional(Config.boolean("ALLOW_AUTO_TOPIC_CREATION")),
+    readUncommitted: optional(Config.boolean("READ_UNCOMMITTED"))
+  }),
+  SettingsConfig.prefix
+)

@@ -1,6 +1,6 @@
 /**
  * The `ProducerDriver` on kafkajs 2.2.4: idempotent by default, acknowledged by all
- * in-sync replicas, one `sendBatch` per `send`.
+ * in-sync replicas, one `sendBatch` per `send`. `KafkaJs.layer` provides it with the rest.
  *
  * @example
  * ```ts
@@ -11,11 +11,12 @@
  *
  * @since 0.1.0
  */
-import type { ProducerRecord, RecordMetadata } from "@sluice/core/ConsumerDriver"
-import { ProducerDriver } from "@sluice/core/ConsumerDriver"
 import type * as KafkaError from "@sluice/core/KafkaError"
-import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import { ProducerDriver, type ProducerRecord, type RecordMetadata } from "@sluice/core/ProducerDriver"
+import * as SettingsConfig from "@sluice/core/SettingsConfig"
+import type { SettingsError } from "@sluice/core/SettingsError"
+import * as Validate from "@sluice/core/Validate"
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -31,6 +32,8 @@ import * as KafkaJsConfig from "./KafkaJsConfig.js"
 import { toKafkaError } from "./KafkaJsError.js"
 
 /**
+ * Producer tunables beyond the connection settings.
+ *
  * @since 0.1.0
  */
 export interface ProducerOptions {
@@ -64,21 +67,22 @@ const rememberingPartitioner =
 
 /**
  * Connects a producer in the current scope; the scope's end waits for the sends in flight
- * and disconnects.
+ * and disconnects. Bad settings fail with a `SettingsError` before anything connects.
  *
  * @since 0.1.0
  */
 export const make = (
   config: KafkaJsConfig.KafkaJsConfig,
   options: ProducerOptions = {}
-): Effect.Effect<ProducerDriver["Type"], KafkaError.KafkaError, Scope.Scope> =>
+): Effect.Effect<ProducerDriver["Type"], KafkaError.KafkaError | SettingsError, Scope.Scope> =>
   Effect.gen(function* () {
-    const resolved = KafkaJsConfig.resolve(config)
+    const resolved = yield* KafkaJsConfig.validate(config)
+    const idempotent = yield* Validate.boolean("idempotent", options.idempotent ?? true)
     const runtime = yield* Effect.runtime<never>()
     const kafka = makeKafka(resolved, resolved.clientId, runtime)
     const chosen = new WeakMap<Message, number>()
     const producer = kafka.producer({
-      idempotent: options.idempotent ?? true,
+      idempotent,
       allowAutoTopicCreation: false,
       createPartitioner: rememberingPartitioner(chosen),
       // Bounded, so that a send to an unreachable cluster fails instead of retrying for
@@ -167,24 +171,23 @@ const metadata = (
 }
 
 /**
+ * The producer driver as a layer: connected while the layer lives.
+ *
  * @since 0.1.0
  */
 export const layer = (
   config: KafkaJsConfig.KafkaJsConfig,
   options?: ProducerOptions
-): Layer.Layer<ProducerDriver, KafkaError.KafkaError> => Layer.scoped(ProducerDriver, make(config, options))
+): Layer.Layer<ProducerDriver, KafkaError.KafkaError | SettingsError> =>
+  Layer.scoped(ProducerDriver, make(config, options))
 
 /**
- * The producer with its connection settings read from `config` (by default the
- * environment, see `KafkaJsConfig.fromEnv`).
+ * Reads the producer options from configuration (the environment by default):
+ * `KAFKA_IDEMPOTENT`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const layerConfig = (
-  config: Config.Config<KafkaJsConfig.KafkaJsConfig> = KafkaJsConfig.fromEnv,
-  options?: ProducerOptions
-): Layer.Layer<ProducerDriver, KafkaError.KafkaError | ConfigError.ConfigError> =>
-  Layer.scoped(
-    ProducerDriver,
-    Effect.flatMap(config, (c) => make(c, options))
-  )
+export const config: Config.Config<ProducerOptions> = Config.nested(
+  Config.all({ idempotent: SettingsConfig.optional(Config.boolean("IDEMPOTENT")) }),
+  SettingsConfig.prefix
+)

@@ -1,6 +1,7 @@
 /**
  * @since 0.1.0
  */
+export * as KafkaJs from "./KafkaJs.js"
 export * as KafkaJsAdmin from "./KafkaJsAdmin.js"
 export * as KafkaJsConfig from "./KafkaJsConfig.js"
 export * as KafkaJsDriver from "./KafkaJsDriver.js"

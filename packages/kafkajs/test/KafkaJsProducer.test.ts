@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConsumerDriver, ProducerDriver } from "@sluice/core/ConsumerDriver"
+import { ConsumerDriver } from "@sluice/core/ConsumerDriver"
+import { ProducerDriver } from "@sluice/core/ProducerDriver"
 import { brokerForTests } from "@sluice/testkit/KafkaBroker"
 import { eventually, uniqueName } from "@sluice/testkit/TestHelpers"
 import * as Effect from "effect/Effect"

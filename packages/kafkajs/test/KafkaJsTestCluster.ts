@@ -6,9 +6,10 @@
  * `@sluice/core` only; its records and logs go through the driver's own conversions and log
  * bridge.
  */
-import type { ProducerRecord } from "@sluice/core/ConsumerDriver"
+import type { ProducerRecord } from "@sluice/core/ProducerDriver"
 import type { RawRecord } from "@sluice/core/ConsumerRecord"
 import type * as KafkaError from "@sluice/core/KafkaError"
+import type { SettingsError } from "@sluice/core/SettingsError"
 import { TestCluster } from "@sluice/testkit/TestCluster"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -24,7 +25,9 @@ const clientId = "sluice-testkit"
  * A `TestCluster` on the brokers `brokers` (e.g. from the testkit's `KafkaBroker`). Its
  * admin and producer connect when the layer is built and disconnect with its scope.
  */
-export const layer = (brokers: ReadonlyArray<string>): Layer.Layer<TestCluster, KafkaError.KafkaError> =>
+export const layer = (
+  brokers: ReadonlyArray<string>
+): Layer.Layer<TestCluster, KafkaError.KafkaError | SettingsError> =>
   Layer.scoped(
     TestCluster,
     Effect.gen(function* () {

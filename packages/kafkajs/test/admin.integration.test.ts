@@ -87,7 +87,7 @@ describe.skipIf(broker === undefined)("kafkajs admin on a real broker", () => {
           settings: { sessionTimeout: "6 seconds" }
         })
         yield* eventually(() => ownedPartitions(member.events).size === 1, "the member to join")
-        const resolved = KafkaJsConfig.resolve({ brokers, logLevel: "nothing" })
+        const resolved = yield* KafkaJsConfig.validate({ brokers, logLevel: "nothing" })
         const kafka = makeKafka(resolved, "sluice-test-admin", yield* Effect.runtime<never>())
         const client = kafka.admin()
         yield* Effect.acquireRelease(

@@ -1,7 +1,7 @@
 /**
  * Conversions between kafkajs messages and the port's records.
  */
-import type { ProducerRecord } from "@sluice/core/ConsumerDriver"
+import type { ProducerRecord } from "@sluice/core/ProducerDriver"
 import type { Header, RawRecord } from "@sluice/core/ConsumerRecord"
 import { noHeaders } from "@sluice/core/ConsumerRecord"
 import type { IHeaders, KafkaMessage, Message } from "kafkajs"

@@ -1,0 +1,111 @@
+/**
+ * Everything a program needs from Kafka, on kafkajs, in one layer: the `Consumer` and the
+ * `Producer` services with the drivers under them (`ConsumerDriver`, `ProducerDriver`),
+ * from one options object (`layer`) or from the environment (`layerConfig`, every setting
+ * under `KAFKA_`: docs/configuration.md has the table).
+ *
+ * Every setting is checked before anything connects: a bad one fails the layer with a
+ * `SettingsError` naming it.
+ *
+ * @example
+ * ```ts
+ * import { Pipeline, Topic } from "@sluice/core"
+ * import { KafkaJs } from "@sluice/kafkajs"
+ * import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+ * import * as Effect from "effect/Effect"
+ * import * as Layer from "effect/Layer"
+ *
+ * const audit = Pipeline.make({ topic: Topic.make({ name: "audit" }), handler: (r) => Effect.log(r.offset) })
+ *
+ * // KAFKA_BROKERS=127.0.0.1:9092 KAFKA_GROUP_ID=audit node main.js
+ * Pipeline.layer(audit).pipe(Layer.provide(KafkaJs.layerConfig()), Layer.launch, NodeRuntime.runMain)
+ *
+ * // Or in code:
+ * const KafkaLive = KafkaJs.layer({ brokers: ["127.0.0.1:9092"], groupId: "audit", commitInterval: "2 seconds" })
+ * ```
+ *
+ * @since 0.2.0
+ */
+import * as Consumer from "@sluice/core/Consumer"
+import type { ConsumerDriver } from "@sluice/core/ConsumerDriver"
+import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
+import type * as KafkaError from "@sluice/core/KafkaError"
+import * as Producer from "@sluice/core/Producer"
+import type { ProducerDriver } from "@sluice/core/ProducerDriver"
+import type { SettingsError } from "@sluice/core/SettingsError"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as KafkaJsConfig from "./KafkaJsConfig.js"
+import * as KafkaJsDriver from "./KafkaJsDriver.js"
+import * as KafkaJsProducer from "./KafkaJsProducer.js"
+
+/**
+ * All settings in one object: the connection (`KafkaJsConfig`: `brokers`, `clientId`, `ssl`,
+ * `sasl`, timeouts, retries, `logLevel`), the consumer (`ConsumerSettings.Input`: `groupId`,
+ * commits, buffers, revocation, session), the consumer driver's tunables
+ * (`KafkaJsDriver.ConsumerOptions`) and the producer's (`KafkaJsProducer.ProducerOptions`).
+ * Only `brokers` and `groupId` are required.
+ *
+ * @since 0.2.0
+ */
+export interface Options
+  extends KafkaJsConfig.KafkaJsConfig,
+    ConsumerSettings.Input,
+    KafkaJsDriver.ConsumerOptions,
+    KafkaJsProducer.ProducerOptions {}
+
+/**
+ * What the layer provides.
+ *
+ * @since 0.2.0
+ */
+export type Services = Consumer.Consumer | Producer.Producer | ConsumerDriver | ProducerDriver
+
+/**
+ * The services from `options`. Checks every setting first (a `SettingsError` before anything
+ * connects), then connects the producer (a `KafkaError` when the brokers cannot be reached);
+ * the consumer connects when it runs.
+ *
+ * @since 0.2.0
+ */
+export const layer = (options: Options): Layer.Layer<Services, SettingsError | KafkaError.KafkaError> =>
+  Layer.unwrapEffect(
+    Effect.gen(function* () {
+      // Everything is checked before the producer connects, so that a bad setting fails at
+      // once even when the brokers cannot be reached.
+      yield* KafkaJsConfig.validate(options)
+      yield* KafkaJsDriver.validateOptions(options)
+      const settings = yield* ConsumerSettings.make(options)
+      const drivers = Layer.merge(KafkaJsDriver.layer(options, options), KafkaJsProducer.layer(options, options))
+      // The Admin service (KafkaJsAdmin.layer(options)) is provided here, beside the drivers.
+      const services = Layer.merge(Layer.effect(Consumer.Consumer, Consumer.make(settings)), Producer.layer)
+      return Layer.provideMerge(services, drivers)
+    })
+  )
+
+/**
+ * Reads every setting of `Options` from configuration (the environment by default): the
+ * connection (`KafkaJsConfig.config`), the consumer (`ConsumerSettings.config`), the consumer
+ * driver (`KafkaJsDriver.config`) and the producer (`KafkaJsProducer.config`), all under
+ * `KAFKA_`.
+ *
+ * @since 0.2.0
+ */
+export const config: Config.Config<Options> = Config.map(
+  Config.all([KafkaJsConfig.config, ConsumerSettings.config, KafkaJsDriver.config, KafkaJsProducer.config]),
+  ([connection, settings, consumer, producer]): Options => ({ ...connection, ...settings, ...consumer, ...producer })
+)
+
+/**
+ * `layer` with its options read from `config` (by default the environment, see `config`).
+ * Missing `KAFKA_BROKERS` or `KAFKA_GROUP_ID` is a `ConfigError`; a bad value, a
+ * `SettingsError` naming the setting.
+ *
+ * @since 0.2.0
+ */
+export const layerConfig = (
+  source: Config.Config<Options> = config
+): Layer.Layer<Services, SettingsError | KafkaError.KafkaError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(source, layer))
