@@ -3,9 +3,9 @@
  * consumer until it has handled a given number of records, and timing it.
  */
 import type * as Consumer from "@sluice/core/Consumer"
-import type { ProducerRecord } from "@sluice/core/ConsumerDriver"
 import type { KafkaError } from "@sluice/core/KafkaError"
 import * as ProcessingMode from "@sluice/core/ProcessingMode"
+import type { ProducerRecord } from "@sluice/core/ProducerDriver"
 import type * as MemoryKafka from "@sluice/testkit/MemoryKafka"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"

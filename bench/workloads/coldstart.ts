@@ -129,7 +129,7 @@ const runOnce = async (launch: Launch, variant: Variant, round: number, outDir: 
   const started = now()
   const child = spawn(process.execPath, [...launch.argv], {
     cwd: launch.cwd,
-    env: plainEnv({ KAFKA_BROKERS: brokers.join(","), TOPIC: coldstartTopic.topic, GROUP: group, OUT: out }),
+    env: plainEnv({ KAFKA_BROKERS: brokers.join(","), TOPIC: coldstartTopic.topic, KAFKA_GROUP_ID: group, OUT: out }),
     stdio: ["ignore", "pipe", "pipe"]
   })
   const keep = (chunk: Buffer) => {

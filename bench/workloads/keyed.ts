@@ -10,9 +10,11 @@
 
 import * as path from "node:path"
 import * as Consumer from "@sluice/core/Consumer"
-import type { ConsumerDriver, ProducerRecord } from "@sluice/core/ConsumerDriver"
+import type { ConsumerDriver } from "@sluice/core/ConsumerDriver"
 import type { ConsumerRecord } from "@sluice/core/ConsumerRecord"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
+import * as ProcessingMode from "@sluice/core/ProcessingMode"
+import type { ProducerRecord } from "@sluice/core/ProducerDriver"
 import * as KafkaJsDriver from "@sluice/kafkajs/KafkaJsDriver"
 import * as MemoryKafka from "@sluice/testkit/MemoryKafka"
 import * as Effect from "effect/Effect"
@@ -73,7 +75,7 @@ const runOne = (a: KeyedArgs, keys: number, round: number, topic: string) =>
     const profiler = a.profileDir !== undefined && round > 0 ? yield* Effect.tryPromise(startProfiler) : undefined
     yield* runUntilDone(
       consumer,
-      { topics: [topic], mode: { _tag: "keyed", concurrency: a.concurrency }, handler: handler(progress) },
+      { topics: [topic], mode: ProcessingMode.keyed({ concurrency: a.concurrency }), handler: handler(progress) },
       progress,
       600_000
     )

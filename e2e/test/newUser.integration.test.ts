@@ -101,7 +101,13 @@ describe("a new user's project", () => {
           })
           const child = spawn(node, [join("dist", "main.js")], {
             cwd: project,
-            env: { ...process.env, KAFKA_BROKERS: broker!.brokers.join(","), TOPIC: topic, GROUP: group, OUT: out },
+            env: {
+              ...process.env,
+              KAFKA_BROKERS: broker!.brokers.join(","),
+              TOPIC: topic,
+              KAFKA_GROUP_ID: group,
+              OUT: out
+            },
             stdio: ["ignore", "inherit", "inherit"]
           })
           const lines = () =>

@@ -65,7 +65,7 @@ const stats = {
 }
 const failedOnce = new Set<number>()
 
-const charge = (member: string) => (record: Topic.TypedRecord<string, typeof Order.Type, unknown>) =>
+const charge = (member: string) => (record: Topic.RecordOf<typeof orders>) =>
   Effect.gen(function* () {
     stats.inFlight.set(record.partition, (stats.inFlight.get(record.partition) ?? 0) + 1)
     yield* Effect.sleep("1 millis")

@@ -23,7 +23,7 @@ class GatewayDown extends Schema.TaggedError<GatewayDown>()("GatewayDown", { ord
 
 const billed = new Map<number, number>()
 const attempts = new Map<number, number>()
-const bill = (record: Topic.TypedRecord<string, typeof Order.Type, unknown>) =>
+const bill = (record: Topic.RecordOf<typeof orders>) =>
   Effect.suspend(() => {
     const n = (attempts.get(record.value.id) ?? 0) + 1
     attempts.set(record.value.id, n)
