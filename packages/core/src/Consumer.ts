@@ -182,6 +182,15 @@ export interface ConsumerService {
     topic: Topics<K, V, H>,
     options?: StreamOptions
   ) => Stream.Stream<PartitionStream<K, V, H>, KafkaError | ConsumerSettings.SettingsError>
+  /**
+   * @internal The engine under `run`, `runBatch` and `Pipeline.run`: one group member whose
+   * partitions each run with `processor`, until interrupted or until a processor stops it.
+   */
+  readonly runProcessor: <E, R>(
+    topics: ReadonlyArray<string>,
+    groupId: string | undefined,
+    processor: Processor<R>
+  ) => Effect.Effect<never, E | KafkaError, R>
   /** Commits offsets from the per-partition stream API; stale ones (revoked partition) are ignored. */
   readonly commit: (batch: CommittableRecord.CommittableOffsetBatch) => Effect.Effect<void>
   /** Assignment, revocation, commit and backpressure events of every run of this consumer. */
@@ -309,6 +318,7 @@ export const make = (
       runBatch,
       stream,
       partitionedStream,
+      runProcessor: runEngine,
       commit,
       events: Stream.fromPubSub(events),
       subscribeEvents: PubSub.subscribe(events)

@@ -32,6 +32,7 @@
  *
  * @since 0.1.0
  */
+import type * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -41,10 +42,14 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import * as Consumer from "./Consumer.js"
-import type { HandlerFailure } from "./ConsumerError.js"
+import { fromCause, type HandlerFailure } from "./ConsumerError.js"
 import type { RawRecord } from "./ConsumerRecord.js"
 import * as ErrorPolicy from "./ErrorPolicy.js"
+import { processChunk, type Settle } from "./internal/chunks.js"
 import { describe, position } from "./internal/describe.js"
+import type { Processor } from "./internal/flow.js"
+import { type BatchOptions as BatchLimits, batch as batchProcessor, validBatch } from "./internal/processors/batch.js"
+import { handlerProcessor } from "./internal/processors/handler.js"
 import * as Validate from "./internal/validate.js"
 import type { KafkaError } from "./KafkaError.js"
 import * as ProcessingMode from "./ProcessingMode.js"
@@ -93,6 +98,28 @@ export type PipelineError<E> = E | Topic.DecodeError | FloodLimitExceeded | Dead
 export type Process<E, R> = (raw: RawRecord) => Effect.Effect<void, PipelineError<E>, R>
 
 /**
+ * What one run of a batch pipeline does with a chunk of one partition's records: decode,
+ * handle, settle a failure by the policy. `finished(i)` marks `records[i]` settled before the
+ * rest of the chunk. Fails only when the policy says stop.
+ *
+ * @since 0.2.0
+ */
+export type ProcessBatch<E, R> = (
+  records: ReadonlyArray<RawRecord>,
+  finished: (index: number) => void
+) => Effect.Effect<void, PipelineError<E>, R>
+
+/**
+ * A started run of a pipeline: what it does with each record, or, for a batch pipeline, with
+ * each chunk and how the chunks are cut.
+ *
+ * @since 0.2.0
+ */
+export type Started<E, R> =
+  | { readonly _tag: "Records"; readonly process: Process<E, R> }
+  | { readonly _tag: "Chunks"; readonly process: ProcessBatch<E, R>; readonly limits: BatchLimits }
+
+/**
  * A pipeline: a description, run by `run` or `layer`. It holds no state of its own: each run
  * starts afresh (its own flood-limit counters), so one pipeline value can run many times.
  *
@@ -102,11 +129,14 @@ export interface Pipeline<E, R> {
   readonly topics: ReadonlyArray<string>
   /** How the pipeline's partitions run: `ProcessingMode.partition` unless given. */
   readonly mode: ProcessingMode.ProcessingMode
+  /** For a batch pipeline (`make({ batch })`): how its chunks are cut and their failures settled. */
+  readonly batch: BatchOptions | undefined
   /**
-   * Checks the pipeline (topic names, codecs, mode, policy, flood limit) and starts one run's
-   * state: a `SettingsError` for a bad setting, else what the run does with each record.
+   * Checks the pipeline (topic names, codecs, mode, batch, policy, flood limit) and starts one
+   * run's state: a `SettingsError` for a bad setting, else what the run does with each record
+   * (or chunk).
    */
-  readonly start: Effect.Effect<Process<E, R>, SettingsError>
+  readonly start: Effect.Effect<Started<E, R>, SettingsError>
 }
 
 const skipped = Metric.counter("sluice_records_skipped", {
@@ -139,14 +169,47 @@ export const deadLetterHeaders = {
  *
  * @since 0.2.0
  */
-export interface Options<K, V, H, E, R, RP> {
+export interface Options<K, V, H, E, R, RP, B extends BatchOptions | undefined = undefined> {
   readonly topic: Topic.Topic<K, V, H> | ReadonlyArray<Topic.Topic<K, V, H>>
-  readonly handler: (record: Topic.TypedRecord<K, V, H>) => Effect.Effect<void, E, R>
+  /** What to do with a record; with `batch`, with a chunk of one partition's records. */
+  readonly handler: HandlerOf<K, V, H, E, R, B>
   /** Defaults to `stop`. */
   readonly policy?: ErrorPolicy.ErrorPolicy<E | Topic.DecodeError, RP> | undefined
   readonly floodLimit?: ErrorPolicy.FloodLimit | undefined
-  /** Defaults to `ProcessingMode.partition`. */
+  /** Defaults to `ProcessingMode.partition`, the only mode of a batch pipeline (one chunk at a time). */
   readonly mode?: ProcessingMode.ProcessingMode | undefined
+  /** Hands the handler chunks of records instead of one record at a time (see `BatchOptions`). */
+  readonly batch?: B
+}
+
+/**
+ * A pipeline's handler: of one record, or with `batch`, of a chunk of one partition's records
+ * in offset order.
+ *
+ * @since 0.2.0
+ */
+export type HandlerOf<K, V, H, E, R, B extends BatchOptions | undefined> = B extends BatchOptions
+  ? (records: Chunk.Chunk<Topic.TypedRecord<K, V, H>>) => Effect.Effect<void, E, R>
+  : (record: Topic.TypedRecord<K, V, H>) => Effect.Effect<void, E, R>
+
+/**
+ * How a batch pipeline hands its records over: chunks of up to `size` records of one partition,
+ * or fewer once `within` passed since the chunk's first record; and how a failed chunk is
+ * settled by the pipeline's policy (`onFailure`):
+ *
+ * - `"record"` (the default): the chunk is split and the handler runs again on each record
+ *   alone; each record that fails goes through the policy on its own (retried, dead-lettered,
+ *   skipped, or stopping the consumer after committing the records before it). One bad row
+ *   costs one dead letter, not the chunk's.
+ * - `"chunk"`: the whole chunk goes through the policy: retried as a whole (e.g. the database
+ *   was down), then dead-lettered or skipped as a whole, or stopping the consumer.
+ *
+ * A record that cannot be decoded is settled by the policy on its own and left out of the chunk.
+ *
+ * @since 0.2.0
+ */
+export interface BatchOptions extends Consumer.BatchOptions {
+  readonly onFailure?: "record" | "chunk" | undefined
 }
 
 /** The flood limit's counters of one run: dead letters in the window and in a row. */
@@ -186,13 +249,42 @@ const noFloodLimit = { handled: () => {}, deadLettered: (_topic: string) => Effe
 /**
  * Builds a pipeline. Pure: the options are checked when it runs.
  *
+ * With `batch`, the handler takes a chunk of one partition's decoded records (see
+ * `BatchOptions`): up to `size` at a time, or fewer once `within` passed, committed after the
+ * chunk succeeded.
+ *
+ * @example
+ * ```ts
+ * import { Codec, ErrorPolicy, Pipeline, Topic } from "@sluice/core"
+ * import * as Chunk from "effect/Chunk"
+ * import * as Effect from "effect/Effect"
+ * import * as Schedule from "effect/Schedule"
+ * import * as Schema from "effect/Schema"
+ *
+ * const Click = Schema.Struct({ page: Schema.String, at: Schema.Number })
+ * const clicks = Topic.make({ name: "clicks", key: Codec.string, value: Codec.json(Click) })
+ * const insertRows = (rows: ReadonlyArray<typeof Click.Type>) => Effect.log(`inserting ${rows.length} rows`)
+ *
+ * // Bulk inserts of up to 500 rows; a row the database refuses is retried alone, then dead-lettered.
+ * const sink = Pipeline.make({
+ *   topic: clicks,
+ *   batch: { size: 500, within: "1 second", onFailure: "record" },
+ *   handler: (records) => insertRows(Chunk.toReadonlyArray(Chunk.map(records, (r) => r.value))),
+ *   policy: ErrorPolicy.retry(Schedule.recurs(2), ErrorPolicy.deadLetter("clicks.dlq"))
+ * })
+ * ```
+ *
  * @since 0.1.0
  */
-export const make = <K, V, H, E, R, RP = never>(options: Options<K, V, H, E, R, RP>): Pipeline<E, R | RP> => {
+export const make = <K, V, H, E, R, RP = never, B extends BatchOptions | undefined = undefined>(
+  options: Options<K, V, H, E, R, RP, B>
+): Pipeline<E, R | RP> => {
   const topics: ReadonlyArray<Topic.Topic<K, V, H>> = Array.isArray(options.topic)
     ? (options.topic as ReadonlyArray<Topic.Topic<K, V, H>>)
     : [options.topic as Topic.Topic<K, V, H>]
-  const mode = options.mode ?? ProcessingMode.partition
+  const given = options.mode
+  const mode = given ?? ProcessingMode.partition
+  const batch = options.batch
 
   const start = Effect.gen(function* () {
     if (topics.length === 0) return yield* Validate.fail("topic", "a pipeline needs at least one topic, got none")
@@ -204,33 +296,62 @@ export const make = <K, V, H, E, R, RP = never>(options: Options<K, V, H, E, R, 
       options.floodLimit === undefined
         ? noFloodLimit
         : floodCounter(yield* ErrorPolicy.validateFloodLimit(options.floodLimit, "floodLimit"))
-    return processor(new Map(topics.map((t) => [t.name, t])), options.handler, policy, flood)
+    const byName = new Map(topics.map((t) => [t.name, t]))
+    const settle = settler<E, R, RP>(policy, flood)
+    if (batch === undefined) {
+      const handler = options.handler as (record: Topic.TypedRecord<K, V, H>) => Effect.Effect<void, E, R>
+      return { _tag: "Records", process: recordProcess(byName, handler, settle, flood.handled) } as const
+    }
+    if (given !== undefined && given._tag !== "Partition") {
+      return yield* Validate.fail(
+        "mode",
+        `a batch pipeline runs one chunk at a time per partition, got mode ${given._tag}: drop mode or batch`
+      )
+    }
+    const limits = yield* validBatch(batch, "batch")
+    const onFailure = yield* Validate.oneOf("batch.onFailure", batch.onFailure ?? "record", ["record", "chunk"])
+    return {
+      _tag: "Chunks",
+      limits,
+      process: processChunk<K, V, H, E, PipelineError<E>, R | RP>({
+        topics: byName,
+        handler: options.handler as (records: Chunk.Chunk<Topic.TypedRecord<K, V, H>>) => Effect.Effect<void, E, R>,
+        onFailure,
+        settle,
+        handled: flood.handled
+      })
+    } as const
   })
 
-  return { topics: topics.map((t) => t.name), mode, start }
+  return { topics: topics.map((t) => t.name), mode, batch, start }
 }
 
-/** One run's record processor: decode, handle, settle by the policy. */
-const processor = <K, V, H, E, R, RP>(
-  byName: ReadonlyMap<string, Topic.Topic<K, V, H>>,
-  handler: (record: Topic.TypedRecord<K, V, H>) => Effect.Effect<void, E, R>,
+/** A run's flood-limit counters (or none). */
+interface Flood {
+  readonly handled: () => void
+  readonly deadLettered: (topic: string) => Effect.Effect<void, FloodLimitExceeded>
+}
+
+/**
+ * One run's settlement of failures by `policy`: retry, dead letter, skip, stop. It settles one
+ * record, or a batch pipeline's chunk as a whole; `rerun` is the handler again (absent for a
+ * decoding failure), whose first run already failed.
+ */
+const settler = <E, R, RP>(
   policy: ErrorPolicy.ErrorPolicy<E | Topic.DecodeError, RP>,
-  flood: {
-    readonly handled: () => void
-    readonly deadLettered: (topic: string) => Effect.Effect<void, FloodLimitExceeded>
-  }
-): Process<E, R | RP> => {
+  flood: Flood
+): Settle<E, PipelineError<E>, R | RP> => {
   const sendDeadLetter = (
     dlq: string,
-    raw: RawRecord,
+    raws: ReadonlyArray<RawRecord>,
     error: unknown,
     attempts: number
   ): Effect.Effect<void, FloodLimitExceeded | DeadLetterFailed, RP> =>
     Effect.zipRight(
-      flood.deadLettered(raw.topic),
+      Effect.forEach(raws, (raw) => flood.deadLettered(raw.topic), { discard: true }),
       Effect.flatMap(Producer, (producer) =>
-        producer.sendRaw([
-          {
+        producer.sendRaw(
+          raws.map((raw) => ({
             topic: dlq,
             key: raw.key,
             value: raw.value,
@@ -242,24 +363,24 @@ const processor = <K, V, H, E, R, RP>(
               { key: deadLetterHeaders.error, value: encoder.encode(describe(error)) },
               { key: deadLetterHeaders.attempts, value: encoder.encode(String(attempts)) }
             ]
-          }
-        ])
+          }))
+        )
       ).pipe(
         Effect.mapError(
           (cause) =>
             new DeadLetterFailed({ topic: dlq, cause, message: `dead letter to ${dlq} failed: ${cause.message}` })
         ),
-        Effect.zipRight(deadLettered(Effect.succeed(1))),
+        Effect.zipRight(deadLettered(Effect.succeed(raws.length))),
         Effect.asVoid
       )
     ) as Effect.Effect<void, FloodLimitExceeded | DeadLetterFailed, RP>
 
-  /** Applies `p` to `error`; `rerun` is the handler again (absent for a decoding failure). */
+  /** Applies `p` to `error`; `attempts` counts the handler's runs so far. */
   const settle = (
     p: ErrorPolicy.ErrorPolicy<E | Topic.DecodeError, RP>,
     error: E | Topic.DecodeError,
-    raw: RawRecord,
-    rerun: Effect.Effect<void, E, R> | undefined,
+    raws: ReadonlyArray<RawRecord>,
+    rerun: Effect.Effect<void, E, R | RP> | undefined,
     attempts: { n: number }
   ): Effect.Effect<void, PipelineError<E>, R | RP> => {
     switch (p._tag) {
@@ -267,25 +388,25 @@ const processor = <K, V, H, E, R, RP>(
         return Effect.fail(error)
       case "Skip":
         return Effect.zipRight(
-          Effect.logWarning(`Sluice: skipped ${position(raw)}: ${describe(error)}`),
-          Effect.asVoid(skipped(Effect.succeed(1)))
+          Effect.logWarning(`Sluice: skipped ${positions(raws)}: ${describe(error)}`),
+          Effect.asVoid(skipped(Effect.succeed(raws.length)))
         )
       case "DeadLetter":
-        return sendDeadLetter(p.topic, raw, error, attempts.n)
+        return sendDeadLetter(p.topic, raws, error, attempts.n)
       case "Choose":
         // A case known in advance was checked at the start; one made up by `match` is checked now.
         return Effect.flatMap(ErrorPolicy.validate(p.choose(error), "policy.choose"), (chosen) =>
-          settle(chosen, error, raw, rerun, attempts)
+          settle(chosen, error, raws, rerun, attempts)
         )
       case "Retry": {
-        if (rerun === undefined) return settle(p.then, error, raw, rerun, attempts)
+        if (rerun === undefined) return settle(p.then, error, raws, rerun, attempts)
         // The first attempt already failed: step the schedule (it sleeps the delay) before
         // every further attempt, and hand the last error to `then` when it is exhausted.
         const schedule = p.schedule as Schedule.Schedule<unknown, E | Topic.DecodeError>
         return Effect.flatMap(Schedule.driver(schedule), (driver) => {
           const loop = (last: E | Topic.DecodeError): Effect.Effect<void, PipelineError<E>, R | RP> =>
             Effect.matchEffect(driver.next(last), {
-              onFailure: () => settle(p.then, last, raw, rerun, attempts),
+              onFailure: () => settle(p.then, last, raws, rerun, attempts),
               onSuccess: () =>
                 Effect.zipRight(
                   retried(Effect.succeed(1)),
@@ -297,23 +418,42 @@ const processor = <K, V, H, E, R, RP>(
       }
     }
   }
+  return (error, raws, rerun) => {
+    const attempts = { n: 1 }
+    const counted =
+      rerun === undefined
+        ? undefined
+        : Effect.suspend(() => {
+            attempts.n++
+            return rerun
+          })
+    return settle(policy, error, raws, counted, attempts)
+  }
+}
 
-  return (raw) => {
+/** A chunk's position in logs: its first record, and how many more. */
+const positions = (raws: ReadonlyArray<RawRecord>): string =>
+  raws.length === 1 ? position(raws[0]!) : `${position(raws[0]!)} and ${raws.length - 1} more`
+
+/** One run's record processor: decode, handle, settle by the policy. */
+const recordProcess =
+  <K, V, H, E, F, R>(
+    byName: ReadonlyMap<string, Topic.Topic<K, V, H>>,
+    handler: (record: Topic.TypedRecord<K, V, H>) => Effect.Effect<void, E, R>,
+    settle: Settle<E, F, R>,
+    handled: () => void
+  ): ((raw: RawRecord) => Effect.Effect<void, F, R>) =>
+  (raw) => {
     const topic = byName.get(raw.topic)
     if (topic === undefined) return Effect.void
     const decoded = Topic.decode(topic, raw)
-    if (Either.isLeft(decoded)) return settle(policy, decoded.left, raw, undefined, { n: 1 })
-    const attempts = { n: 0 }
-    const attempt = Effect.suspend(() => {
-      attempts.n++
-      return handler(decoded.right)
-    })
+    if (Either.isLeft(decoded)) return settle(decoded.left, [raw], undefined)
+    const attempt = Effect.suspend(() => handler(decoded.right))
     return attempt.pipe(
-      Effect.tap(flood.handled),
-      Effect.catchAll((error) => settle(policy, error, raw, attempt, attempts))
+      Effect.tap(handled),
+      Effect.catchAll((error) => settle(error, [raw], attempt))
     )
   }
-}
 
 /**
  * The error type of a pipeline.
@@ -356,21 +496,37 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
     if (pipelines.length === 0) return yield* Validate.fail("pipelines", "Pipeline.run needs at least one pipeline")
     const routes = new Map<string, Process<any, any>>()
     const modes = new Map<string, ProcessingMode.ProcessingMode>()
+    /** The batch pipelines' topics, each with its pipeline's processor. */
+    const chunks = new Map<string, Processor<any>>()
     for (const pipeline of pipelines) {
-      const process = yield* pipeline.start
+      const started = yield* pipeline.start
+      // One processor per batch pipeline: it keeps its state per partition, not across them.
+      const chunked = started._tag === "Chunks" ? batchProcessor(started.limits, started.process, fromCause) : undefined
       for (const topic of pipeline.topics) {
-        if (routes.has(topic)) {
+        if (routes.has(topic) || chunks.has(topic)) {
           return yield* new SettingsError({ setting: "pipelines", message: `topic ${topic} belongs to two pipelines` })
         }
-        routes.set(topic, process)
-        modes.set(topic, pipeline.mode)
+        if (started._tag === "Records") {
+          routes.set(topic, started.process)
+          modes.set(topic, pipeline.mode)
+        } else {
+          chunks.set(topic, chunked!)
+        }
       }
     }
-    return yield* Consumer.run({
-      topics: [...routes.keys()],
-      mode: (topic) => modes.get(topic)!,
-      handler: (record) => routes.get(record.topic)!(record.raw)
-    })
+    const consumer = yield* Consumer.Consumer
+    // Each partition runs in its pipeline's way: a record at a time in its mode, or chunks.
+    const records =
+      routes.size === 0
+        ? undefined
+        : yield* handlerProcessor(consumer.settings, {
+            topics: [...routes.keys()],
+            mode: (topic) => modes.get(topic)!,
+            handler: (record) => routes.get(record.topic)!(record.raw)
+          })
+    const processor: Processor<any> = (worker, flow) =>
+      (chunks.get(worker.topicPartition.topic) ?? records!)(worker, flow)
+    return yield* consumer.runProcessor([...routes.keys(), ...chunks.keys()], undefined, processor)
   }) as Effect.Effect<never, RunError<P>, ContextOf<P[number]> | Consumer.Consumer>
 
 /**

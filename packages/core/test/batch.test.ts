@@ -4,8 +4,11 @@
  * revocation.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Codec from "@sluice/core/Codec"
 import * as Consumer from "@sluice/core/Consumer"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
+import * as Pipeline from "@sluice/core/Pipeline"
+import * as Topic from "@sluice/core/Topic"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -249,4 +252,30 @@ describe("batch handlers (scripted driver)", () => {
       }
     })
   )
+
+  it("a batch pipeline's handler takes a chunk of typed records, a record pipeline's one record (types)", () => {
+    const notes = Topic.make({ name: "notes", value: Codec.string })
+    const batched = Pipeline.make({
+      topic: notes,
+      batch: { size: 10, within: "1 second" },
+      handler: (records) => (Chunk.some(records, (r) => r.value === "") ? Effect.fail("empty" as const) : Effect.void)
+    })
+    const _batched: Pipeline.Pipeline<"empty", never> = batched
+    const single = Pipeline.make({ topic: notes, handler: (record) => Effect.log(record.value.length) })
+    const _single: Pipeline.Pipeline<never, never> = single
+    Pipeline.make({
+      topic: notes,
+      batch: { size: 10, within: "1 second" },
+      // @ts-expect-error: a batch handler takes a chunk, not a record
+      handler: (record: Topic.RecordOf<typeof notes>) => Effect.log(record.value)
+    })
+    Pipeline.make({
+      topic: notes,
+      // @ts-expect-error: without batch, the handler takes one record
+      handler: (records: Chunk.Chunk<Topic.RecordOf<typeof notes>>) => Effect.log(Chunk.size(records))
+    })
+    // The checks above are the compiler's (tsc -b runs over this file); at run time, the options are kept.
+    expect(batched.batch).toEqual({ size: 10, within: "1 second" })
+    expect(single.batch).toBeUndefined()
+  })
 })
