@@ -46,7 +46,11 @@ import {
   uniqueName
 } from "./TestHelpers.js"
 
-/** @since 0.1.0 */
+/**
+ * How patient the conformance suite is with a driver: timeouts and waits.
+ *
+ * @since 0.1.0
+ */
 export interface SuiteOptions {
   /** Session timeout for the members of the suite (a real broker's minimum is usually 6 s). */
   readonly sessionTimeout: Duration.DurationInput

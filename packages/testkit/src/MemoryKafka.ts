@@ -101,6 +101,8 @@ export interface Options {
 }
 
 /**
+ * What the options of a simulated cluster default to.
+ *
  * @since 0.1.0
  */
 export const defaults: Options = {
@@ -120,7 +122,11 @@ export const defaults: Options = {
 // Inspection
 // -----------------------------------------------------------------------------------------
 
-/** @since 0.1.0 */
+/**
+ * A committed offset and its metadata.
+ *
+ * @since 0.1.0
+ */
 export interface CommittedOffset {
   readonly offset: number
   readonly metadata: string
@@ -208,7 +214,11 @@ export type GroupEventType =
   | "lost"
   | "rebalanceCompleted"
 
-/** @since 0.1.0 */
+/**
+ * One entry of a group's history (`Handle.groupEvents`).
+ *
+ * @since 0.1.0
+ */
 export interface GroupEvent {
   readonly seq: number
   readonly time: number
@@ -229,7 +239,11 @@ export interface GroupEvent {
  */
 export type MemberStatus = "active" | "crashed" | "expelled" | "left" | "dead"
 
-/** @since 0.1.0 */
+/**
+ * A member of a group as the coordinator sees it now.
+ *
+ * @since 0.1.0
+ */
 export interface MemberSnapshot {
   readonly memberId: string
   readonly clientId: string
@@ -240,7 +254,11 @@ export interface MemberSnapshot {
   readonly assigned: ReadonlyArray<TopicPartition>
 }
 
-/** @since 0.1.0 */
+/**
+ * A group as the coordinator sees it now.
+ *
+ * @since 0.1.0
+ */
 export interface GroupSnapshot {
   readonly groupId: string
   readonly generation: number
@@ -269,7 +287,11 @@ export interface GroupSnapshot {
  */
 export type CommitFault = "retriable" | "rebalanceInProgress" | "fenced" | "fatal"
 
-/** @since 0.1.0 */
+/**
+ * Which commits `Faults.failCommits` fails, how often, and with what error.
+ *
+ * @since 0.1.0
+ */
 export interface CommitFaultOptions {
   /** Fail this many commits (that match), then stop. Default: unlimited with `probability`, else 1. */
   readonly times?: number | undefined
@@ -280,7 +302,11 @@ export interface CommitFaultOptions {
   readonly memberId?: string | undefined
 }
 
-/** @since 0.1.0 */
+/**
+ * Which fetches `Faults.failFetches` fails, and for how long.
+ *
+ * @since 0.1.0
+ */
 export interface FetchFaultOptions {
   /** How long (of the `Clock`) fetches fail: nothing is delivered meanwhile. */
   readonly duration: Duration.DurationInput

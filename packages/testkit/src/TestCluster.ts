@@ -12,7 +12,11 @@ import type { ProducerRecord } from "@sluice/core/ProducerDriver"
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 
-/** @since 0.1.0 */
+/**
+ * A cluster as the conformance suite sees it: topics, records and committed offsets.
+ *
+ * @since 0.1.0
+ */
 export class TestCluster extends Context.Tag("@sluice/testkit/TestCluster")<
   TestCluster,
   {
