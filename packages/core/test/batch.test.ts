@@ -275,7 +275,7 @@ describe("batch handlers (scripted driver)", () => {
       handler: (records: Chunk.Chunk<Topic.RecordOf<typeof notes>>) => Effect.log(Chunk.size(records))
     })
     // The checks above are the compiler's (tsc -b runs over this file); at run time, the options are kept.
-    expect(batched.batch).toEqual({ size: 10, within: "1 second" })
-    expect(single.batch).toBeUndefined()
+    expect(_batched.batch).toEqual({ size: 10, within: "1 second" })
+    expect(_single.batch).toBeUndefined()
   })
 })
