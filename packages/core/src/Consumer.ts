@@ -63,7 +63,11 @@ export { HandlerDefect, HandlerError }
  */
 export type Handler<E, R> = (record: ConsumerRecord.ConsumerRecord) => Effect.Effect<void, E, R>
 
-/** @since 0.1.0 */
+/**
+ * The options of `run`: the topics, the handler of their raw records, the processing mode.
+ *
+ * @since 0.1.0
+ */
 export interface RunOptions<E, R> {
   readonly topics: ReadonlyArray<string>
   readonly handler: Handler<E, R>
@@ -136,7 +140,11 @@ export interface PartitionStream<K = Uint8Array | null, V = Uint8Array | null, H
 /** The topics of a stream: one, or several with the same types. */
 type Topics<K, V, H> = Topic.Topic<K, V, H> | ReadonlyArray<Topic.Topic<K, V, H>>
 
-/** @since 0.1.0 */
+/**
+ * The consumer's operations.
+ *
+ * @since 0.1.0
+ */
 export interface ConsumerService {
   readonly settings: ConsumerSettings.ConsumerSettings
   /**
