@@ -47,12 +47,12 @@ export type Committer = (
  *
  * @example
  * ```ts
- * import { CommittableRecord, Topic } from "@sluice/core"
+ * import { CommittableRecord } from "@sluice/core"
  * import * as Effect from "effect/Effect"
  *
- * const clicks = Topic.make({ name: "clicks" })
- * declare const record: CommittableRecord.CommittableRecord<string | null, Uint8Array | null>
- * const processed: Effect.Effect<void> = Effect.log(record.record.key).pipe(Effect.zipRight(record.offset.commit))
+ * // Handle the record, then commit its offset (and with it everything before it in its partition).
+ * const handle = (r: CommittableRecord.CommittableRecord<string | null, Uint8Array | null>) =>
+ *   Effect.log(r.record.key).pipe(Effect.zipRight(r.offset.commit))
  * ```
  *
  * @since 0.1.0
@@ -81,7 +81,11 @@ export interface CommittableOffsetBatch {
   readonly offsets: ReadonlyMap<string, CommittableOffset>
 }
 
-/** @since 0.1.0 */
+/**
+ * A batch with no offsets.
+ *
+ * @since 0.1.0
+ */
 export const emptyBatch: CommittableOffsetBatch = { offsets: new Map() }
 
 /** @internal */
@@ -116,7 +120,11 @@ export const updated = (batch: CommittableOffsetBatch, offset: CommittableOffset
   return { offsets: next }
 }
 
-/** @since 0.1.0 */
+/**
+ * A batch of offsets: the highest per partition (and assignment).
+ *
+ * @since 0.1.0
+ */
 export const fromOffsets = (offsets: Iterable<CommittableOffset>): CommittableOffsetBatch => {
   const map = new Map<string, CommittableOffset>()
   for (const offset of offsets) {
@@ -127,7 +135,11 @@ export const fromOffsets = (offsets: Iterable<CommittableOffset>): CommittableOf
   return { offsets: map }
 }
 
-/** @since 0.1.0 */
+/**
+ * Both batches in one: the highest offset per partition of either.
+ *
+ * @since 0.1.0
+ */
 export const merge = (a: CommittableOffsetBatch, b: CommittableOffsetBatch): CommittableOffsetBatch =>
   fromOffsets([...a.offsets.values(), ...b.offsets.values()])
 

@@ -53,7 +53,20 @@ import type * as ProcessingMode from "./ProcessingMode.js"
 import type * as Topic from "./Topic.js"
 import type { TopicPartition } from "./TopicPartition.js"
 
-export { HandlerDefect, HandlerError }
+export {
+  /**
+   * A handler died and the consumer stopped (see `ConsumerError.HandlerDefect`).
+   *
+   * @since 0.2.0
+   */
+  HandlerDefect,
+  /**
+   * A handler failed and the consumer stopped (see `ConsumerError.HandlerError`).
+   *
+   * @since 0.1.0
+   */
+  HandlerError
+}
 
 /**
  * A handler: what to do with one record. It succeeds (the record is finished and may be
@@ -102,7 +115,11 @@ export interface BatchOptions {
  */
 export type BatchHandler<E, R> = (records: Chunk.Chunk<ConsumerRecord.ConsumerRecord>) => Effect.Effect<void, E, R>
 
-/** @since 0.2.0 */
+/**
+ * The options of `runBatch`: the topics, how chunks are cut, and the batch handler.
+ *
+ * @since 0.2.0
+ */
 export interface RunBatchOptions<E, R> {
   readonly topics: ReadonlyArray<string>
   readonly batch: BatchOptions
@@ -463,7 +480,12 @@ export const partitionedStream = <K, V, H>(
 ): Stream.Stream<PartitionStream<K, V, H>, KafkaError | ConsumerSettings.SettingsError, Consumer> =>
   Stream.unwrap(Effect.map(Consumer, (consumer) => consumer.partitionedStream(topic, options)))
 
-/** @since 0.1.0 */
+/**
+ * The consumer's events (assigned, revoking, revoked, lost, committed, paused, resumed) with
+ * the consumer in context.
+ *
+ * @since 0.1.0
+ */
 export const events: Stream.Stream<ConsumerEvent, never, Consumer> = Stream.unwrap(
   Effect.map(Consumer, (consumer) => consumer.events)
 )
