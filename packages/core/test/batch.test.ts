@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Codec from "@sluice/core/Codec"
-import * as Consumer from "@sluice/core/Consumer"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import * as Pipeline from "@sluice/core/Pipeline"
 import * as Topic from "@sluice/core/Topic"
@@ -19,42 +18,20 @@ import * as FakeDriver from "./fakeDriver.js"
 
 const tp0 = { topic: "t", partition: 0 }
 const tp1 = { topic: "t", partition: 1 }
-const assignment = (tp: { topic: string; partition: number }) => ({ topicPartition: tp, committed: undefined })
-
-const waitFor = (predicate: () => boolean, what = "condition") =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 2500; i++) {
-      if (predicate()) return
-      yield* Effect.sleep("2 millis")
-    }
-    return yield* Effect.die(`timed out waiting for ${what}`)
-  })
-
 /** Waits by yielding to the other fibers only: works under `TestClock`. */
 const settle = Effect.gen(function* () {
   for (let i = 0; i < 500; i++) yield* Effect.yieldNow()
 })
 
-const setup = (input: Partial<ConsumerSettings.Input> = {}) =>
-  Effect.gen(function* () {
-    const { fake, layer } = yield* FakeDriver.make
-    const consumer = yield* Consumer.make(
-      yield* ConsumerSettings.make({ groupId: "g", commitInterval: "20 millis", ...input })
-    ).pipe(Effect.provide(layer))
-    return { fake, consumer }
-  })
-
 const offsets = (records: Chunk.Chunk<{ readonly offset: number }>) =>
   Chunk.toReadonlyArray(records).map((r) => r.offset)
-const lastCommit = (commits: ReadonlyArray<{ partition: number; offset: number }>, partition: number) =>
-  commits.filter((c) => c.partition === partition).at(-1)?.offset
 
 describe("batch handlers (scripted driver)", () => {
   it.scopedLive(
     "chunks by size: a partition's records in offset order, partitions apart; commits after each chunk",
     () =>
       Effect.gen(function* () {
-        const { consumer, fake } = yield* setup()
+        const { consumer, fake } = yield* FakeDriver.consumer()
         const chunks: Array<{ partition: number; offsets: ReadonlyArray<number> }> = []
         const fiber = yield* Effect.fork(
           consumer.runBatch({
@@ -67,10 +44,13 @@ describe("batch handlers (scripted driver)", () => {
           })
         )
         const listener = yield* Deferred.await(fake.listener)
-        yield* listener.onAssigned([assignment(tp0), assignment(tp1)])
+        yield* listener.onAssigned([FakeDriver.assignment(tp0), FakeDriver.assignment(tp1)])
         yield* listener.onRecords(tp0, FakeDriver.records(tp0, 0, 8))
         yield* listener.onRecords(tp1, FakeDriver.records(tp1, 0, 4))
-        yield* waitFor(() => lastCommit(fake.commits, 0) === 8 && lastCommit(fake.commits, 1) === 4, "the commits")
+        yield* FakeDriver.waitFor(
+          () => FakeDriver.lastCommit(fake.commits, 0) === 8 && FakeDriver.lastCommit(fake.commits, 1) === 4,
+          "the commits"
+        )
         expect(chunks.filter((c) => c.partition === 0).map((c) => c.offsets)).toEqual([
           [0, 1, 2, 3],
           [4, 5, 6, 7]
@@ -82,7 +62,7 @@ describe("batch handlers (scripted driver)", () => {
 
   it.scoped("chunks by time: a chunk that does not fill is handled `within` after its first record (TestClock)", () =>
     Effect.gen(function* () {
-      const { consumer, fake } = yield* setup({ commitInterval: "1 second" })
+      const { consumer, fake } = yield* FakeDriver.consumer({ commitInterval: "1 second" })
       const chunks: Array<ReadonlyArray<number>> = []
       const fiber = yield* Effect.fork(
         consumer.runBatch({
@@ -92,7 +72,7 @@ describe("batch handlers (scripted driver)", () => {
         })
       )
       const listener = yield* Deferred.await(fake.listener)
-      yield* listener.onAssigned([assignment(tp0)])
+      yield* listener.onAssigned([FakeDriver.assignment(tp0)])
       yield* listener.onRecords(tp0, FakeDriver.records(tp0, 0, 3))
       yield* settle
       yield* TestClock.adjust("3 seconds")
@@ -106,14 +86,14 @@ describe("batch handlers (scripted driver)", () => {
       expect(chunks).toEqual([[0, 1, 2, 3, 4]])
       yield* TestClock.adjust("1 second")
       yield* settle
-      expect(lastCommit(fake.commits, 0)).toBe(5)
+      expect(FakeDriver.lastCommit(fake.commits, 0)).toBe(5)
       yield* Fiber.interrupt(fiber)
     })
   )
 
   it.scopedLive("G1 a batch commits only after the whole chunk succeeded", () =>
     Effect.gen(function* () {
-      const { consumer, fake } = yield* setup({ commitInterval: "5 millis" })
+      const { consumer, fake } = yield* FakeDriver.consumer({ commitInterval: "5 millis" })
       const gate = yield* Deferred.make<void>()
       const fiber = yield* Effect.fork(
         consumer.runBatch({
@@ -123,14 +103,14 @@ describe("batch handlers (scripted driver)", () => {
         })
       )
       const listener = yield* Deferred.await(fake.listener)
-      yield* listener.onAssigned([assignment(tp0)])
+      yield* listener.onAssigned([FakeDriver.assignment(tp0)])
       yield* listener.onRecords(tp0, FakeDriver.records(tp0, 0, 10))
-      yield* waitFor(() => lastCommit(fake.commits, 0) === 5, "the first chunk's commit")
+      yield* FakeDriver.waitFor(() => FakeDriver.lastCommit(fake.commits, 0) === 5, "the first chunk's commit")
       yield* Effect.sleep("100 millis")
       // The second chunk runs: none of its records is committed, though the handler is past none of them.
       expect(Math.max(...fake.commits.map((c) => c.offset))).toBe(5)
       yield* Deferred.succeed(gate, undefined)
-      yield* waitFor(() => lastCommit(fake.commits, 0) === 10, "the second chunk's commit")
+      yield* FakeDriver.waitFor(() => FakeDriver.lastCommit(fake.commits, 0) === 10, "the second chunk's commit")
       yield* Fiber.interrupt(fiber)
     })
   )
@@ -139,7 +119,7 @@ describe("batch handlers (scripted driver)", () => {
     "G1 a failing chunk stops the consumer with a HandlerError naming its first record; nothing of it is committed",
     () =>
       Effect.gen(function* () {
-        const { consumer, fake } = yield* setup()
+        const { consumer, fake } = yield* FakeDriver.consumer()
         const fiber = yield* Effect.fork(
           consumer.runBatch({
             topics: ["t"],
@@ -149,7 +129,7 @@ describe("batch handlers (scripted driver)", () => {
           })
         )
         const listener = yield* Deferred.await(fake.listener)
-        yield* listener.onAssigned([assignment(tp0)])
+        yield* listener.onAssigned([FakeDriver.assignment(tp0)])
         yield* listener.onRecords(tp0, FakeDriver.records(tp0, 0, 12))
         const exit = yield* Fiber.await(fiber)
         expect(Exit.isFailure(exit)).toBe(true)
@@ -170,7 +150,7 @@ describe("batch handlers (scripted driver)", () => {
 
   it.scopedLive("G4 revocation interrupts a running batch: its finalizers run, nothing of it is committed", () =>
     Effect.gen(function* () {
-      const { consumer, fake } = yield* setup({ revocation: ConsumerSettings.interrupt })
+      const { consumer, fake } = yield* FakeDriver.consumer({ revocation: ConsumerSettings.interrupt })
       const started = yield* Deferred.make<void>()
       const log: Array<string> = []
       const fiber = yield* Effect.fork(
@@ -191,14 +171,14 @@ describe("batch handlers (scripted driver)", () => {
         })
       )
       const listener = yield* Deferred.await(fake.listener)
-      yield* listener.onAssigned([assignment(tp0)])
+      yield* listener.onAssigned([FakeDriver.assignment(tp0)])
       yield* listener.onRecords(tp0, FakeDriver.records(tp0, 0, 10))
       yield* Deferred.await(started)
-      yield* waitFor(() => lastCommit(fake.commits, 0) === 5, "the first chunk's commit")
+      yield* FakeDriver.waitFor(() => FakeDriver.lastCommit(fake.commits, 0) === 5, "the first chunk's commit")
       yield* listener.onRevoked([tp0])
       // The revocation returned: the chunk's finalizer ran, and the final commit stayed before it.
       expect(log).toEqual(["acquired", "released"])
-      expect(lastCommit(fake.commits, 0)).toBe(5)
+      expect(FakeDriver.lastCommit(fake.commits, 0)).toBe(5)
       yield* Fiber.interrupt(fiber)
     })
   )
@@ -207,7 +187,7 @@ describe("batch handlers (scripted driver)", () => {
     "G7 a drained revocation lets a slow chunk finish and commits it; a chunk still collecting is dropped",
     () =>
       Effect.gen(function* () {
-        const { consumer, fake } = yield* setup({ revocation: ConsumerSettings.drain("2 seconds") })
+        const { consumer, fake } = yield* FakeDriver.consumer({ revocation: ConsumerSettings.drain("2 seconds") })
         const started = yield* Deferred.make<void>()
         const handled: Array<ReadonlyArray<number>> = []
         const fiber = yield* Effect.fork(
@@ -222,22 +202,22 @@ describe("batch handlers (scripted driver)", () => {
           })
         )
         const listener = yield* Deferred.await(fake.listener)
-        yield* listener.onAssigned([assignment(tp0), assignment(tp1)])
+        yield* listener.onAssigned([FakeDriver.assignment(tp0), FakeDriver.assignment(tp1)])
         yield* listener.onRecords(tp0, FakeDriver.records(tp0, 0, 5))
         // p1 gets too few records to fill a chunk within the hour: it is still collecting.
         yield* listener.onRecords(tp1, FakeDriver.records(tp1, 0, 2))
         yield* Deferred.await(started)
         yield* listener.onRevoked([tp0, tp1])
         expect(handled).toEqual([[0, 1, 2, 3, 4]])
-        expect(lastCommit(fake.commits, 0)).toBe(5)
-        expect(lastCommit(fake.commits, 1) ?? 0).toBe(0)
+        expect(FakeDriver.lastCommit(fake.commits, 0)).toBe(5)
+        expect(FakeDriver.lastCommit(fake.commits, 1) ?? 0).toBe(0)
         yield* Fiber.interrupt(fiber)
       })
   )
 
   it.effect("bad batch options are a SettingsError naming the field", () =>
     Effect.gen(function* () {
-      const { consumer } = yield* setup()
+      const { consumer } = yield* FakeDriver.consumer()
       for (const [batch, setting] of [
         [{ size: 0, within: "1 second" }, "batch.size"],
         [{ size: -3, within: "1 second" }, "batch.size"],

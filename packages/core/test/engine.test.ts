@@ -1,5 +1,4 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as Consumer from "@sluice/core/Consumer"
 import { handlerError } from "@sluice/core/ConsumerError"
 import type { ConsumerEvent } from "@sluice/core/ConsumerEvent"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
@@ -14,23 +13,11 @@ import * as FakeDriver from "./fakeDriver.js"
 
 const tp0 = { topic: "t", partition: 0 }
 const tp1 = { topic: "t", partition: 1 }
-const assignment = (tp: { topic: string; partition: number }) => ({ topicPartition: tp, committed: undefined })
-
-const waitFor = (predicate: () => boolean, what = "condition") =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 2500; i++) {
-      if (predicate()) return
-      yield* Effect.sleep("2 millis")
-    }
-    return yield* Effect.die(`timed out waiting for ${what}`)
-  })
+const { assignment, waitFor } = FakeDriver
 
 const setup = (input: Partial<ConsumerSettings.Input> = {}) =>
   Effect.gen(function* () {
-    const { fake, layer } = yield* FakeDriver.make
-    const consumer = yield* Consumer.make(
-      yield* ConsumerSettings.make({ groupId: "g", commitInterval: "20 millis", ...input })
-    ).pipe(Effect.provide(layer))
+    const { consumer, fake } = yield* FakeDriver.consumer(input)
     const events = yield* consumer.subscribeEvents
     return { fake, consumer, events }
   })

@@ -4,9 +4,11 @@
  * pause and resume. The guarantees themselves are proven by the conformance suite on the
  * simulated cluster and on a real broker; this only makes engine edge cases easy to reach.
  */
+import * as Consumer from "@sluice/core/Consumer"
 import { ConsumerDriver, type GroupListener, type OffsetAndMetadata } from "@sluice/core/ConsumerDriver"
 import type { RawRecord } from "@sluice/core/ConsumerRecord"
 import { noHeaders } from "@sluice/core/ConsumerRecord"
+import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import * as KafkaError from "@sluice/core/KafkaError"
 import type { TopicPartition } from "@sluice/core/TopicPartition"
 import * as Deferred from "effect/Deferred"
@@ -81,3 +83,30 @@ export const retriable = KafkaError.make({
   message: "blip",
   retriable: true
 })
+
+/** A partition's assignment without a committed offset. */
+export const assignment = (tp: TopicPartition) => ({ topicPartition: tp, committed: undefined })
+
+/** A consumer (group `g`, commits every 20 ms unless `input` says otherwise) on a fresh scripted driver. */
+export const consumer = (input: Partial<ConsumerSettings.Input> = {}) =>
+  Effect.gen(function* () {
+    const { fake, layer } = yield* make
+    const consumer = yield* Consumer.make(
+      yield* ConsumerSettings.make({ groupId: "g", commitInterval: "20 millis", ...input })
+    ).pipe(Effect.provide(layer))
+    return { fake, consumer }
+  })
+
+/** Waits for `predicate` on the live clock, polling every 2 ms; dies after 5 s naming `what`. */
+export const waitFor = (predicate: () => boolean, what = "condition") =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 2500; i++) {
+      if (predicate()) return
+      yield* Effect.sleep("2 millis")
+    }
+    return yield* Effect.die(`timed out waiting for ${what}`)
+  })
+
+/** The offset of the last commit of `partition`, if any. */
+export const lastCommit = (commits: ReadonlyArray<OffsetAndMetadata>, partition: number): number | undefined =>
+  commits.filter((c) => c.partition === partition).at(-1)?.offset

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as Consumer from "@sluice/core/Consumer"
-import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
+import type * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import * as OffsetMetadata from "@sluice/core/OffsetMetadata"
 import * as ProcessingMode from "@sluice/core/ProcessingMode"
 import * as Deferred from "effect/Deferred"
@@ -15,13 +14,7 @@ const keyedRecords = (count: number, keys: number) =>
   FakeDriver.records(tp0, 0, count).map((r) => ({ ...r, key: encoder.encode(`k${r.offset % keys}`) }))
 
 const start = (input: Partial<ConsumerSettings.Input> = {}) =>
-  Effect.gen(function* () {
-    const { fake, layer } = yield* FakeDriver.make
-    const consumer = yield* Consumer.make(
-      yield* ConsumerSettings.make({ groupId: "g", commitInterval: "10 millis", ...input })
-    ).pipe(Effect.provide(layer))
-    return { fake, consumer }
-  })
+  FakeDriver.consumer({ commitInterval: "10 millis", ...input })
 
 /** Counts the handlers running at once; `max` is the most seen (G6). */
 const inFlight = () => {

@@ -6,7 +6,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Codec from "@sluice/core/Codec"
 import * as CommittableRecord from "@sluice/core/CommittableRecord"
-import * as Consumer from "@sluice/core/Consumer"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import * as Topic from "@sluice/core/Topic"
 import * as Chunk from "effect/Chunk"
@@ -22,9 +21,7 @@ const Order = Schema.Struct({ id: Schema.String, amount: Schema.Number })
 const orders = Topic.make({ name: "orders", key: Codec.nullable(Codec.string), value: Codec.json(Order) })
 const tp0 = { topic: "orders", partition: 0 }
 const tp1 = { topic: "orders", partition: 1 }
-const assignment = (tp: { topic: string; partition: number }) => ({ topicPartition: tp, committed: undefined })
 const encoder = new TextEncoder()
-
 const order = (tp: { topic: string; partition: number }, offset: number) => ({
   ...FakeDriver.record(tp, offset),
   value: encoder.encode(JSON.stringify({ id: `o${tp.partition}-${offset}`, amount: offset }))
@@ -36,31 +33,10 @@ const poison = (tp: { topic: string; partition: number }, offset: number) => ({
   value: encoder.encode("{not json")
 })
 
-const waitFor = (predicate: () => boolean, what = "condition") =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 2500; i++) {
-      if (predicate()) return
-      yield* Effect.sleep("2 millis")
-    }
-    return yield* Effect.die(`timed out waiting for ${what}`)
-  })
-
-const setup = (input: Partial<ConsumerSettings.Input> = {}) =>
-  Effect.gen(function* () {
-    const { fake, layer } = yield* FakeDriver.make
-    const consumer = yield* Consumer.make(
-      yield* ConsumerSettings.make({ groupId: "g", commitInterval: "20 millis", ...input })
-    ).pipe(Effect.provide(layer))
-    return { fake, consumer }
-  })
-
-const lastCommit = (commits: ReadonlyArray<{ partition: number; offset: number }>, partition: number) =>
-  commits.filter((c) => c.partition === partition).at(-1)?.offset
-
 describe("typed streams (scripted driver)", () => {
   it.scopedLive("Consumer.stream decodes every partition's records; commitWithin commits each group", () =>
     Effect.gen(function* () {
-      const { consumer, fake } = yield* setup({ commitInterval: "1 hour" })
+      const { consumer, fake } = yield* FakeDriver.consumer({ commitInterval: "1 hour" })
       const seen: Array<string> = []
       const batches: Array<CommittableRecord.CommittableOffsetBatch> = []
       const fiber = yield* Effect.fork(
@@ -71,10 +47,13 @@ describe("typed streams (scripted driver)", () => {
         )
       )
       const listener = yield* Deferred.await(fake.listener)
-      yield* listener.onAssigned([assignment(tp0), assignment(tp1)])
+      yield* listener.onAssigned([FakeDriver.assignment(tp0), FakeDriver.assignment(tp1)])
       yield* listener.onRecords(tp0, orderRecords(tp0, 0, 10))
       yield* listener.onRecords(tp1, orderRecords(tp1, 0, 3))
-      yield* waitFor(() => lastCommit(fake.commits, 0) === 10 && lastCommit(fake.commits, 1) === 3, "both commits")
+      yield* FakeDriver.waitFor(
+        () => FakeDriver.lastCommit(fake.commits, 0) === 10 && FakeDriver.lastCommit(fake.commits, 1) === 3,
+        "both commits"
+      )
       expect(seen.filter((id) => id.startsWith("o0-"))).toEqual(Array.from({ length: 10 }, (_, i) => `o0-${i}`))
       expect(seen.filter((id) => id.startsWith("o1-"))).toEqual(["o1-0", "o1-1", "o1-2"])
       // Each group commits its highest offset per partition: never more than five records' worth.
@@ -87,7 +66,7 @@ describe("typed streams (scripted driver)", () => {
 
   it.scopedLive("G1 a record that cannot be decoded fails the stream; no commit passes it", () =>
     Effect.gen(function* () {
-      const { consumer, fake } = yield* setup({ revocation: ConsumerSettings.drain("100 millis") })
+      const { consumer, fake } = yield* FakeDriver.consumer({ revocation: ConsumerSettings.drain("100 millis") })
       const seen: Array<number> = []
       const fiber = yield* Effect.fork(
         consumer.stream(orders).pipe(
@@ -97,7 +76,7 @@ describe("typed streams (scripted driver)", () => {
         )
       )
       const listener = yield* Deferred.await(fake.listener)
-      yield* listener.onAssigned([assignment(tp0)])
+      yield* listener.onAssigned([FakeDriver.assignment(tp0)])
       yield* listener.onRecords(tp0, [order(tp0, 0), order(tp0, 1), poison(tp0, 2), order(tp0, 3)])
       const exit = yield* Fiber.await(fiber)
       expect(Exit.isFailure(exit)).toBe(true)
@@ -111,7 +90,7 @@ describe("typed streams (scripted driver)", () => {
 
   it.scopedLive("onDecodeError: skip passes a poison record and commits past it", () =>
     Effect.gen(function* () {
-      const { consumer, fake } = yield* setup()
+      const { consumer, fake } = yield* FakeDriver.consumer()
       const seen: Array<number> = []
       const fiber = yield* Effect.fork(
         consumer.stream(orders, { onDecodeError: "skip" }).pipe(
@@ -121,9 +100,9 @@ describe("typed streams (scripted driver)", () => {
         )
       )
       const listener = yield* Deferred.await(fake.listener)
-      yield* listener.onAssigned([assignment(tp0)])
+      yield* listener.onAssigned([FakeDriver.assignment(tp0)])
       yield* listener.onRecords(tp0, [order(tp0, 0), poison(tp0, 1), order(tp0, 2)])
-      yield* waitFor(() => lastCommit(fake.commits, 0) === 3, "the commit past the poison record")
+      yield* FakeDriver.waitFor(() => FakeDriver.lastCommit(fake.commits, 0) === 3, "the commit past the poison record")
       expect(seen).toEqual([0, 2])
       yield* Fiber.interrupt(fiber)
     })
@@ -133,7 +112,7 @@ describe("typed streams (scripted driver)", () => {
     "G1 G4 partitionedStream: revocation ends the partition's records; only what the user committed is committed",
     () =>
       Effect.gen(function* () {
-        const { consumer, fake } = yield* setup({ revocation: ConsumerSettings.drain("200 millis") })
+        const { consumer, fake } = yield* FakeDriver.consumer({ revocation: ConsumerSettings.drain("200 millis") })
         const ended: Array<number> = []
         const seen: Array<{ partition: number; offset: number }> = []
         const fiber = yield* Effect.fork(
@@ -155,21 +134,21 @@ describe("typed streams (scripted driver)", () => {
           )
         )
         const listener = yield* Deferred.await(fake.listener)
-        yield* listener.onAssigned([assignment(tp0), assignment(tp1)])
+        yield* listener.onAssigned([FakeDriver.assignment(tp0), FakeDriver.assignment(tp1)])
         yield* listener.onRecords(tp0, orderRecords(tp0, 0, 10))
         yield* listener.onRecords(tp1, orderRecords(tp1, 0, 10))
-        yield* waitFor(() => seen.length === 20, "every record")
-        yield* waitFor(() => lastCommit(fake.commits, 0) === 5, "the user's commits")
+        yield* FakeDriver.waitFor(() => seen.length === 20, "every record")
+        yield* FakeDriver.waitFor(() => FakeDriver.lastCommit(fake.commits, 0) === 5, "the user's commits")
         // The revocation waits (up to the drain timeout) for records 5..9 that are never committed.
         const started = Date.now()
         yield* listener.onRevoked([tp0])
         expect(Date.now() - started).toBeGreaterThanOrEqual(150)
         expect(ended).toEqual([0])
-        expect(lastCommit(fake.commits, 0)).toBe(5)
+        expect(FakeDriver.lastCommit(fake.commits, 0)).toBe(5)
         // Records arriving after the revocation are not delivered; p1 goes on.
         yield* listener.onRecords(tp0, orderRecords(tp0, 10, 5))
         yield* listener.onRecords(tp1, orderRecords(tp1, 10, 5))
-        yield* waitFor(() => seen.length === 25, "p1's new records")
+        yield* FakeDriver.waitFor(() => seen.length === 25, "p1's new records")
         expect(seen.filter((s) => s.partition === 0).length).toBe(10)
         expect(ended).toEqual([0])
         yield* Fiber.interrupt(fiber)
@@ -178,28 +157,28 @@ describe("typed streams (scripted driver)", () => {
 
   it.scopedLive("G2 a commit of a record from before the revocation is ignored", () =>
     Effect.gen(function* () {
-      const { consumer, fake } = yield* setup({ revocation: ConsumerSettings.interrupt })
+      const { consumer, fake } = yield* FakeDriver.consumer({ revocation: ConsumerSettings.interrupt })
       const held: Array<CommittableRecord.CommittableRecord<string | null, typeof Order.Type>> = []
       const fiber = yield* Effect.fork(
         consumer.stream(orders).pipe(Stream.runForEach((r) => Effect.sync(() => held.push(r))))
       )
       const listener = yield* Deferred.await(fake.listener)
-      yield* listener.onAssigned([assignment(tp0)])
+      yield* listener.onAssigned([FakeDriver.assignment(tp0)])
       yield* listener.onRecords(tp0, orderRecords(tp0, 0, 3))
-      yield* waitFor(() => held.length === 3, "the records")
+      yield* FakeDriver.waitFor(() => held.length === 3, "the records")
       yield* held[0]!.offset.commit
       yield* listener.onRevoked([tp0])
       const before = fake.commits.length
       yield* CommittableRecord.commitBatch(CommittableRecord.fromOffsets(held.map((r) => r.offset)))
       expect(fake.commits.length).toBe(before)
-      expect(lastCommit(fake.commits, 0)).toBe(1)
+      expect(FakeDriver.lastCommit(fake.commits, 0)).toBe(1)
       yield* Fiber.interrupt(fiber)
     })
   )
 
   it.scopedLive("a stream over several topics decodes each record with its own topic", () =>
     Effect.gen(function* () {
-      const { consumer, fake } = yield* setup()
+      const { consumer, fake } = yield* FakeDriver.consumer()
       const refunds = Topic.make({ name: "refunds", key: Codec.nullable(Codec.string), value: Codec.json(Order) })
       const tpRefunds = { topic: "refunds", partition: 0 }
       const seen = yield* Effect.fork(
@@ -210,7 +189,7 @@ describe("typed streams (scripted driver)", () => {
         )
       )
       const listener = yield* Deferred.await(fake.listener)
-      yield* listener.onAssigned([assignment(tp0), assignment(tpRefunds)])
+      yield* listener.onAssigned([FakeDriver.assignment(tp0), FakeDriver.assignment(tpRefunds)])
       yield* listener.onRecords(tp0, [order(tp0, 0)])
       yield* listener.onRecords(tpRefunds, [order(tpRefunds, 0)])
       expect([...Chunk.toReadonlyArray(yield* Fiber.join(seen))].sort()).toEqual(["orders:o0-0", "refunds:o0-0"])
@@ -219,7 +198,7 @@ describe("typed streams (scripted driver)", () => {
 
   it.scopedLive("bad input is a SettingsError naming the field: commitWithin's count and interval, a topic name", () =>
     Effect.gen(function* () {
-      const { consumer } = yield* setup()
+      const { consumer } = yield* FakeDriver.consumer()
       for (const [count, interval, setting] of [
         [0, "1 second", "commitWithin.count"],
         [Number.NaN, "1 second", "commitWithin.count"],

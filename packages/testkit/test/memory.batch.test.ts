@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Codec from "@sluice/core/Codec"
 import * as Consumer from "@sluice/core/Consumer"
+import { headerString } from "@sluice/core/ConsumerRecord"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
 import * as Pipeline from "@sluice/core/Pipeline"
@@ -21,6 +22,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as MemoryKafka from "../src/MemoryKafka.js"
 import { eventually } from "../src/TestHelpers.js"
@@ -29,6 +31,7 @@ import { settle } from "./support.js"
 const Row = Schema.Struct({ id: Schema.Number })
 const rows = Topic.make({ name: "rows", key: Codec.string, value: Codec.json(Row) })
 const encoder = new TextEncoder()
+const decoder = new TextDecoder()
 
 /** `count` rows round-robin over `partitions`: row i in partition i % partitions. */
 const produceRows = (count: number, partitions: number) =>
@@ -55,6 +58,87 @@ const committedToEnd = (topic: string) =>
   })
 
 const ids = (records: Chunk.Chunk<Topic.RecordOf<typeof rows>>) => Chunk.toReadonlyArray(records).map((r) => r.value.id)
+
+/**
+ * Rows 0..19 through a batch sink (chunks of 10) whose insert fails whenever row 13 is in it,
+ * retried twice, then dead-lettered, failures settled as `onFailure` says. Once everything is
+ * committed: every attempt's rows, the rows inserted, and the dead letters (row id, attempts).
+ */
+const refusingRow13 = (onFailure: "record" | "chunk") =>
+  Effect.gen(function* () {
+    const kafka = yield* MemoryKafka.MemoryKafka
+    yield* kafka.createTopic("rows", 1)
+    yield* kafka.createTopic("rows.dlq", 1)
+    yield* produceRows(20, 1)
+    const attempts: Array<ReadonlyArray<number>> = []
+    const inserted: Array<number> = []
+    const sink = Pipeline.make({
+      topic: rows,
+      batch: { size: 10, within: "50 millis", onFailure },
+      handler: (records) =>
+        Effect.suspend(() => {
+          attempts.push(ids(records))
+          // The database refuses the whole insert when row 13 is in it.
+          if (ids(records).includes(13)) return Effect.fail("constraint violated" as const)
+          inserted.push(...ids(records))
+          return Effect.void
+        }),
+      policy: ErrorPolicy.retry(Schedule.recurs(2), ErrorPolicy.deadLetter("rows.dlq"))
+    })
+    const fiber = yield* Effect.fork(Pipeline.run(sink))
+    yield* eventually(() => inserted.length === (onFailure === "record" ? 19 : 10), "the rows inserted", "10 seconds")
+    expect(yield* committedToEnd("rows")).toBe(true)
+    yield* Fiber.interrupt(fiber)
+    const letters = (yield* kafka.records("rows.dlq", 0)).map((letter) => ({
+      id: JSON.parse(decoder.decode(letter.value!)).id as number,
+      attempts: headerString(letter.headers, Pipeline.deadLetterHeaders.attempts)
+    }))
+    return { attempts, inserted, letters }
+  })
+
+/**
+ * Two members of group `sink` on rows 0..39 over 2 partitions, in chunks of 10: `a` joins and
+ * runs `slow` in each of its chunks from row 20 on (after signalling); `b` joins while `a` is in
+ * one, so a rebalance meets it. `done` lists the chunks that ended, by member.
+ */
+const slowChunkDuringRebalance = (
+  revocation: ConsumerSettings.RevocationStrategy,
+  slow: Effect.Effect<void, never, Scope.Scope>
+) =>
+  Effect.gen(function* () {
+    const kafka = yield* MemoryKafka.MemoryKafka
+    yield* kafka.createTopic("rows", 2)
+    yield* produceRows(40, 2)
+    const done: Array<{ member: string; ids: ReadonlyArray<number> }> = []
+    const slowStarted = yield* Deferred.make<void>()
+    const sink = (member: string) =>
+      Pipeline.make({
+        topic: rows,
+        batch: { size: 10, within: "20 millis" },
+        handler: (records) =>
+          Effect.gen(function* () {
+            if (member === "a" && ids(records)[0]! >= 20) {
+              yield* Deferred.succeed(slowStarted, undefined)
+              yield* slow
+            }
+            done.push({ member, ids: ids(records) })
+          }).pipe(Effect.scoped)
+      })
+    const settings = yield* ConsumerSettings.make({
+      groupId: "sink",
+      commitInterval: "20 millis",
+      revocation,
+      shutdownTimeout: "2 seconds"
+    })
+    const start = (member: string) =>
+      Effect.flatMap(Consumer.make(settings), (consumer) =>
+        Effect.forkDaemon(Pipeline.run(sink(member)).pipe(Effect.provideService(Consumer.Consumer, consumer)))
+      )
+    const a = yield* start("a")
+    yield* Deferred.await(slowStarted)
+    const b = yield* start("b")
+    return { a, b, done }
+  })
 
 describe("memory: batch pipelines", () => {
   it.live("chunks by size: each a partition's records in offset order, at most `size`; everything committed", () =>
@@ -121,70 +205,22 @@ describe("memory: batch pipelines", () => {
     "G9 onFailure record: the failed chunk is split, the bad row alone is retried and dead-lettered, the rest committed",
     () =>
       Effect.gen(function* () {
-        const kafka = yield* MemoryKafka.MemoryKafka
-        yield* kafka.createTopic("rows", 1)
-        yield* kafka.createTopic("rows.dlq", 1)
-        yield* produceRows(20, 1)
-        const chunkSizes: Array<number> = []
-        const inserted: Array<number> = []
-        const sink = Pipeline.make({
-          topic: rows,
-          batch: { size: 10, within: "50 millis", onFailure: "record" },
-          handler: (records) =>
-            Effect.suspend(() => {
-              chunkSizes.push(Chunk.size(records))
-              // The database refuses the whole insert when row 13 is in it.
-              if (ids(records).includes(13)) return Effect.fail("constraint violated" as const)
-              inserted.push(...ids(records))
-              return Effect.void
-            }),
-          policy: ErrorPolicy.retry(Schedule.recurs(2), ErrorPolicy.deadLetter("rows.dlq"))
-        })
-        const fiber = yield* Effect.fork(Pipeline.run(sink))
-        yield* eventually(() => inserted.length === 19, "the 19 good rows", "10 seconds")
-        expect(yield* committedToEnd("rows")).toBe(true)
-        yield* Fiber.interrupt(fiber)
+        const { attempts, inserted, letters } = yield* refusingRow13("record")
         expect(inserted).toEqual(Array.from({ length: 20 }, (_, i) => i).filter((i) => i !== 13))
         // The chunk 10..19 failed once whole, then ran a row at a time; row 13 three times (two retries).
-        expect(chunkSizes).toEqual([10, 10, ...Array.from({ length: 12 }, () => 1)])
-        const letters = yield* kafka.records("rows.dlq", 0)
-        expect(letters.map((l) => new TextDecoder().decode(l.value!))).toEqual([JSON.stringify({ id: 13 })])
+        expect(attempts.map((a) => a.length)).toEqual([10, 10, ...Array.from({ length: 12 }, () => 1)])
+        expect(letters.map((l) => l.id)).toEqual([13])
       }).pipe(Effect.provide(client()))
   )
 
   it.live("G9 onFailure chunk: the failed chunk is retried as a whole, then dead-lettered as a whole", () =>
     Effect.gen(function* () {
-      const kafka = yield* MemoryKafka.MemoryKafka
-      yield* kafka.createTopic("rows", 1)
-      yield* kafka.createTopic("rows.dlq", 1)
-      yield* produceRows(20, 1)
-      const attempts: Array<ReadonlyArray<number>> = []
-      const inserted: Array<number> = []
-      const sink = Pipeline.make({
-        topic: rows,
-        batch: { size: 10, within: "50 millis", onFailure: "chunk" },
-        handler: (records) =>
-          Effect.suspend(() => {
-            attempts.push(ids(records))
-            if (ids(records).includes(13)) return Effect.fail("constraint violated" as const)
-            inserted.push(...ids(records))
-            return Effect.void
-          }),
-        policy: ErrorPolicy.retry(Schedule.recurs(2), ErrorPolicy.deadLetter("rows.dlq"))
-      })
-      const fiber = yield* Effect.fork(Pipeline.run(sink))
-      yield* eventually(() => attempts.length === 4, "the first chunk and three attempts at the second", "10 seconds")
-      expect(yield* committedToEnd("rows")).toBe(true)
-      yield* Fiber.interrupt(fiber)
+      const { attempts, inserted, letters } = yield* refusingRow13("chunk")
       const second = Array.from({ length: 10 }, (_, i) => 10 + i)
-      expect(attempts.slice(1)).toEqual([second, second, second])
+      expect(attempts).toEqual([Array.from({ length: 10 }, (_, i) => i), second, second, second])
       expect(inserted).toEqual(Array.from({ length: 10 }, (_, i) => i))
-      const letters = yield* kafka.records("rows.dlq", 0)
-      expect(letters.map((l) => JSON.parse(new TextDecoder().decode(l.value!)).id)).toEqual(second)
-      const attemptsHeader = new TextDecoder().decode(
-        letters[0]!.headers.find((h) => h.key === Pipeline.deadLetterHeaders.attempts)!.value!
-      )
-      expect(attemptsHeader).toBe("3")
+      expect(letters.map((l) => l.id)).toEqual(second)
+      expect(letters.map((l) => l.attempts)).toEqual(second.map(() => "3"))
     }).pipe(Effect.provide(client()))
   )
 
@@ -236,40 +272,15 @@ describe("memory: batch pipelines", () => {
     "G4 a slow chunk during a rebalance: interrupted (finalizer run, not committed) and redone by the next owner",
     () =>
       Effect.gen(function* () {
-        const kafka = yield* MemoryKafka.MemoryKafka
-        yield* kafka.createTopic("rows", 2)
-        yield* produceRows(40, 2)
         const released: Array<string> = []
-        const done: Array<{ member: string; ids: ReadonlyArray<number> }> = []
-        const slow = yield* Deferred.make<void>()
-        const sink = (member: string) =>
-          Pipeline.make({
-            topic: rows,
-            batch: { size: 10, within: "20 millis" },
-            handler: (records) =>
-              Effect.gen(function* () {
-                // a's second chunk of each partition hangs until the revocation interrupts it.
-                if (member === "a" && ids(records)[0]! >= 20) {
-                  yield* Effect.acquireRelease(Effect.void, () => Effect.sync(() => released.push(member)))
-                  yield* Deferred.succeed(slow, undefined)
-                  return yield* Effect.never
-                }
-                done.push({ member, ids: ids(records) })
-              }).pipe(Effect.scoped)
-          })
-        const settings = yield* ConsumerSettings.make({
-          groupId: "sink",
-          commitInterval: "20 millis",
-          revocation: ConsumerSettings.interrupt,
-          shutdownTimeout: "1 second"
-        })
-        const start = (member: string) =>
-          Effect.flatMap(Consumer.make(settings), (consumer) =>
-            Effect.forkDaemon(Pipeline.run(sink(member)).pipe(Effect.provideService(Consumer.Consumer, consumer)))
+        // a's chunk hangs until the revocation interrupts it.
+        const { a, b, done } = yield* slowChunkDuringRebalance(
+          ConsumerSettings.interrupt,
+          Effect.zipRight(
+            Effect.acquireRelease(Effect.void, () => Effect.sync(() => released.push("a"))),
+            Effect.never
           )
-        const a = yield* start("a")
-        yield* Deferred.await(slow)
-        const b = yield* start("b")
+        )
         yield* eventually(() => released.length > 0, "a's slow chunk to be interrupted", "10 seconds")
         const byB = () => done.filter((d) => d.member === "b").flatMap((d) => d.ids)
         yield* eventually(() => byB().length === 10, "b to redo the moved partition's second chunk", "10 seconds")
@@ -285,37 +296,10 @@ describe("memory: batch pipelines", () => {
 
   it.live("G7 a slow chunk during a drained rebalance finishes, is committed, and is not redone", () =>
     Effect.gen(function* () {
-      const kafka = yield* MemoryKafka.MemoryKafka
-      yield* kafka.createTopic("rows", 2)
-      yield* produceRows(40, 2)
-      const done: Array<{ member: string; ids: ReadonlyArray<number> }> = []
-      const slow = yield* Deferred.make<void>()
-      const sink = (member: string) =>
-        Pipeline.make({
-          topic: rows,
-          batch: { size: 10, within: "20 millis" },
-          handler: (records) =>
-            Effect.gen(function* () {
-              if (member === "a" && ids(records)[0]! >= 20) {
-                yield* Deferred.succeed(slow, undefined)
-                yield* Effect.sleep("300 millis")
-              }
-              done.push({ member, ids: ids(records) })
-            })
-        })
-      const settings = yield* ConsumerSettings.make({
-        groupId: "sink",
-        commitInterval: "20 millis",
-        revocation: ConsumerSettings.drain("5 seconds"),
-        shutdownTimeout: "2 seconds"
-      })
-      const start = (member: string) =>
-        Effect.flatMap(Consumer.make(settings), (consumer) =>
-          Effect.forkDaemon(Pipeline.run(sink(member)).pipe(Effect.provideService(Consumer.Consumer, consumer)))
-        )
-      const a = yield* start("a")
-      yield* Deferred.await(slow)
-      const b = yield* start("b")
+      const { a, b, done } = yield* slowChunkDuringRebalance(
+        ConsumerSettings.drain("5 seconds"),
+        Effect.sleep("300 millis")
+      )
       yield* eventually(() => done.flatMap((d) => d.ids).length >= 40, "every row", "10 seconds")
       expect(yield* committedToEnd("rows")).toBe(true)
       yield* Fiber.interrupt(b)
