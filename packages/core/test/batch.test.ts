@@ -60,6 +60,33 @@ describe("batch handlers (scripted driver)", () => {
       })
   )
 
+  it.scopedLive(
+    "G6 a chunk larger than the buffer fills: the partition paused by the full buffer resumes meanwhile",
+    () =>
+      Effect.gen(function* () {
+        const { consumer, fake } = yield* FakeDriver.consumer({ buffer: { perPartition: 10, total: 100 } })
+        const chunks: Array<ReadonlyArray<number>> = []
+        const fiber = yield* Effect.fork(
+          consumer.runBatch({
+            topics: ["t"],
+            batch: { size: 25, within: "1 hour" },
+            handler: (records) => Effect.sync(() => chunks.push(offsets(records)))
+          })
+        )
+        const listener = yield* Deferred.await(fake.listener)
+        yield* listener.onAssigned([FakeDriver.assignment(tp0)])
+        // Like a driver: ten records fill the buffer and pause the partition; a resume lets the next ten in.
+        for (let from = 0; from < 30; from += 10) {
+          yield* listener.onRecords(tp0, FakeDriver.records(tp0, from, 10))
+          const resumes = fake.controls.filter((c) => c.op === "resume").length
+          yield* FakeDriver.waitFor(() => fake.controls.filter((c) => c.op === "resume").length > resumes, "a resume")
+        }
+        yield* FakeDriver.waitFor(() => chunks.length === 1, "the first chunk")
+        expect(chunks).toEqual([Array.from({ length: 25 }, (_, i) => i)])
+        yield* Fiber.interrupt(fiber)
+      })
+  )
+
   it.scoped("chunks by time: a chunk that does not fill is handled `within` after its first record (TestClock)", () =>
     Effect.gen(function* () {
       const { consumer, fake } = yield* FakeDriver.consumer({ commitInterval: "1 second" })

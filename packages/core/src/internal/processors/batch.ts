@@ -90,6 +90,9 @@ export const batch =
         while (chunk.length < options.size && worker.state === "running") {
           const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
           if (now >= deadline) break
+          // Taking emptied the buffer: a partition paused by a full buffer may fetch again, or a
+          // chunk larger than the buffer would never fill.
+          if (flow.anyPaused) yield* flow.resume()
           const arrived = yield* Effect.timeoutOption(worker.waitForRecords(), deadline - now)
           if (Option.isNone(arrived)) break
           take()
