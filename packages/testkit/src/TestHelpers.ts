@@ -19,18 +19,24 @@
  * @since 0.2.0
  */
 import { expect } from "@effect/vitest"
+import * as Codec from "@sluice/core/Codec"
 import * as Consumer from "@sluice/core/Consumer"
 import type { ConsumerDriver } from "@sluice/core/ConsumerDriver"
 import type { ConsumerEvent } from "@sluice/core/ConsumerEvent"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
-import type * as ProcessingMode from "@sluice/core/ProcessingMode"
+import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
+import * as Pipeline from "@sluice/core/Pipeline"
+import * as ProcessingMode from "@sluice/core/ProcessingMode"
+import * as Producer from "@sluice/core/Producer"
 import type { ProducerRecord } from "@sluice/core/ProducerDriver"
+import * as Topic from "@sluice/core/Topic"
 import * as TP from "@sluice/core/TopicPartition"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { TestCluster } from "./TestCluster.js"
 
@@ -334,3 +340,40 @@ export const expectMonotonicCommits = (events: ReadonlyArray<ConsumerEvent>): vo
     }
   }
 }
+
+const Order = Schema.Struct({ id: Schema.String, amount: Schema.Number })
+
+/**
+ * A driver's one layer at work (`KafkaJs.layer`, `MemoryKafka.layerClient`): sends 20 orders
+ * (keys `k0`…`k4`) to `topic` with the `Producer`, runs a keyed pipeline over them that
+ * dead-letters the order of amount 7 to `dlq` (through the same `Producer`), and stops the
+ * consumer gracefully (drain, commit, leave) once the 19 others were handled. Returns the ids
+ * it handled. Both topics must exist.
+ *
+ * @since 0.2.0
+ */
+export const keyedPipelineWithDeadLetters = (
+  topic: string,
+  dlq: string,
+  patience: Duration.DurationInput = "60 seconds"
+): Effect.Effect<ReadonlyArray<string>, unknown, Consumer.Consumer | Producer.Producer> =>
+  Effect.gen(function* () {
+    const orders = Topic.make({ name: topic, key: Codec.string, value: Codec.json(Order) })
+    const producer = yield* Producer.Producer
+    yield* producer.send(
+      orders,
+      Array.from({ length: 20 }, (_, i) => ({ key: `k${i % 5}`, value: { id: `o${i}`, amount: i } }))
+    )
+    const handled: Array<string> = []
+    const pipeline = Pipeline.make({
+      topic: orders,
+      mode: ProcessingMode.keyed({ concurrency: 4 }),
+      handler: (record: Topic.RecordOf<typeof orders>) =>
+        record.value.amount === 7 ? Effect.fail("declined" as const) : Effect.sync(() => handled.push(record.value.id)),
+      policy: ErrorPolicy.deadLetter(dlq)
+    })
+    const fiber = yield* Effect.fork(Pipeline.run(pipeline))
+    yield* eventually(() => handled.length === 19, "the 19 good orders", patience)
+    yield* Fiber.interrupt(fiber)
+    return handled
+  })
