@@ -6,9 +6,10 @@
  * `@sluice/core` only; its records and logs go through the driver's own conversions and log
  * bridge.
  */
-import type { ProducerRecord } from "@sluice/core/ProducerDriver"
+
 import type { RawRecord } from "@sluice/core/ConsumerRecord"
 import type * as KafkaError from "@sluice/core/KafkaError"
+import type { ProducerRecord } from "@sluice/core/ProducerDriver"
 import type { SettingsError } from "@sluice/core/SettingsError"
 import { TestCluster } from "@sluice/testkit/TestCluster"
 import * as Effect from "effect/Effect"

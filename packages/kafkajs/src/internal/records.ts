@@ -1,9 +1,10 @@
 /**
  * Conversions between kafkajs messages and the port's records.
  */
-import type { ProducerRecord } from "@sluice/core/ProducerDriver"
+
 import type { Header, RawRecord } from "@sluice/core/ConsumerRecord"
 import { noHeaders } from "@sluice/core/ConsumerRecord"
+import type { ProducerRecord } from "@sluice/core/ProducerDriver"
 import type { IHeaders, KafkaMessage, Message } from "kafkajs"
 
 /**
