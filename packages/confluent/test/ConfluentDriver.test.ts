@@ -1,21 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import type { Subscription } from "@sluice/core/ConsumerDriver"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ConfluentConfig from "../src/ConfluentConfig.js"
 import * as ConfluentDriver from "../src/ConfluentDriver.js"
 import * as Properties from "../src/internal/properties.js"
+import { subscription as fixture } from "./support.js"
 
-const subscription: Subscription = {
-  groupId: "g",
-  topics: ["t"],
-  startFrom: "earliest",
-  sessionTimeout: Duration.seconds(10),
-  rebalanceTimeout: Duration.seconds(60),
-  heartbeatInterval: Duration.millis(500),
-  maxBytesPerPartition: 1_048_576,
-  clientId: "c"
-}
+const subscription = fixture()
 
 const config = ConfluentConfig.resolve({ brokers: ["a:1", "b:2"] })
 

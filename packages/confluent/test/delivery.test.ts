@@ -1,10 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import type { GroupListener, Subscription } from "@sluice/core/ConsumerDriver"
+import type { GroupListener } from "@sluice/core/ConsumerDriver"
 import type { RawRecord } from "@sluice/core/ConsumerRecord"
 import type * as KafkaError from "@sluice/core/KafkaError"
 import * as TP from "@sluice/core/TopicPartition"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ConfluentConfig from "../src/ConfluentConfig.js"
 import * as ConfluentDriver from "../src/ConfluentDriver.js"
@@ -12,6 +11,7 @@ import { handOver } from "../src/internal/delivery.js"
 import { Member, type Owned } from "../src/internal/member.js"
 import type { NativeConsumer } from "../src/internal/native.js"
 import * as Session from "../src/internal/session.js"
+import { subscription as fixture } from "./support.js"
 
 const tp = TP.make("t", 0)
 
@@ -36,16 +36,7 @@ const makeMember = (
       pause: (list: ReadonlyArray<TP.TopicPartition>) => calls.push(`pause ${list.map(TP.format).join(",")}`),
       resume: (list: ReadonlyArray<TP.TopicPartition>) => calls.push(`resume ${list.map(TP.format).join(",")}`)
     } as unknown as NativeConsumer
-    const subscription: Subscription = {
-      groupId: "g",
-      topics: ["t"],
-      startFrom: "earliest",
-      sessionTimeout: Duration.seconds(10),
-      rebalanceTimeout: Duration.seconds(60),
-      heartbeatInterval: Duration.seconds(1),
-      maxBytesPerPartition,
-      clientId: "c"
-    }
+    const subscription = fixture({ maxBytesPerPartition })
     const listener: GroupListener = {
       onAssigned: () => Effect.void,
       onRevoked: () => Effect.void,
@@ -62,7 +53,15 @@ const makeMember = (
       yield* Effect.makeSemaphore(1),
       yield* Effect.scope
     )
-    const owned: Owned = { topicPartition: tp, status: "owned", next: 0, paused: false, held: [] }
+    const owned: Owned = {
+      topicPartition: tp,
+      status: "owned",
+      next: 0,
+      paused: false,
+      held: [],
+      heldBytes: 0,
+      stopped: false
+    }
     member.owned.set(TP.key(tp), owned)
     return { member, owned, calls }
   })

@@ -89,11 +89,41 @@ const steadily = (topic: string, partitions: number) =>
     yield* Effect.forkScoped(
       Effect.forever(
         Effect.zipRight(
-          Effect.suspend(() => cluster.produce(numberedRecords(topic, partitions, partitions, (from += partitions)))),
+          Effect.suspend(() => {
+            from += partitions
+            return cluster.produce(numberedRecords(topic, partitions, partitions, from))
+          }),
           Effect.sleep("50 millis")
         )
       )
     )
+  })
+
+/**
+ * A four-partition topic with member `a` alone on it, then member `b` (dynamic) joining: both,
+ * once each owns two partitions.
+ */
+const joined = (
+  name: string,
+  options: ConfluentDriver.ConsumerOptions,
+  a: { readonly driver: ConfluentDriver.ConsumerOptions; readonly holdRevocation?: Duration.DurationInput },
+  traffic: boolean
+) =>
+  Effect.gen(function* () {
+    const cluster = yield* TestCluster
+    const topic = uniqueName(name)
+    const groupId = uniqueName(`${name}-group`)
+    yield* cluster.createTopic(topic, 4)
+    if (traffic) yield* steadily(topic, 4)
+    const first = yield* member(
+      a.driver,
+      subscriptionOf(groupId, topic, "a"),
+      a.holdRevocation === undefined ? {} : { holdRevocation: a.holdRevocation }
+    )
+    yield* eventually(() => first.owned.size === 4, "a to own all four partitions", "60 seconds")
+    const second = yield* member(options, subscriptionOf(groupId, topic, "b"))
+    yield* eventually(() => second.owned.size === 2 && first.owned.size === 2, "two partitions each", "60 seconds")
+    return { a: first, b: second, groupId, topic }
   })
 
 const incremental: ReadonlyArray<[string, ConfluentDriver.ConsumerOptions]> = [
@@ -109,18 +139,12 @@ describe.skipIf(broker === undefined)("confluent: incremental rebalancing on a r
       `G11 (${protocol}) a joining member takes only what moves: the partitions that stay are never revoked, and librdkafka fetches them again as soon as the moved ones are given up`,
       () =>
         Effect.gen(function* () {
-          const cluster = yield* TestCluster
-          const topic = uniqueName(`g11-${protocol}`)
-          const groupId = uniqueName(`g11-${protocol}-group`)
-          yield* cluster.createTopic(topic, 4)
-          yield* steadily(topic, 4)
-          const a = yield* member(options, subscriptionOf(groupId, topic, "a"), { holdRevocation: "3 seconds" })
-          yield* eventually(() => a.owned.size === 4, "a to own all four partitions", "60 seconds")
-          const b = yield* member(options, subscriptionOf(groupId, topic, "b"))
-          yield* eventually(
-            () => b.owned.size === 2 && a.owned.size === 2 && a.seen.some((s) => s.event === "revoked"),
-            "a and b to own two partitions each",
-            "60 seconds"
+          // a's revocations are held 3 s: its owned set shrinks only once they are done.
+          const { a, b } = yield* joined(
+            `g11-${protocol}`,
+            options,
+            { driver: options, holdRevocation: "3 seconds" },
+            true
           )
           const revoking = a.seen.filter((s) => s.event === "revoking")
           const revokedPartitions = new Set(revoking.flatMap((s) => s.partitions))
@@ -149,15 +173,13 @@ describe.skipIf(broker === undefined)("confluent: incremental rebalancing on a r
       `G11 (${protocol}) a static member restarted within its session timeout gets its partitions back; the other member sees no rebalance`,
       () =>
         Effect.gen(function* () {
-          const cluster = yield* TestCluster
-          const topic = uniqueName(`static-${protocol}`)
-          const groupId = uniqueName(`static-${protocol}-group`)
-          yield* cluster.createTopic(topic, 4)
           const instance = uniqueName("instance")
-          const a = yield* member({ ...options, groupInstanceId: instance }, subscriptionOf(groupId, topic, "a"))
-          yield* eventually(() => a.owned.size === 4, "a to own all four partitions", "60 seconds")
-          const b = yield* member(options, subscriptionOf(groupId, topic, "b"))
-          yield* eventually(() => b.owned.size === 2 && a.owned.size === 2, "two partitions each", "60 seconds")
+          const { a, b, groupId, topic } = yield* joined(
+            `static-${protocol}`,
+            options,
+            { driver: { ...options, groupInstanceId: instance } },
+            false
+          )
           const kept = [...a.owned].sort()
           const before = b.seen.length
           yield* a.close

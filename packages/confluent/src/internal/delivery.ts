@@ -11,8 +11,9 @@
  * A pause in librdkafka drops what it fetched but did not hand over yet and fetches again from
  * after the last record it handed over (`rdkafka_partition.c`, `rd_kafka_toppar_pause_resume`).
  * So every record `consume` returned is either delivered or held (`Owned.held`) until the
- * engine resumes the partition; a record below `Owned.next` is one received already (a pause
- * racing the poll) and is dropped.
+ * engine resumes the partition, and librdkafka is paused only once the held records outgrow a
+ * fetch (`Owned.stopped`); a record below `Owned.next` is one received already (a pause racing
+ * the poll) and is dropped.
  */
 import type { RawRecord } from "@sluice/core/ConsumerRecord"
 import * as TP from "@sluice/core/TopicPartition"
@@ -52,7 +53,12 @@ export const handOver = (member: Member, owned: Owned, records: ReadonlyArray<Ra
       from = to
       yield* member.callListener("onRecords", member.listener.onRecords(owned.topicPartition, slice))
     }
-    if (owned.status === "owned") for (let i = from; i < records.length; i++) owned.held.push(records[i]!)
+    if (owned.status !== "owned" || from === records.length) return
+    for (let i = from; i < records.length; i++) {
+      owned.held.push(records[i]!)
+      owned.heldBytes += size(records[i]!)
+    }
+    if (owned.paused && owned.heldBytes > limit) member.fetching(owned, false)
   })
 
 /** Takes polled records of one partition: drops those received already, hands the rest over. */
@@ -69,24 +75,30 @@ const receive = (member: Member, owned: Owned, records: ReadonlyArray<RawRecord>
 const deliverBatch = (member: Member, messages: ReadonlyArray<NativeMessage>): Effect.Effect<void> =>
   member.lock.withPermits(1)(
     Effect.suspend(() => {
-      const parts = new Map<string, Array<RawRecord>>()
+      const parts = new Map<Owned, Array<RawRecord>>()
+      // librdkafka hands over a partition's records in runs: one lookup per run, not per record.
+      let topic: string | undefined
+      let partition = -1
+      let part: Array<RawRecord> | undefined
       for (const message of messages) {
-        const key = TP.key(message)
-        // Records of a partition leaving (or left) are dropped: its next owner fetches them
-        // again from the committed offset.
-        if (member.owned.get(key)?.status !== "owned") continue
-        const part = parts.get(key)
-        if (part === undefined) parts.set(key, [toRawRecord(message)])
-        else part.push(toRawRecord(message))
+        if (message.partition !== partition || message.topic !== topic) {
+          topic = message.topic
+          partition = message.partition
+          const owned = member.owned.get(TP.key(message))
+          // Records of a partition leaving (or left) are dropped: its next owner fetches them
+          // again from the committed offset.
+          if (owned === undefined || owned.status !== "owned") part = undefined
+          else {
+            part = parts.get(owned)
+            if (part === undefined) {
+              part = []
+              parts.set(owned, part)
+            }
+          }
+        }
+        if (part !== undefined) part.push(toRawRecord(message))
       }
-      return Effect.forEach(
-        parts,
-        ([key, records]) => {
-          const owned = member.owned.get(key)
-          return owned === undefined ? Effect.void : receive(member, owned, records)
-        },
-        { discard: true }
-      )
+      return Effect.forEach(parts, ([owned, records]) => receive(member, owned, records), { discard: true })
     })
   )
 

@@ -26,14 +26,23 @@ export interface Owned {
   status: "owned" | "revoking"
   /** The next offset expected from librdkafka: lower ones were received already (delivered or held). */
   next: number | undefined
-  /** Paused at the engine's request. */
+  /** Paused at the engine's request: nothing is delivered until it resumes. */
   paused: boolean
   /**
-   * Records librdkafka handed over after the engine paused the partition, in offset order.
-   * librdkafka resumes fetching after the last record it handed over, so these must be
-   * delivered (on resume) or the stream would have a hole.
+   * Records librdkafka handed over while the partition was paused (or before what was held
+   * earlier was delivered), in offset order, and their size as `delivery.ts` counts it.
+   * librdkafka resumes fetching after the last record it handed over, so these are delivered
+   * on resume or the stream would have a hole.
    */
   held: Array<RawRecord>
+  heldBytes: number
+  /**
+   * librdkafka was told to stop fetching the partition. A pause of librdkafka throws away what
+   * it prefetched and fetches it again on resume, so the driver asks for it only once a paused
+   * partition's held records outgrow a fetch (`maxBytesPerPartition`): an engine that pauses
+   * and resumes at its buffer's edge costs no refetch.
+   */
+  stopped: boolean
 }
 
 export class Member {
@@ -72,6 +81,19 @@ export class Member {
         )
       )
     )
+  }
+
+  /** Starts or stops librdkafka's fetching of `owned` (its pause and resume). */
+  fetching(owned: Owned, on: boolean): void {
+    if (owned.stopped !== on) return
+    owned.stopped = !on
+    const tp = { topic: owned.topicPartition.topic, partition: owned.topicPartition.partition }
+    try {
+      if (on) this.consumer.resume([tp])
+      else this.consumer.pause([tp])
+    } catch {
+      // Disconnected: nothing is fetched any more.
+    }
   }
 
   fail(error: KafkaError.KafkaError): Effect.Effect<void> {

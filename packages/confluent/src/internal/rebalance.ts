@@ -102,7 +102,9 @@ const assign = (member: Member, partitions: ReadonlyArray<TP.TopicPartition>): E
         status: "owned",
         next: assignment.committed?.offset,
         paused: false,
-        held: []
+        held: [],
+        heldBytes: 0,
+        stopped: false
       })
     }
     if (assignments.length > 0) {
@@ -111,19 +113,13 @@ const assign = (member: Member, partitions: ReadonlyArray<TP.TopicPartition>): E
     yield* add(partitions.map((tp) => toNative(tp, committed.right.get(TP.key(tp))?.offset ?? offsetStored)))
   })
 
-/** Forgets partitions, and resumes in librdkafka those the engine had paused. */
+/** Forgets partitions, and lets librdkafka fetch again those it was told to stop. */
 const release = (member: Member, owned: ReadonlyArray<Owned>): void => {
-  const paused: Array<NativeTopicPartition> = []
   for (const o of owned) {
     member.owned.delete(TP.key(o.topicPartition))
     o.held = []
-    if (o.paused) paused.push(toNative(o.topicPartition))
-  }
-  if (paused.length === 0) return
-  try {
-    member.consumer.resume(paused)
-  } catch {
-    // Disconnected: there is no pause state left to clear.
+    o.heldBytes = 0
+    member.fetching(o, true)
   }
 }
 

@@ -66,30 +66,15 @@ export const commit =
       )
     }).pipe(Effect.withSpan("ConfluentDriver.commit", { attributes: { partitions: offsets.length } }))
 
-const control = (member: Member, operation: "pause" | "resume", owned: ReadonlyArray<Owned>): void => {
-  if (owned.length === 0) return
-  try {
-    member.consumer[operation](
-      owned.map((o) => ({ topic: o.topicPartition.topic, partition: o.topicPartition.partition }))
-    )
-  } catch {
-    // Disconnected: nothing is fetched any more.
-  }
-}
-
+/** Pauses partitions: their records are held from now on (see `Owned.stopped` for librdkafka's pause). */
 export const pause =
   (member: Member) =>
   (partitions: ReadonlyArray<TP.TopicPartition>): Effect.Effect<void> =>
     Effect.sync(() => {
-      const owned: Array<Owned> = []
       for (const tp of partitions) {
         const o = member.owned.get(TP.key(tp))
-        if (o !== undefined && o.status === "owned" && !o.paused) {
-          o.paused = true
-          owned.push(o)
-        }
+        if (o !== undefined && o.status === "owned") o.paused = true
       }
-      control(member, "pause", owned)
     })
 
 /**
@@ -101,16 +86,14 @@ export const resume =
   (member: Member) =>
   (partitions: ReadonlyArray<TP.TopicPartition>): Effect.Effect<void> =>
     Effect.suspend(() => {
-      const now: Array<Owned> = []
       const later: Array<Owned> = []
       for (const tp of partitions) {
         const o = member.owned.get(TP.key(tp))
         if (o === undefined || !o.paused) continue
         o.paused = false
-        if (o.held.length === 0) now.push(o)
+        if (o.held.length === 0) member.fetching(o, true)
         else later.push(o)
       }
-      control(member, "resume", now)
       if (later.length === 0) return Effect.void
       const flush = member.lock.withPermits(1)(
         Effect.forEach(
@@ -119,11 +102,12 @@ export const resume =
             Effect.suspend(() => {
               const held = o.held
               o.held = []
+              o.heldBytes = 0
               return handOver(member, o, held)
             }).pipe(
               Effect.zipRight(
                 Effect.sync(() => {
-                  if (o.status === "owned" && !o.paused && o.held.length === 0) control(member, "resume", [o])
+                  if (o.status === "owned" && !o.paused && o.held.length === 0) member.fetching(o, true)
                 })
               )
             ),
