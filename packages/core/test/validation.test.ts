@@ -118,6 +118,16 @@ const cases: Record<string, Case<any>> = {
   // ConsumerSettings.make
   "ConsumerSettings.make groupId": { setting: "groupId", values: invalidName, use: (v) => settings({ groupId: v }) },
   "ConsumerSettings.make clientId": { setting: "clientId", values: invalidName, use: (v) => settings({ clientId: v }) },
+  "ConsumerSettings.make startFrom": {
+    setting: "startFrom",
+    values: fc.constantFrom("", "Earliest", "beginning", "now"),
+    use: (v) => settings({ startFrom: v })
+  },
+  "ConsumerSettings.make revocation": {
+    setting: "revocation",
+    values: fc.constantFrom({ _tag: "drain" }, { _tag: "Stop" }, "drain", 5),
+    use: (v) => settings({ revocation: v })
+  },
   "ConsumerSettings.make commitInterval": {
     setting: "commitInterval",
     values: invalidDuration,

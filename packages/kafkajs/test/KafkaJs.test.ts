@@ -187,7 +187,9 @@ const cases: ReadonlyArray<readonly [string, fc.Arbitrary<any>, (value: any) => 
   ["commitInterval", invalidDuration, (v) => ({ commitInterval: v })],
   ["sessionTimeout", invalidDuration, (v) => ({ sessionTimeout: v })],
   ["maxWindow", invalidInt(1, 24_504), (v) => ({ maxWindow: v })],
-  ["buffer.perPartition", invalidInt(1), (v) => ({ buffer: { perPartition: v } })]
+  ["buffer.perPartition", invalidInt(1), (v) => ({ buffer: { perPartition: v } })],
+  ["readUncommitted", fc.constantFrom("true", 1, 0), (v) => ({ readUncommitted: v })],
+  ["idempotent", fc.constantFrom("false", 1, 0), (v) => ({ idempotent: v })]
 ]
 
 describe("KafkaJs.layer refuses bad settings with a SettingsError before it connects", () => {
