@@ -1,6 +1,6 @@
 /**
- * Everything a program needs from Kafka, on kafkajs, in one layer: the `Consumer` and the
- * `Producer` services with the drivers under them (`ConsumerDriver`, `ProducerDriver`),
+ * Everything a program needs from Kafka, on kafkajs, in one layer: the `Consumer`, `Producer`
+ * and `Admin` services with the drivers under them (`ConsumerDriver`, `ProducerDriver`),
  * from one options object (`layer`) or from the environment (`layerConfig`, every setting
  * under `KAFKA_`: docs/configuration.md has the table).
  *
@@ -26,6 +26,7 @@
  *
  * @since 0.2.0
  */
+import type { Admin, AdminError } from "@sluice/core/Admin"
 import * as Consumer from "@sluice/core/Consumer"
 import type { ConsumerDriver } from "@sluice/core/ConsumerDriver"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
@@ -37,6 +38,7 @@ import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as KafkaJsAdmin from "./KafkaJsAdmin.js"
 import * as KafkaJsConfig from "./KafkaJsConfig.js"
 import * as KafkaJsDriver from "./KafkaJsDriver.js"
 import * as KafkaJsProducer from "./KafkaJsProducer.js"
@@ -61,16 +63,16 @@ export interface Options
  *
  * @since 0.2.0
  */
-export type Services = Consumer.Consumer | Producer.Producer | ConsumerDriver | ProducerDriver
+export type Services = Consumer.Consumer | Producer.Producer | Admin | ConsumerDriver | ProducerDriver
 
 /**
  * The services from `options`. Checks every setting first (a `SettingsError` before anything
- * connects), then connects the producer (a `KafkaError` when the brokers cannot be reached);
- * the consumer connects when it runs.
+ * connects), then connects the producer (a `KafkaError` when the brokers cannot be reached)
+ * and the admin client (an `AdminError`); the consumer connects when it runs.
  *
  * @since 0.2.0
  */
-export const layer = (options: Options): Layer.Layer<Services, SettingsError | KafkaError.KafkaError> =>
+export const layer = (options: Options): Layer.Layer<Services, SettingsError | KafkaError.KafkaError | AdminError> =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
       // Everything is checked before the producer connects, so that a bad setting fails at
@@ -79,8 +81,11 @@ export const layer = (options: Options): Layer.Layer<Services, SettingsError | K
       yield* KafkaJsDriver.validateOptions(options)
       const settings = yield* ConsumerSettings.make(options)
       const drivers = Layer.merge(KafkaJsDriver.layer(options, options), KafkaJsProducer.layer(options, options))
-      // The Admin service (KafkaJsAdmin.layer(options)) is provided here, beside the drivers.
-      const services = Layer.merge(Layer.effect(Consumer.Consumer, Consumer.make(settings)), Producer.layer)
+      const services = Layer.mergeAll(
+        Layer.effect(Consumer.Consumer, Consumer.make(settings)),
+        Producer.layer,
+        KafkaJsAdmin.layer(options)
+      )
       return Layer.provideMerge(services, drivers)
     })
   )
@@ -107,5 +112,5 @@ export const config: Config.Config<Options> = Config.map(
  */
 export const layerConfig = (
   source: Config.Config<Options> = config
-): Layer.Layer<Services, SettingsError | KafkaError.KafkaError | ConfigError.ConfigError> =>
+): Layer.Layer<Services, SettingsError | KafkaError.KafkaError | AdminError | ConfigError.ConfigError> =>
   Layer.unwrapEffect(Effect.map(source, layer))

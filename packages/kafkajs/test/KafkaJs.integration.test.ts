@@ -3,6 +3,7 @@
  * that dead-letters, and a consumer with a mode of concurrency 0 fails within a second.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { Admin } from "@sluice/core/Admin"
 import * as Pipeline from "@sluice/core/Pipeline"
 import * as ProcessingMode from "@sluice/core/ProcessingMode"
 import * as Topic from "@sluice/core/Topic"
@@ -51,6 +52,26 @@ describe.skipIf(broker === undefined)("KafkaJs.layerConfig on a real broker", ()
         expect(new Set(handled).size).toBe(19)
         const offsets = yield* committed(brokers, groupId, name)
         expect((offsets.get(0) ?? 0) + (offsets.get(1) ?? 0)).toBe(20)
+      }),
+    120_000
+  )
+
+  it.scopedLive(
+    "the one layer provides Admin: the group's committed offsets and lag after a pipeline ran",
+    () =>
+      Effect.gen(function* () {
+        const name = uniqueName("sluice-one-layer-admin")
+        const groupId = uniqueName("sluice-one-layer-admin-group")
+        yield* createTopic(brokers, name, 2)
+        yield* createTopic(brokers, `${name}.dlq`, 1)
+        const group = yield* Effect.gen(function* () {
+          yield* keyedPipelineWithDeadLetters(name, `${name}.dlq`)
+          const admin = yield* Admin
+          expect(yield* admin.listTopics).toContain(name)
+          return yield* admin.describeGroup(groupId)
+        }).pipe(Effect.provide(KafkaJs.layer({ brokers, groupId, commitInterval: "100 millis", logLevel: "error" })))
+        expect(group.lag).toBe(0)
+        expect(group.offsets.filter((o) => o.topic === name).reduce((sum, o) => sum + (o.committed ?? 0), 0)).toBe(20)
       }),
     120_000
   )
