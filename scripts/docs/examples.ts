@@ -111,6 +111,8 @@ const errors = `${tsc.stdout}${tsc.stderr}`
     return `${path.relative(root, example.source)}:${at}: ${match[4]}`
   })
 if (!values.keep) fs.rmSync(out, { recursive: true, force: true })
-console.log(`${written.size} examples from ${packages.join(", ")}: ${errors.length === 0 ? "all type-check" : "errors:"}`)
+console.log(
+  `${written.size} examples from ${packages.join(", ")}: ${errors.length === 0 ? "all type-check" : "errors:"}`
+)
 for (const error of errors) console.log(`  ${error}`)
 process.exit(errors.length === 0 && tsc.status === 0 ? 0 : 1)
