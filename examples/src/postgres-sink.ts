@@ -92,7 +92,7 @@ export const program = (count: number) =>
       }))
     )
     const inserted = yield* runSink(count)
-    yield* Effect.log(`inserted ${inserted} rows from ${count} clicks`)
+    yield* Effect.log(`${count} clicks: ${inserted} new rows, ${count - inserted} already there (a replay, skipped)`)
     return inserted
   })
 
