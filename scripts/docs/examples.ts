@@ -9,6 +9,11 @@
  * over them. An error is reported at the example's line in the source. Exits non-zero on any
  * error.
  *
+ * `pnpm docs` runs docgen with `DOCGEN_RUN_EXAMPLES=false`, then this script. docgen 0.5.2 reads
+ * `runExamples` neither from `docgen.json` nor from `--no-run-examples` (its CLI drops the first
+ * two arguments), only from the environment; without it docgen would type-check the examples
+ * where `@sluice/*` does not resolve and then run them.
+ *
  *   pnpm docs:examples [--keep]
  */
 import { spawnSync } from "node:child_process"

@@ -9,7 +9,11 @@ import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 
-/** @since 0.1.0 */
+/**
+ * The SASL mechanisms the drivers configure (`sasl.mechanisms`).
+ *
+ * @since 0.1.0
+ */
 export type SaslMechanism = "plain" | "scram-sha-256" | "scram-sha-512"
 
 /**
@@ -38,6 +42,9 @@ export type LogLevel = "nothing" | "error" | "warn" | "info" | "debug"
 export type PropertyValue = string | number | boolean
 
 /**
+ * The connection settings of both confluent drivers: the brokers, TLS, SASL, timeouts, the
+ * log level and further librdkafka properties. Only `brokers` is required.
+ *
  * @example
  * ```ts
  * import * as ConfluentDriver from "@sluice/confluent/ConfluentDriver"
@@ -100,7 +107,11 @@ export interface Resolved {
   readonly librdkafka: Readonly<Record<string, PropertyValue>>
 }
 
-/** @since 0.1.0 */
+/**
+ * Applies `defaults` to what a `ConfluentConfig` leaves out.
+ *
+ * @since 0.1.0
+ */
 export const resolve = (config: ConfluentConfig): Resolved => ({
   brokers: config.brokers,
   clientId: config.clientId ?? defaults.clientId,

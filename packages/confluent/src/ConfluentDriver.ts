@@ -102,7 +102,12 @@ export interface ConsumerOptions {
   readonly readUncommitted?: boolean | undefined
 }
 
-/** @since 0.1.0 */
+/**
+ * The defaults fill what `ConsumerOptions` leaves out: the classic protocol with
+ * `cooperative-sticky`, `read_committed`, no topic creation on subscribe.
+ *
+ * @since 0.1.0
+ */
 export const consumerDefaults = {
   groupProtocol: "classic" as GroupProtocol,
   assignor: "cooperative-sticky" as Assignor,
@@ -205,6 +210,9 @@ export const make = (
   })
 
 /**
+ * The `ConsumerDriver` from connection settings and consumer options; building the layer
+ * fails with a `SettingsError` when `make` does.
+ *
  * @since 0.1.0
  */
 export const layer = (

@@ -34,6 +34,8 @@ import * as Properties from "./internal/properties.js"
 import { toBuffer, toHeaders } from "./internal/records.js"
 
 /**
+ * Producer settings beyond the connection's.
+ *
  * @since 0.1.0
  */
 export interface ProducerOptions {
@@ -178,6 +180,9 @@ export const make = (
   })
 
 /**
+ * The `ProducerDriver` from connection settings, connected for the layer's lifetime (see
+ * `make`).
+ *
  * @since 0.1.0
  */
 export const layer = (

@@ -1,7 +1,32 @@
 /**
+ * Sluice on Confluent's librdkafka client (`@confluentinc/kafka-javascript`): the consumer
+ * driver (classic eager or cooperative rebalancing, KIP-848, static membership), the
+ * producer driver, their shared connection settings and the error translation.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * The connection settings both drivers share, with defaults and a reader for `KAFKA_*`.
+ *
  * @since 0.1.0
  */
 export * as ConfluentConfig from "./ConfluentConfig.js"
+/**
+ * The `ConsumerDriver` on librdkafka.
+ *
+ * @since 0.1.0
+ */
 export * as ConfluentDriver from "./ConfluentDriver.js"
+/**
+ * The translation of librdkafka's errors into the port's `KafkaError`.
+ *
+ * @since 0.1.0
+ */
 export * as ConfluentError from "./ConfluentError.js"
+/**
+ * The `ProducerDriver` on librdkafka: idempotent, acknowledged by all in-sync replicas.
+ *
+ * @since 0.1.0
+ */
 export * as ConfluentProducer from "./ConfluentProducer.js"

@@ -96,6 +96,10 @@ export const nullable = <A>(codec: Codec<A>): Codec<A | null> => ({
  *
  * @example
  * ```ts
+ * import * as Codec from "@sluice/core/Codec"
+ * import * as Topic from "@sluice/core/Topic"
+ * import * as Schema from "effect/Schema"
+ *
  * const Order = Schema.Struct({ id: Schema.String, amount: Schema.Number })
  * const orders = Topic.make({ name: "orders", value: Codec.json(Order) })
  * ```

@@ -9,7 +9,12 @@ import type { OffsetAndMetadata } from "./ConsumerDriver.js"
 import type { KafkaError } from "./KafkaError.js"
 import type { TopicPartition } from "./TopicPartition.js"
 
-/** @since 0.1.0 */
+/**
+ * One diagnostic event, tagged by what happened: a partition assigned, revoked or lost, a
+ * commit made or failed, a partition's fetching paused or resumed.
+ *
+ * @since 0.1.0
+ */
 export type ConsumerEvent = Data.TaggedEnum<{
   /** A rebalance gave these partitions to this member; their workers are running. */
   Assigned: { readonly memberId: string | undefined; readonly partitions: ReadonlyArray<TopicPartition> }
@@ -35,5 +40,9 @@ export type ConsumerEvent = Data.TaggedEnum<{
   Resumed: { readonly partition: TopicPartition; readonly buffered: number }
 }>
 
-/** @since 0.1.0 */
+/**
+ * Constructors (`ConsumerEvent.Assigned({ ... })`), `$is` and `$match` for the events.
+ *
+ * @since 0.1.0
+ */
 export const ConsumerEvent = Data.taggedEnum<ConsumerEvent>()

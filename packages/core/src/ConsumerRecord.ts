@@ -51,7 +51,11 @@ export interface ConsumerRecord<K = Uint8Array | null, V = Uint8Array | null> {
   readonly raw: RawRecord
 }
 
-/** @since 0.1.0 */
+/**
+ * The empty, frozen header list, shared by records that carry no headers.
+ *
+ * @since 0.1.0
+ */
 export const noHeaders: ReadonlyArray<Header> = Object.freeze([])
 
 /**
@@ -70,13 +74,21 @@ export const fromRaw = (raw: RawRecord): ConsumerRecord => ({
   raw
 })
 
-/** @since 0.1.0 */
+/**
+ * The topic-partition a record (raw or typed) belongs to.
+ *
+ * @since 0.1.0
+ */
 export const topicPartition = (record: { readonly topic: string; readonly partition: number }): TopicPartition => ({
   topic: record.topic,
   partition: record.partition
 })
 
-/** Reads a header as UTF-8 (the first one of that key). @since 0.1.0 */
+/**
+ * Reads a header as UTF-8 (the first one of that key).
+ *
+ * @since 0.1.0
+ */
 export const headerString = (headers: ReadonlyArray<Header>, key: string): string | undefined => {
   for (const header of headers) {
     if (header.key === key) return header.value === null ? undefined : new TextDecoder().decode(header.value)

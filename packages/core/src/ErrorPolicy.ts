@@ -110,7 +110,11 @@ export const deadLetter = (topic: string): DeadLetter<Producer> => ({ _tag: "Dea
  *
  * @example
  * ```ts
- * ErrorPolicy.retry(
+ * import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
+ * import * as Schedule from "effect/Schedule"
+ *
+ * // Five more attempts with jittered exponential back-off, then a dead letter.
+ * const policy = ErrorPolicy.retry(
  *   Schedule.exponential("100 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(5))),
  *   ErrorPolicy.deadLetter("orders.dlq")
  * )
@@ -135,7 +139,17 @@ export const match = <E, R>(choose: (error: E) => ErrorPolicy<E, R>): Choose<E, 
  *
  * @example
  * ```ts
- * ErrorPolicy.byTag<DecodeError | PaymentDeclined>()({ DecodeError: ErrorPolicy.deadLetter("dlq") }, ErrorPolicy.skip)
+ * import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
+ * import type * as Topic from "@sluice/core/Topic"
+ * import * as Data from "effect/Data"
+ *
+ * class PaymentDeclined extends Data.TaggedError("PaymentDeclined")<{ readonly orderId: string }> {}
+ *
+ * // Undecodable records go to a dead-letter topic; a declined payment is skipped.
+ * const policy = ErrorPolicy.byTag<Topic.DecodeError | PaymentDeclined>()(
+ *   { DecodeError: ErrorPolicy.deadLetter("orders.dlq") },
+ *   ErrorPolicy.skip
+ * )
  * ```
  *
  * @since 0.1.0

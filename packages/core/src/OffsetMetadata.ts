@@ -17,10 +17,18 @@ import * as Encoding from "effect/Encoding"
 
 const PREFIX = "sluice:1:"
 
-/** The broker's default limit on commit metadata. @since 0.1.0 */
+/**
+ * The broker's default limit on commit metadata.
+ *
+ * @since 0.1.0
+ */
 export const maxBytes = 4096
 
-/** The widest window whose bitset encoding always fits in `maxBytes`. @since 0.1.0 */
+/**
+ * The widest window whose bitset encoding always fits in `maxBytes`.
+ *
+ * @since 0.1.0
+ */
 export const maxEncodableWindow = Math.floor(((maxBytes - PREFIX.length - 2) * 3) / 4) * 8
 
 const pushVarint = (out: Array<number>, value: number): void => {

@@ -16,7 +16,12 @@
 const PENDING = 0
 const FINISHED = 1
 
-/** @since 0.1.0 */
+/**
+ * The received offsets of one partition and which of them are finished; `frontier()` is the
+ * offset a commit may name. A mutable object: each assigned partition's worker has its own.
+ *
+ * @since 0.1.0
+ */
 export class OffsetTracker {
   /** Received offsets, ascending, from `head` on; the ones before `head` are finished and dropped. */
   private offsets: Array<number> = []
@@ -28,6 +33,8 @@ export class OffsetTracker {
   /**
    * Registers a received offset. Offsets must arrive in increasing order; a repeated or
    * older offset (a driver re-delivering after a seek) is ignored and reported as `false`.
+   *
+   * @since 0.1.0
    */
   receive(offset: number): boolean {
     if (offset <= this.lastReceived) return false
@@ -40,6 +47,8 @@ export class OffsetTracker {
   /**
    * Marks a received offset finished (handled, or settled by the error policy). Returns
    * `false` for an offset that is unknown or already finished.
+   *
+   * @since 0.1.0
    */
   finish(offset: number): boolean {
     const head = this.head
@@ -68,23 +77,39 @@ export class OffsetTracker {
     return true
   }
 
-  /** The offset a commit may name, or `undefined` before anything was received. */
+  /**
+   * The offset a commit may name, or `undefined` before anything was received.
+   *
+   * @since 0.1.0
+   */
   frontier(): number | undefined {
     if (this.head < this.offsets.length) return this.offsets[this.head]
     return this.lastReceived < 0 ? undefined : this.lastReceived + 1
   }
 
-  /** Received offsets not finished yet (buffered, in flight or dropped). */
+  /**
+   * Received offsets not finished yet (buffered, in flight or dropped).
+   *
+   * @since 0.1.0
+   */
   unfinished(): number {
     return this.offsets.length - this.head - this.finishedAbove
   }
 
-  /** The highest offset received, or -1. */
+  /**
+   * The highest offset received, or -1.
+   *
+   * @since 0.1.0
+   */
   highestReceived(): number {
     return this.lastReceived
   }
 
-  /** Finished offsets above the frontier, ascending (what a restart need not redo). */
+  /**
+   * Finished offsets above the frontier, ascending (what a restart need not redo).
+   *
+   * @since 0.1.0
+   */
   finishedAboveFrontier(): Array<number> {
     const out: Array<number> = []
     if (this.finishedAbove === 0) return out
@@ -94,12 +119,17 @@ export class OffsetTracker {
     return out
   }
 
-  /** Offsets between the frontier and the highest received, inclusive: the window. */
+  /**
+   * Offsets between the frontier and the highest received, inclusive: the window.
+   *
+   * @since 0.1.0
+   */
   window(): number {
     const frontier = this.frontier()
     return frontier === undefined ? 0 : Math.max(0, this.lastReceived - frontier + 1)
   }
 
+  /** @internal */
   private search(offset: number): number {
     let lo = this.head
     let hi = this.offsets.length - 1
@@ -113,7 +143,11 @@ export class OffsetTracker {
     return -1
   }
 
-  /** Drops the finished prefix once it is both large and most of the arrays. */
+  /**
+   * Drops the finished prefix once it is both large and most of the arrays.
+   *
+   * @internal
+   */
   private compact(): void {
     const head = this.head
     if (head < 1024 || head * 2 < this.offsets.length) return
@@ -123,5 +157,9 @@ export class OffsetTracker {
   }
 }
 
-/** @since 0.1.0 */
+/**
+ * A tracker with nothing received.
+ *
+ * @since 0.1.0
+ */
 export const make = (): OffsetTracker => new OffsetTracker()

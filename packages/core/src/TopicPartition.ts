@@ -5,7 +5,11 @@
  * @since 0.1.0
  */
 
-/** @since 0.1.0 */
+/**
+ * A topic's name and a partition number.
+ *
+ * @since 0.1.0
+ */
 export interface TopicPartition {
   readonly topic: string
   readonly partition: number
@@ -26,20 +30,36 @@ export const make = (topic: string, partition: number): TopicPartition => ({ top
  */
 export const key = (tp: TopicPartition): string => `${tp.topic}|${tp.partition}`
 
-/** @since 0.1.0 */
+/**
+ * The topic-partition a `key` was made from.
+ *
+ * @since 0.1.0
+ */
 export const fromKey = (key: string): TopicPartition => {
   const at = key.lastIndexOf("|")
   return { topic: key.slice(0, at), partition: Number(key.slice(at + 1)) }
 }
 
-/** @since 0.1.0 */
+/**
+ * Whether two values name the same topic-partition.
+ *
+ * @since 0.1.0
+ */
 export const equals = (a: TopicPartition, b: TopicPartition): boolean =>
   a.topic === b.topic && a.partition === b.partition
 
-/** @since 0.1.0 */
+/**
+ * `topic-partition`, the way Kafka's tools and logs write it.
+ *
+ * @since 0.1.0
+ */
 export const format = (tp: TopicPartition): string => `${tp.topic}-${tp.partition}`
 
-/** Sorts by topic, then partition: a stable order for logs and commits. @since 0.1.0 */
+/**
+ * Sorts by topic, then partition: a stable order for logs and commits.
+ *
+ * @since 0.1.0
+ */
 export const order = (a: TopicPartition, b: TopicPartition): number =>
   a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition
 

@@ -8,16 +8,28 @@
  *
  * @example
  * ```ts
+ * import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
+ * import * as Pipeline from "@sluice/core/Pipeline"
+ * import * as Topic from "@sluice/core/Topic"
  * import * as HandlerFaults from "@sluice/testkit/HandlerFaults"
- *
+ * import * as Effect from "effect/Effect"
  * import { pipe } from "effect/Function"
+ * import * as Schedule from "effect/Schedule"
  *
- * const handler = pipe(
- *   (record: ConsumerRecord) => save(record),
- *   HandlerFaults.failTimes(2),          // every record fails twice, then succeeds
- *   HandlerFaults.hang([7]),             // offset 7 never completes (until interrupted)
- *   HandlerFaults.slow("50 millis")
- * )
+ * const orders = Topic.make({ name: "orders" })
+ * const save = (record: Topic.RecordOf<typeof orders>) => Effect.log(`saved ${record.offset}`)
+ *
+ * // The pipeline under test, its handler with faults: does the retry policy carry it through?
+ * const billing = Pipeline.make({
+ *   topic: orders,
+ *   handler: pipe(
+ *     save,
+ *     HandlerFaults.failTimes(2), // every record fails twice, then succeeds
+ *     HandlerFaults.hang([7]), // offset 7 never completes (until interrupted)
+ *     HandlerFaults.slow("50 millis")
+ *   ),
+ *   policy: ErrorPolicy.retry(Schedule.recurs(2))
+ * })
  * ```
  *
  * @since 0.1.0
@@ -41,7 +53,11 @@ export interface RecordLike {
   readonly offset: number
 }
 
-/** @since 0.1.0 */
+/**
+ * The handler shape the combinators wrap: a record in, an effect out.
+ *
+ * @since 0.1.0
+ */
 export type Handler<In, E, R> = (record: In) => Effect.Effect<void, E, R>
 
 /**

@@ -8,11 +8,36 @@
  *
  * @example
  * ```ts
- * const probe = yield* HandlerProbe.make({ groupId: "billing" })
- * const handler = probe.wrap((record: ConsumerRecord) => save(record))
- * // … run the consumer with `handler`, then:
- * yield* probe.awaitSucceeded(1000)
- * expect(yield* probe.duplicates).toEqual([])
+ * import { expect, it } from "@effect/vitest"
+ * import * as Pipeline from "@sluice/core/Pipeline"
+ * import * as ProcessingMode from "@sluice/core/ProcessingMode"
+ * import * as Topic from "@sluice/core/Topic"
+ * import * as HandlerProbe from "@sluice/testkit/HandlerProbe"
+ * import * as MemoryKafka from "@sluice/testkit/MemoryKafka"
+ * import * as TestHelpers from "@sluice/testkit/TestHelpers"
+ * import * as Effect from "effect/Effect"
+ * import * as Fiber from "effect/Fiber"
+ *
+ * const orders = Topic.make({ name: "orders" })
+ *
+ * it.live("keyed mode handles every record once, in order per key", () =>
+ *   Effect.gen(function* () {
+ *     const kafka = yield* MemoryKafka.MemoryKafka
+ *     yield* kafka.createTopic("orders", 2)
+ *     yield* kafka.produce(TestHelpers.numberedRecords("orders", 2, 100))
+ *     const probe = yield* HandlerProbe.make({ groupId: "billing" })
+ *     const billing = Pipeline.make({
+ *       topic: orders,
+ *       mode: ProcessingMode.keyed({ concurrency: 8 }),
+ *       handler: probe.wrap((_: Topic.RecordOf<typeof orders>) => Effect.sleep("1 millis"))
+ *     })
+ *     const fiber = yield* Effect.fork(Pipeline.run(billing))
+ *     yield* probe.awaitSucceeded(100)
+ *     yield* Fiber.interrupt(fiber)
+ *     expect(yield* probe.duplicates).toEqual([])
+ *     expect(yield* probe.orderViolations("key")).toEqual([])
+ *   }).pipe(Effect.provide(MemoryKafka.layerClient({ groupId: "billing" })))
+ * )
  * ```
  *
  * @since 0.1.0
@@ -55,7 +80,11 @@ export interface ProbeEntry {
   readonly outcome: Outcome
 }
 
-/** @since 0.1.0 */
+/**
+ * A record that more than one call handled successfully.
+ *
+ * @since 0.1.0
+ */
 export interface Duplicate {
   readonly topic: string
   readonly partition: number
@@ -75,7 +104,11 @@ export interface OrderViolation {
   readonly later: ProbeEntry
 }
 
-/** @since 0.1.0 */
+/**
+ * A probe: `wrap` observes a handler; the rest reads and awaits what the calls did.
+ *
+ * @since 0.1.0
+ */
 export interface HandlerProbe {
   /** The handler, observed. Wrap once and use the result for every record. */
   readonly wrap: <In extends RecordLike, A, E, R>(

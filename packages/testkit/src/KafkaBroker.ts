@@ -11,10 +11,23 @@
  *
  * @example
  * ```ts
- * // a vitest file: skipped with one line locally when no broker can be had, failed under CI=true
+ * import { describe, expect, it } from "@effect/vitest"
+ * import * as Admin from "@sluice/core/Admin"
+ * import * as KafkaJsAdmin from "@sluice/kafkajs/KafkaJsAdmin"
+ * import { brokerForTests } from "@sluice/testkit/KafkaBroker"
+ * import * as Effect from "effect/Effect"
+ *
+ * // A vitest file: skipped with one line locally when no broker can be had, failed under CI=true.
  * const broker = await brokerForTests()
- * describe.skipIf(broker === undefined)("kafkajs driver", () => {
- *   it.scopedLive("G1 …", () => program.pipe(Effect.provideService(KafkaBroker, broker!)))
+ *
+ * describe.skipIf(broker === undefined)("on a real broker", () => {
+ *   it.live("creates a topic", () =>
+ *     Effect.gen(function* () {
+ *       const admin = yield* Admin.Admin
+ *       yield* admin.createTopics([{ name: "orders", partitions: 2 }], { ifNotExists: true })
+ *       expect(yield* admin.listTopics).toContain("orders")
+ *     }).pipe(Effect.provide(KafkaJsAdmin.layer({ brokers: [...broker!.brokers] })))
+ *   )
  * })
  * ```
  *
@@ -252,10 +265,15 @@ const resolve: Effect.Effect<BrokerInfo, BrokerUnavailable, Scope.Scope> = Effec
  *
  * @example
  * ```ts
+ * import { KafkaBroker } from "@sluice/testkit/KafkaBroker"
+ * import * as Effect from "effect/Effect"
+ *
  * const program = Effect.gen(function* () {
- *   const { brokers } = yield* KafkaBroker
- *   // new Kafka({ brokers: [...brokers] }) …
+ *   const { brokers, source } = yield* KafkaBroker
+ *   yield* Effect.log(`testing against ${brokers.join(",")} (${source})`)
  * })
+ *
+ * // Finds a broker (or starts one), runs the program, stops a container it started.
  * Effect.runPromise(program.pipe(Effect.provide(KafkaBroker.layer)))
  * ```
  *
@@ -313,8 +331,16 @@ let warned = false
  *
  * @example
  * ```ts
+ * import { describe, expect, it } from "@effect/vitest"
+ * import { brokerForTests } from "@sluice/testkit/KafkaBroker"
+ *
  * const broker = await brokerForTests()
- * describe.skipIf(broker === undefined)("smoke", () => { … broker!.brokers … })
+ *
+ * describe.skipIf(broker === undefined)("smoke", () => {
+ *   it("has a bootstrap address", () => {
+ *     expect(broker!.brokers.length).toBeGreaterThan(0)
+ *   })
+ * })
  * ```
  *
  * @since 0.1.0

@@ -24,16 +24,28 @@
  *
  * @example
  * ```ts
+ * import { expect, it } from "@effect/vitest"
+ * import * as Consumer from "@sluice/core/Consumer"
+ * import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
  * import * as MemoryKafka from "@sluice/testkit/MemoryKafka"
+ * import * as Effect from "effect/Effect"
+ * import * as TestClock from "effect/TestClock"
  *
- * it.effect("survives a crash", () =>
+ * it.scoped("a crashed member's partitions go to the other member after its session timeout", () =>
  *   Effect.gen(function* () {
  *     const kafka = yield* MemoryKafka.MemoryKafka
  *     yield* kafka.createTopic("orders", 4)
- *     // … start consumers, then:
- *     const group = yield* kafka.awaitStable("billing")
- *     yield* kafka.faults.crash(group.members[0]!.memberId)
- *     yield* TestClock.adjust("30 seconds")
+ *     const settings = yield* ConsumerSettings.make({ groupId: "billing", sessionTimeout: "10 seconds" })
+ *     for (const _ of [1, 2]) {
+ *       const consumer = yield* Consumer.make(settings)
+ *       yield* Effect.forkScoped(consumer.run({ topics: ["orders"], handler: () => Effect.void }))
+ *     }
+ *     const before = yield* kafka.awaitStable("billing")
+ *     yield* kafka.faults.crash(before.members[0]!.memberId)
+ *     yield* TestClock.adjust("10 seconds")
+ *     const after = yield* kafka.awaitStable("billing")
+ *     expect(after.members.map((m) => m.memberId)).toEqual([before.members[1]!.memberId])
+ *     expect(after.members[0]!.assigned).toHaveLength(4)
  *   }).pipe(Effect.provide(MemoryKafka.layer({ seed: 42 })))
  * )
  * ```

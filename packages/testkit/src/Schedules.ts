@@ -12,19 +12,22 @@
  *
  * @example
  * ```ts
+ * import { expect, it } from "@effect/vitest"
  * import * as Schedules from "@sluice/testkit/Schedules"
  *
- * const outcome = Schedules.run({
- *   config: { ...Schedules.defaultConfig, mode: "keyed", seed: 7 },
- *   steps: [
- *     { _tag: "Join" },
- *     { _tag: "Produce", count: 20 },
- *     { _tag: "Join" },
- *     { _tag: "Crash", member: 0 },
- *     { _tag: "Advance", millis: 7000 }
- *   ]
+ * it("a crash during keyed consumption breaks no guarantee", () => {
+ *   const outcome = Schedules.run({
+ *     config: { ...Schedules.defaultConfig, mode: "keyed", seed: 7 },
+ *     steps: [
+ *       { _tag: "Join" },
+ *       { _tag: "Produce", count: 20 },
+ *       { _tag: "Join" },
+ *       { _tag: "Crash", member: 0 },
+ *       { _tag: "Advance", millis: 7000 }
+ *     ]
+ *   })
+ *   expect(outcome.violations).toEqual([])
  * })
- * expect(outcome.violations).toEqual([])
  * ```
  *
  * @since 0.1.0
@@ -45,7 +48,15 @@ import { type Call, Checker, type MemberView, type Violation } from "./internal/
 import { Livelock, VirtualRuntime } from "./internal/schedules/simulator.js"
 import * as MemoryKafka from "./MemoryKafka.js"
 
-export type { Violation } from "./internal/schedules/checker.js"
+export type {
+  /**
+   * A guarantee a run broke: which one (G1–G8, or `cluster` for the simulated cluster's own
+   * invariants), after which step, at what simulated time, and what was seen.
+   *
+   * @since 0.1.0
+   */
+  Violation
+} from "./internal/schedules/checker.js"
 
 // -----------------------------------------------------------------------------------------
 // Schedules
@@ -114,13 +125,22 @@ export type Step =
   | { readonly _tag: "Flaky"; readonly count: number; readonly failures: number }
   | { readonly _tag: "Advance"; readonly millis: number }
 
-/** @since 0.1.0 */
+/**
+ * A schedule: the group's set-up and the steps to drive it through.
+ *
+ * @since 0.1.0
+ */
 export interface FaultSchedule {
   readonly config: Config
   readonly steps: ReadonlyArray<Step>
 }
 
-/** @since 0.1.0 */
+/**
+ * A small group to start from: 2 partitions, 3 keys, `partition` mode, eager `range`,
+ * draining revocations.
+ *
+ * @since 0.1.0
+ */
 export const defaultConfig: Config = {
   seed: 1,
   mode: "partition",
@@ -155,7 +175,11 @@ export const timings = {
   catchUp: 300_000
 } as const
 
-/** @since 0.1.0 */
+/**
+ * What a run did: records, members, handler calls, commits, and what the run cost.
+ *
+ * @since 0.1.0
+ */
 export interface Stats {
   readonly produced: number
   readonly members: number
@@ -172,7 +196,12 @@ export interface Stats {
   readonly tasks: number
 }
 
-/** @since 0.1.0 */
+/**
+ * The result of `run`: the guarantees broken (none, when the engine is right), the run's
+ * statistics and, when asked for, its trace.
+ *
+ * @since 0.1.0
+ */
 export interface Outcome {
   readonly violations: ReadonlyArray<Violation>
   readonly stats: Stats

@@ -7,13 +7,23 @@
  *
  * @example
  * ```ts
+ * import { expect, it } from "@effect/vitest"
+ * import * as MemoryKafka from "@sluice/testkit/MemoryKafka"
  * import * as TestHelpers from "@sluice/testkit/TestHelpers"
+ * import * as Effect from "effect/Effect"
+ * import * as Fiber from "effect/Fiber"
  *
- * const { groupId, topic } = yield* TestHelpers.freshTopic("orders", 2, 100)
- * const probe: Array<TestHelpers.Handled> = []
- * const member = yield* TestHelpers.startMember({ name: "a", groupId, topic, probe })
- * yield* TestHelpers.eventually(() => TestHelpers.coverage(probe).distinct === 100, "every record")
- * yield* Fiber.interrupt(member.fiber)
+ * // The live clock: `eventually` polls on the host's clock, as it must on a real broker.
+ * it.live("one member handles every record once", () =>
+ *   Effect.gen(function* () {
+ *     const { groupId, topic } = yield* TestHelpers.freshTopic("orders", 2, 100)
+ *     const probe: Array<TestHelpers.Handled> = []
+ *     const member = yield* TestHelpers.startMember({ name: "a", groupId, topic, probe })
+ *     yield* TestHelpers.eventually(() => TestHelpers.coverage(probe).distinct === 100, "every record")
+ *     yield* Fiber.interrupt(member.fiber)
+ *     expect(TestHelpers.coverage(probe).duplicates).toBe(0)
+ *   }).pipe(Effect.provide(MemoryKafka.layer({ seed: 1 })))
+ * )
  * ```
  *
  * @since 0.2.0
@@ -242,10 +252,33 @@ export interface InFlight {
  *
  * @example
  * ```ts
- * const inFlight = TestHelpers.inFlight()
- * const member = yield* TestHelpers.startMember({ …, handler: inFlight.count(() => Effect.sleep("2 millis")) })
- * // … then:
- * expect(inFlight.max).toBeLessThanOrEqual(16)
+ * import { expect, it } from "@effect/vitest"
+ * import * as ProcessingMode from "@sluice/core/ProcessingMode"
+ * import * as MemoryKafka from "@sluice/testkit/MemoryKafka"
+ * import * as TestHelpers from "@sluice/testkit/TestHelpers"
+ * import * as Effect from "effect/Effect"
+ * import * as Fiber from "effect/Fiber"
+ *
+ * // The concurrency bounds each partition: one partition here.
+ * it.live("keyed mode runs at most 16 calls at once (G6)", () =>
+ *   Effect.gen(function* () {
+ *     const { groupId, topic } = yield* TestHelpers.freshTopic("clicks", 1, 200)
+ *     const probe: Array<TestHelpers.Handled> = []
+ *     const inFlight = TestHelpers.inFlight()
+ *     const member = yield* TestHelpers.startMember({
+ *       name: "a",
+ *       groupId,
+ *       topic,
+ *       probe,
+ *       mode: ProcessingMode.keyed({ concurrency: 16 }),
+ *       handler: inFlight.count(() => Effect.sleep("2 millis"))
+ *     })
+ *     yield* TestHelpers.eventually(() => TestHelpers.coverage(probe).distinct === 200, "every record")
+ *     yield* Fiber.interrupt(member.fiber)
+ *     expect(inFlight.max).toBeLessThanOrEqual(16)
+ *     expect(inFlight.max).toBeGreaterThan(1)
+ *   }).pipe(Effect.provide(MemoryKafka.layer({ seed: 1 })))
+ * )
  * ```
  *
  * @since 0.2.0
