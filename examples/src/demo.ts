@@ -10,18 +10,18 @@
  * By default everything runs in memory (the simulated cluster of `@sluice/testkit`); with
  * `KAFKA_BROKERS=host:port` the same pipeline runs against that broker through kafkajs.
  */
+import * as Admin from "@sluice/core/Admin"
 import * as Codec from "@sluice/core/Codec"
 import * as Consumer from "@sluice/core/Consumer"
+import type { ConsumerDriver } from "@sluice/core/ConsumerDriver"
 import type { ConsumerEvent } from "@sluice/core/ConsumerEvent"
 import { headerString } from "@sluice/core/ConsumerRecord"
 import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
 import * as Pipeline from "@sluice/core/Pipeline"
 import * as Producer from "@sluice/core/Producer"
 import * as Topic from "@sluice/core/Topic"
-import * as KafkaJsDriver from "@sluice/kafkajs/KafkaJsDriver"
-import * as KafkaJsProducer from "@sluice/kafkajs/KafkaJsProducer"
+import * as KafkaJs from "@sluice/kafkajs/KafkaJs"
 import * as MemoryKafka from "@sluice/testkit/MemoryKafka"
-import { TestCluster } from "@sluice/testkit/TestCluster"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -32,8 +32,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-// The kafkajs TestCluster is a test helper of the driver, not part of any published package.
-import * as KafkaJsTestCluster from "../../packages/kafkajs/test/KafkaJsTestCluster.js"
+import * as Stream from "effect/Stream"
 
 const RECORDS = Number(process.env.DEMO_RECORDS ?? 20_000)
 const POISON = 12
@@ -179,15 +178,47 @@ const render = (committed: ReadonlyMap<number, number>, final = false): void => 
 
 const say = (text: string) => Effect.sync(() => (tty ? undefined : console.log(text)))
 
+/** The group's committed offsets of the topic, by partition (none before its first commit). */
+const committedOffsets = (admin: Admin.AdminService) =>
+  admin.describeGroup(groupId).pipe(
+    Effect.map(
+      (group) =>
+        new Map(
+          group.offsets
+            .filter((o) => o.topic === topicName && o.committed !== undefined)
+            .map((o) => [o.partition, o.committed!])
+        )
+    ),
+    Effect.catchIf(
+      (error) => error.reason === "UnknownGroup",
+      () => Effect.succeed(new Map<number, number>())
+    )
+  )
+
+/** The source (partition:offset) of each of the first `count` dead letters, read by a group of its own. */
+const deadLetterSources = (count: number) =>
+  Consumer.stream(Topic.make({ name: dlqName })).pipe(
+    Stream.take(count),
+    Stream.map(
+      (letter) =>
+        `${headerString(letter.record.headers, Pipeline.deadLetterHeaders.partition)}:${headerString(letter.record.headers, Pipeline.deadLetterHeaders.offset)}`
+    ),
+    Stream.runCollect,
+    Effect.provide(Consumer.layer({ groupId: `${groupId}-dlq`, clientId: "demo-dlq" }))
+  )
+
 const program = Effect.gen(function* () {
-  const cluster = yield* TestCluster
+  const admin = yield* Admin.Admin
+  const producer = yield* Producer.Producer
   const memory = yield* Effect.serviceOption(MemoryKafka.MemoryKafka)
   console.log(
     `Sluice demo on ${onBroker ? `the broker at ${brokers!.join(",")} (kafkajs)` : "the simulated cluster"}: ` +
       `${RECORDS} orders + ${POISON} undecodable records, ${PARTITIONS} partitions, 3 consumers in group ${groupId}`
   )
-  yield* cluster.createTopic(topicName, PARTITIONS)
-  yield* cluster.createTopic(dlqName, 1)
+  yield* admin.createTopics([
+    { name: topicName, partitions: PARTITIONS },
+    { name: dlqName, partitions: 1 }
+  ])
   const encoder = new TextEncoder()
   const poisonEvery = Math.floor(RECORDS / POISON)
   for (let from = 0; from < RECORDS; from += 2000) {
@@ -203,16 +234,17 @@ const program = Effect.gen(function* () {
         batch.push({ topic: topicName, partition: i % PARTITIONS, key: null, value: encoder.encode("{oops") })
       }
     }
-    yield* cluster.produce(batch)
+    yield* producer.sendRaw(batch)
   }
-  const ends = yield* cluster.endOffsets(topicName)
+  const [described] = yield* admin.describeTopics([topicName])
+  const ends = new Map(described!.partitions.map((p) => [p.partition, p.endOffset]))
   const produced = [...ends.values()].reduce((a, b) => a + b, 0)
 
   let committed: ReadonlyMap<number, number> = new Map()
   const progress = yield* Effect.fork(
     Effect.forever(
       Effect.zipRight(
-        Effect.flatMap(cluster.committed(groupId, topicName), (c) =>
+        Effect.flatMap(committedOffsets(admin), (c) =>
           Effect.sync(() => {
             committed = c
             render(c)
@@ -253,21 +285,17 @@ const program = Effect.gen(function* () {
   // Wait until every partition's committed offset reached its end.
   const dlqEnd = yield* Effect.gen(function* () {
     for (;;) {
-      const c2 = yield* cluster.committed(groupId, topicName)
+      const c2 = yield* committedOffsets(admin)
       committed = c2
       if ([...ends].every(([p, end]) => (c2.get(p) ?? 0) >= end)) break
       yield* Effect.sleep("50 millis")
     }
     // A dead letter written twice (its member crashed before committing past it) names the
     // same source record: count sources, not letters.
-    const letters = yield* cluster.readAll(dlqName)
-    const sources = new Set(
-      letters.map(
-        (l) =>
-          `${headerString(l.headers, Pipeline.deadLetterHeaders.partition)}:${headerString(l.headers, Pipeline.deadLetterHeaders.offset)}`
-      )
-    )
-    return { letters: letters.length, sources: sources.size }
+    const [dlq] = yield* admin.describeTopics([dlqName])
+    const letters = dlq!.partitions.reduce((sum, p) => sum + p.endOffset, 0)
+    const sources = new Set(yield* deadLetterSources(letters))
+    return { letters, sources: sources.size }
   })
   yield* Fiber.interrupt(c.fiber)
   yield* Fiber.interrupt(progress)
@@ -284,12 +312,9 @@ const program = Effect.gen(function* () {
   if (lost !== 0) process.exitCode = 1
 })
 
-const layers = onBroker
-  ? Layer.mergeAll(
-      KafkaJsDriver.layer({ brokers: brokers!, logLevel: "error" }),
-      KafkaJsTestCluster.layer(brokers!),
-      Producer.layer.pipe(Layer.provideMerge(KafkaJsProducer.layer({ brokers: brokers!, logLevel: "error" })))
-    )
+// kafkajs on a broker (connection settings and the group in one layer), or the simulated cluster.
+const layers: Layer.Layer<Admin.Admin | Producer.Producer | ConsumerDriver, unknown> = onBroker
+  ? KafkaJs.layer({ brokers: brokers!, groupId, logLevel: "error" })
   : Producer.layer.pipe(Layer.provideMerge(MemoryKafka.layer({ seed: 7 })))
 
 // Commit failures of the crashed member are expected here; keep the display readable.
