@@ -6,6 +6,7 @@
 import * as Codec from "@sluice/core/Codec"
 import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
 import * as Pipeline from "@sluice/core/Pipeline"
+import * as ProcessingMode from "@sluice/core/ProcessingMode"
 import * as Producer from "@sluice/core/Producer"
 import * as Topic from "@sluice/core/Topic"
 import * as Effect from "effect/Effect"
@@ -21,6 +22,8 @@ export const billing = (charge: (record: Topic.RecordOf<typeof orders>) => Effec
   Pipeline.make({
     topic: orders,
     handler: charge,
+    // Up to 16 orders of a partition at once, one at a time per key (customer).
+    mode: ProcessingMode.keyed({ concurrency: 16 }),
     policy: ErrorPolicy.retry(
       Schedule.exponential("100 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(5))),
       ErrorPolicy.deadLetter(`${orders.name}.dlq`)
