@@ -91,8 +91,9 @@ describe.skipIf(broker === undefined)("kafkajs admin on a real broker", () => {
         const kafka = makeKafka(resolved, "sluice-test-admin", yield* Effect.runtime<never>())
         const client = kafka.admin()
         yield* Effect.acquireRelease(
-          Effect.promise(() => client.connect()),
-          () => Effect.promise(() => client.disconnect())
+          Effect.tryPromise(() => client.connect()),
+          // A failed disconnect after the test must not hide the test's own outcome.
+          () => Effect.tryPromise(() => client.disconnect()).pipe(Effect.ignore)
         )
         const error = yield* Effect.flip(
           primitives(kafka, client, resolved).commitOffsets(groupId, [{ topic, partition: 0, offset: 0 }])
