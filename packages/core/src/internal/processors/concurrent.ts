@@ -13,7 +13,6 @@
  */
 import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type { RawRecord } from "../../ConsumerRecord.js"
 import type { Processor } from "../flow.js"
@@ -100,49 +99,68 @@ export const concurrent =
           return following
         }
 
+        const resume = Effect.suspend(() => flow.resume())
+
+        // A lane is a loop of effects rather than `Effect.gen`, as in `sequential.ts` (a
+        // generator step per record costs more than a no-op handler): each step returns the
+        // next, and the continuations are made once per lane, not per record.
         const lane: Effect.Effect<void, never, R> = Effect.suspend(() => {
           let running = false
-          return Effect.gen(function* () {
-            let carried: RawRecord | undefined
-            let carriedKey: string | undefined
-            while (worker.state === "running" && !failed) {
-              let record = carried
-              let key = carriedKey
-              carried = undefined
-              if (record === undefined) {
-                record = nextRecord()
-                key = takenKey
-              }
-              if (record === undefined) {
-                // Close, then look again: nothing can slip in between (one thread), so a record
-                // that arrives after this look opens the latch for us.
-                worker.wake.unsafeClose()
-                record = nextRecord()
-                key = takenKey
-                if (record === undefined) {
-                  if (worker.state === "running" && !failed) yield* worker.wake.await
-                  continue
-                }
-              }
-              running = true
-              if (flow.anyPaused) yield* flow.resume()
-              const exit = yield* Effect.exit(handle(record))
-              running = false
-              if (Exit.isSuccess(exit)) {
-                flow.finish(worker, record.offset)
-                carried = release(key)
-                carriedKey = key
-              } else {
-                // The record stays unfinished, so the frontier stops at it and no commit passes it.
+          /** The record this lane runs (or ran last), and its key. */
+          let record: RawRecord | undefined
+          let key: string | undefined
+          /** The next record of `key`, handed to this lane when the record before it finished. */
+          let carried: RawRecord | undefined
+
+          const onCause = (cause: Cause.Cause<E>): Effect.Effect<void> => {
+            running = false
+            // The record stays unfinished, so the frontier stops at it and no commit passes it.
+            flow.abandon(worker)
+            failed = true
+            worker.wake.unsafeOpen()
+            flow.fail(onFailure(record!, cause))
+            return Effect.void
+          }
+          const onSuccess = (): Effect.Effect<void, never, R> => {
+            running = false
+            flow.finish(worker, record!.offset)
+            carried = release(key)
+            return step
+          }
+          const run = (): Effect.Effect<void, never, R> => {
+            running = true
+            const handled = Effect.matchCauseEffect(handle(record!), { onFailure: onCause, onSuccess })
+            return flow.anyPaused ? Effect.zipRight(resume, handled) : handled
+          }
+          const step: Effect.Effect<void, never, R> = Effect.suspend(() => {
+            if (worker.state !== "running" || failed) {
+              // Stopped with the next record of a key in hand: it never started, drop it.
+              if (carried !== undefined) {
+                carried = undefined
                 flow.abandon(worker)
-                failed = true
-                worker.wake.unsafeOpen()
-                flow.fail(onFailure(record, exit.cause))
+              }
+              return Effect.void
+            }
+            if (carried !== undefined) {
+              record = carried
+              carried = undefined
+              return run()
+            }
+            record = nextRecord()
+            key = takenKey
+            if (record === undefined) {
+              // Close, then look again: nothing can slip in between (one thread), so a record
+              // that arrives after this look opens the latch for us.
+              worker.wake.unsafeClose()
+              record = nextRecord()
+              key = takenKey
+              if (record === undefined) {
+                return worker.state === "running" && !failed ? Effect.zipRight(worker.wake.await, step) : step
               }
             }
-            // Stopped with the next record of a key in hand: it never started, drop it.
-            if (carried !== undefined) flow.abandon(worker)
-          }).pipe(
+            return run()
+          })
+          return step.pipe(
             // Interrupted (revocation, loss) with a record in flight: it ends unfinished, so that
             // nothing waits on it. Once per lane, not per record: `onInterrupt` costs more than a
             // no-op handler.
