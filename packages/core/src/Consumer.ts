@@ -268,7 +268,14 @@ export const make = (
       Effect.gen(function* () {
         const context = yield* Effect.context<R>()
         const fatal = yield* Deferred.make<never, unknown>()
-        const engine = yield* Engine.make<R>({ settings, context, events, fatal, processor })
+        const engine = yield* Engine.make<R>({
+          settings,
+          groupId: groupId ?? settings.groupId,
+          context,
+          events,
+          fatal,
+          processor
+        })
         return yield* Effect.scoped(
           Effect.gen(function* () {
             const session = yield* driver.subscribe(subscription(settings, topics, groupId), engine.listener)
@@ -292,7 +299,7 @@ export const make = (
     const runBatch = <E, R>(
       options: RunBatchOptions<E, R>
     ): Effect.Effect<never, HandlerFailure<E> | KafkaError | ConsumerSettings.SettingsError, R> =>
-      Effect.flatMap(batchProcessor(options), (processor) =>
+      Effect.flatMap(batchProcessor(options, settings.groupId), (processor) =>
         runEngine<HandlerFailure<E>, R>(options.topics, options.groupId, processor)
       ).pipe(Effect.withSpan("Consumer.runBatch", { attributes: { topics: options.topics } }))
 

@@ -50,6 +50,7 @@ import { describe, position } from "./internal/describe.js"
 import type { Processor } from "./internal/flow.js"
 import { type BatchOptions as BatchLimits, batch as batchProcessor, validBatch } from "./internal/processors/batch.js"
 import { handlerProcessor } from "./internal/processors/handler.js"
+import * as Tracing from "./internal/tracing.js"
 import * as Validate from "./internal/validate.js"
 import type { KafkaError } from "./KafkaError.js"
 import * as ProcessingMode from "./ProcessingMode.js"
@@ -388,11 +389,21 @@ const settler = <E, R, RP>(
         return Effect.fail(error)
       case "Skip":
         return Effect.zipRight(
-          Effect.logWarning(`Sluice: skipped ${positions(raws)}: ${describe(error)}`),
-          Effect.asVoid(skipped(Effect.succeed(raws.length)))
+          Tracing.event("skip", { "exception.message": describe(error), "sluice.attempts": attempts.n }),
+          Effect.zipRight(
+            Effect.logWarning(`Sluice: skipped ${positions(raws)}: ${describe(error)}`),
+            Effect.asVoid(skipped(Effect.succeed(raws.length)))
+          )
         )
       case "DeadLetter":
-        return sendDeadLetter(p.topic, raws, error, attempts.n)
+        return Effect.zipRight(
+          Tracing.event("dead_letter", {
+            "sluice.dead_letter.topic": p.topic,
+            "exception.message": describe(error),
+            "sluice.attempts": attempts.n
+          }),
+          sendDeadLetter(p.topic, raws, error, attempts.n)
+        )
       case "Choose":
         // A case known in advance was checked at the start; one made up by `match` is checked now.
         return Effect.flatMap(ErrorPolicy.validate(p.choose(error), "policy.choose"), (chosen) =>
@@ -409,7 +420,10 @@ const settler = <E, R, RP>(
               onFailure: () => settle(p.then, last, raws, rerun, attempts),
               onSuccess: () =>
                 Effect.zipRight(
-                  retried(Effect.succeed(1)),
+                  Effect.zipRight(
+                    retried(Effect.succeed(1)),
+                    Tracing.event("retry", { "sluice.attempt": attempts.n + 1, "exception.message": describe(last) })
+                  ),
                   Effect.catchAll(rerun, (next) => loop(next))
                 )
             })
@@ -494,6 +508,7 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
 ): Effect.Effect<never, RunError<P>, ContextOf<P[number]> | Consumer.Consumer> =>
   Effect.gen(function* () {
     if (pipelines.length === 0) return yield* Validate.fail("pipelines", "Pipeline.run needs at least one pipeline")
+    const consumer = yield* Consumer.Consumer
     const routes = new Map<string, Process<any, any>>()
     const modes = new Map<string, ProcessingMode.ProcessingMode>()
     /** The batch pipelines' topics, each with its pipeline's processor. */
@@ -501,7 +516,15 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
     for (const pipeline of pipelines) {
       const started = yield* pipeline.start
       // One processor per batch pipeline: it keeps its state per partition, not across them.
-      const chunked = started._tag === "Chunks" ? batchProcessor(started.limits, started.process, fromCause) : undefined
+      const chunked =
+        started._tag === "Chunks"
+          ? batchProcessor(
+              started.limits,
+              (records, finished) =>
+                Tracing.chunkSpanIfExporting(records, consumer.settings.groupId, started.process(records, finished)),
+              fromCause
+            )
+          : undefined
       for (const topic of pipeline.topics) {
         if (routes.has(topic) || chunks.has(topic)) {
           return yield* new SettingsError({ setting: "pipelines", message: `topic ${topic} belongs to two pipelines` })
@@ -514,7 +537,6 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
         }
       }
     }
-    const consumer = yield* Consumer.Consumer
     // Each partition runs in its pipeline's way: a record at a time in its mode, or chunks.
     const records =
       routes.size === 0

@@ -2,6 +2,10 @@
  * The producer: typed `send` through a topic's codecs, on a `ProducerDriver`. The
  * dead-letter policy uses it; users use it for consume-transform-produce (at least once).
  *
+ * Each send runs in a `send <topic>` span (kind producer). When the application's tracer
+ * exports spans (e.g. `@effect/opentelemetry`), every record sent carries that span's context
+ * in a W3C `traceparent` header, so the consumer's `process <topic>` span is its child.
+ *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
@@ -9,6 +13,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Tracing from "./internal/tracing.js"
 import * as Validate from "./internal/validate.js"
 import type { KafkaError } from "./KafkaError.js"
 import { ProducerDriver, type ProducerRecord, type RecordMetadata } from "./ProducerDriver.js"
@@ -69,6 +74,15 @@ export interface ProducerService {
  * @since 0.1.0
  */
 export class Producer extends Context.Tag("@sluice/core/Producer")<Producer, ProducerService>() {}
+
+const encoder = new TextEncoder()
+
+/** The topic every record goes to, or `undefined` when they go to several (or none). */
+const sameTopic = (records: ReadonlyArray<ProducerRecord>): string | undefined => {
+  const topic = records[0]?.topic
+  for (let i = 1; i < records.length; i++) if (records[i]!.topic !== topic) return undefined
+  return topic
+}
 
 const encodeAll = <K, V, H>(
   topic: Topic.Topic<K, V, H>,
@@ -137,16 +151,42 @@ export const make: Effect.Effect<ProducerService, never, ProducerDriver> = Effec
             }),
       { discard: true }
     )
+  /**
+   * Sends `records` in a `send <topic>` span (kind producer, the messaging conventions'
+   * attributes) and, when a tracer exports it, writes the span's context into each record's
+   * `traceparent` header: a consumer's `process` span becomes its child (O1).
+   */
+  const sendTraced = (records: ReadonlyArray<ProducerRecord>) => {
+    const topic = sameTopic(records)
+    return Effect.flatMap(Tracing.exporting, (exporting) =>
+      exporting
+        ? Effect.flatMap(Effect.orDie(Effect.currentSpan), (span) => {
+            const value = encoder.encode(Tracing.format(span))
+            return driver.send(records.map((r) => ({ ...r, headers: Tracing.withTraceparent(r.headers, value) })))
+          })
+        : driver.send(records)
+    ).pipe(
+      Effect.withSpan(topic === undefined ? "send" : `send ${topic}`, {
+        kind: "producer",
+        captureStackTrace: false,
+        attributes: {
+          "messaging.system": "kafka",
+          "messaging.operation.name": "send",
+          "messaging.operation.type": "send",
+          ...(topic === undefined ? {} : { "messaging.destination.name": topic }),
+          ...(records.length === 1 ? {} : { "messaging.batch.message_count": records.length })
+        }
+      })
+    )
+  }
   return {
     send: (topic, records) =>
       Effect.zipRight(
         Effect.zipRight(checkTopic(topic), checkRecords(records)),
-        Effect.flatMap(encodeAll(topic, records), driver.send)
-      ).pipe(Effect.withSpan("Producer.send", { attributes: { topic: topic.name, records: records.length } })),
-    sendRaw: (records) =>
-      Effect.zipRight(Effect.zipRight(checkNames(records), checkRecords(records)), driver.send(records)).pipe(
-        Effect.withSpan("Producer.sendRaw")
+        Effect.flatMap(encodeAll(topic, records), sendTraced)
       ),
+    sendRaw: (records) =>
+      Effect.zipRight(Effect.zipRight(checkNames(records), checkRecords(records)), sendTraced(records)),
     flush: driver.flush
   }
 })

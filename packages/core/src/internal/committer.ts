@@ -23,6 +23,7 @@ import type { KafkaError } from "../KafkaError.js"
 import * as TP from "../TopicPartition.js"
 import * as Metrics from "./metrics.js"
 import type { SessionHandle } from "./session.js"
+import * as Tracing from "./tracing.js"
 import type { Worker } from "./worker.js"
 
 export class Committer {
@@ -34,6 +35,8 @@ export class Committer {
 
   constructor(
     private readonly settings: ConsumerSettings,
+    /** The group this engine's member belongs to (the run's, which may override the settings'). */
+    private readonly groupId: string,
     /** The engine's workers by key: read here, added and removed only by the engine and revocation. */
     private readonly workers: ReadonlyMap<string, Worker>,
     private readonly session: SessionHandle,
@@ -85,6 +88,10 @@ export class Committer {
       )
       return session.commit(offsets).pipe(
         Effect.retry({ schedule: retry, while: (error: KafkaError) => error.retriable }),
+        Effect.withSpan(
+          "Consumer.commit",
+          Tracing.engineSpan(this.groupId, "commit", { "sluice.partitions": offsets.length })
+        ),
         Effect.matchEffect({
           onSuccess: () => {
             for (const p of pending) {

@@ -36,10 +36,13 @@ import { EngineFlow, type Flow, type Processor } from "./flow.js"
 import * as Metrics from "./metrics.js"
 import { Revocation } from "./revocation.js"
 import { SessionHandle } from "./session.js"
+import * as Tracing from "./tracing.js"
 import { Worker } from "./worker.js"
 
 export interface EngineOptions<R> {
   readonly settings: ConsumerSettings
+  /** The member's group: the run's, which may override the settings'. */
+  readonly groupId: string
   readonly processor: Processor<R>
   readonly context: Context.Context<R>
   readonly events: PubSub.PubSub<ConsumerEvent>
@@ -65,7 +68,7 @@ export class Engine<R> {
     const settings = options.settings
     this.publish = Metrics.publisher(options.events)
     this.backpressure = new Backpressure(settings, this.session, this.publish)
-    this.committer = new Committer(settings, this.workers, this.session, this.publish)
+    this.committer = new Committer(settings, options.groupId, this.workers, this.session, this.publish)
     this.revocation = new Revocation(settings, this.workers, this.backpressure, this.committer, this.publish)
     this.flow = new EngineFlow(this.backpressure, this.committer, options.fatal)
   }
@@ -89,9 +92,33 @@ export class Engine<R> {
   // ---------------------------------------------------------------------------------------
 
   readonly listener: GroupListener = {
-    onAssigned: (partitions) => this.assign(partitions),
-    onRevoked: (partitions) => this.revocation.revoke(partitions, "revoked"),
-    onLost: (partitions) => this.revocation.lose(partitions),
+    onAssigned: (partitions) =>
+      this.assign(partitions).pipe(
+        Effect.withSpan(
+          "Consumer.assign",
+          Tracing.engineSpan(this.options.groupId, "assign", {
+            "sluice.partitions": Tracing.partitionsAttribute(partitions.map((p) => p.topicPartition))
+          })
+        )
+      ),
+    onRevoked: (partitions) =>
+      this.revocation.revoke(partitions, "revoked").pipe(
+        Effect.withSpan(
+          "Consumer.revoke",
+          Tracing.engineSpan(this.options.groupId, "revoke", {
+            "sluice.partitions": Tracing.partitionsAttribute(partitions)
+          })
+        )
+      ),
+    onLost: (partitions) =>
+      this.revocation.lose(partitions).pipe(
+        Effect.withSpan(
+          "Consumer.lose",
+          Tracing.engineSpan(this.options.groupId, "lose", {
+            "sluice.partitions": Tracing.partitionsAttribute(partitions)
+          })
+        )
+      ),
     onRecords: (tp, records) => this.receive(tp, records)
   }
 
@@ -171,6 +198,14 @@ export class Engine<R> {
   /** Graceful shutdown: drain every partition, commit their frontiers, within the deadline. */
   readonly shutdown: Effect.Effect<void> = Effect.suspend(() => {
     this.closing = true
-    return this.revocation.shutdown(Array.from(this.workers.values(), (w) => w.topicPartition))
+    const partitions = Array.from(this.workers.values(), (w) => w.topicPartition)
+    return this.revocation.shutdown(partitions).pipe(
+      Effect.withSpan(
+        "Consumer.shutdown",
+        Tracing.engineSpan(this.options.groupId, "shutdown", {
+          "sluice.partitions": Tracing.partitionsAttribute(partitions)
+        })
+      )
+    )
   })
 }

@@ -10,11 +10,15 @@ import { fromCause } from "../../ConsumerError.js"
 import * as ConsumerRecord from "../../ConsumerRecord.js"
 import type { SettingsError } from "../../SettingsError.js"
 import type { Processor } from "../flow.js"
+import * as Tracing from "../tracing.js"
 import * as Validate from "../validate.js"
 import { batch, validBatch } from "./batch.js"
 
 /** Checks the run's topics, group, handler and batch, then builds the processor. */
-export const batchProcessor = <E, R>(options: RunBatchOptions<E, R>): Effect.Effect<Processor<R>, SettingsError> =>
+export const batchProcessor = <E, R>(
+  options: RunBatchOptions<E, R>,
+  groupId: string
+): Effect.Effect<Processor<R>, SettingsError> =>
   Effect.gen(function* () {
     yield* Validate.topicNames("topics", options.topics)
     if (options.groupId !== undefined) yield* Validate.name("groupId", options.groupId)
@@ -22,7 +26,12 @@ export const batchProcessor = <E, R>(options: RunBatchOptions<E, R>): Effect.Eff
     const limits = yield* validBatch(options.batch, "batch")
     return batch<E, R>(
       limits,
-      (records) => options.handler(Chunk.unsafeFromArray(records.map(ConsumerRecord.fromRaw))),
+      (records) =>
+        Tracing.chunkSpanIfExporting(
+          records,
+          options.groupId ?? groupId,
+          options.handler(Chunk.unsafeFromArray(records.map(ConsumerRecord.fromRaw)))
+        ),
       (record, cause) => fromCause(record, cause)
     )
   })

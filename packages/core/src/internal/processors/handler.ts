@@ -13,6 +13,7 @@ import type { ConsumerSettings } from "../../ConsumerSettings.js"
 import * as ProcessingMode from "../../ProcessingMode.js"
 import { SettingsError } from "../../SettingsError.js"
 import type { Processor } from "../flow.js"
+import * as Tracing from "../tracing.js"
 import * as Validate from "../validate.js"
 import { concurrent } from "./concurrent.js"
 import { sequential } from "./sequential.js"
@@ -41,11 +42,17 @@ export const handlerProcessor = <E, R>(
         )
       )
     }
-    const handle = (raw: ConsumerRecord.RawRecord) => options.handler(ConsumerRecord.fromRaw(raw))
+    const handleRaw = (raw: ConsumerRecord.RawRecord) => options.handler(ConsumerRecord.fromRaw(raw))
+    const groupId = options.groupId ?? settings.groupId
+    // O1: a span per record only when a tracer exports it (decided per worker, see tracing.ts).
+    const traced = (raw: ConsumerRecord.RawRecord) => Tracing.recordSpan(raw, groupId, handleRaw(raw))
     const onFailure = fromCause<E>
     const byMode = new Map<ProcessingMode.ProcessingMode, Processor<R>>()
-    const processorOf = (mode: ProcessingMode.ProcessingMode): Processor<R> => {
-      let processor = byMode.get(mode)
+    const tracedByMode = new Map<ProcessingMode.ProcessingMode, Processor<R>>()
+    const processorOf = (mode: ProcessingMode.ProcessingMode, tracing: boolean): Processor<R> => {
+      const cache = tracing ? tracedByMode : byMode
+      const handle = tracing ? traced : handleRaw
+      let processor = cache.get(mode)
       if (processor === undefined) {
         processor =
           mode._tag === "Partition"
@@ -59,10 +66,12 @@ export const handlerProcessor = <E, R>(
                 handle,
                 onFailure
               )
-        byMode.set(mode, processor)
+        cache.set(mode, processor)
       }
       return processor
     }
     return (worker, flow) =>
-      processorOf(modes.get(worker.topicPartition.topic) ?? ProcessingMode.partition)(worker, flow)
+      Effect.flatMap(Tracing.exporting, (tracing) =>
+        processorOf(modes.get(worker.topicPartition.topic) ?? ProcessingMode.partition, tracing)(worker, flow)
+      )
   })

@@ -1,0 +1,190 @@
+/**
+ * Traces (O1): a span per record (`process <topic>`, kind consumer) with OpenTelemetry's
+ * messaging attributes, parented by the producing span whose context the record carries in
+ * its W3C `traceparent` header; the `Producer` writes that header. Everything goes through
+ * Effect's `Tracer`, so whatever tracer the application installs (`@effect/opentelemetry`)
+ * exports the spans.
+ *
+ * The hot path pays for spans only when someone can see them: `recordSpans` is decided once
+ * per worker (or producer call) from the tracer in context, and with Effect's built-in tracer
+ * (which exports nothing) or tracing disabled, records run without a span, a header lookup
+ * or a closure.
+ *
+ * Attribute names are those of the OpenTelemetry semantic conventions for messaging (v1.40,
+ * Kafka): `messaging.kafka.offset` and `messaging.consumer.group.name`, not the deprecated
+ * `messaging.kafka.message.offset` and `messaging.kafka.consumer.group`.
+ */
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
+import * as Tracer from "effect/Tracer"
+import type { Header, RawRecord } from "../ConsumerRecord.js"
+
+/** The W3C trace-context header. */
+export const traceparent = "traceparent"
+
+/** Effect's default tracer: it keeps spans in memory for the fiber's parent chain and exports nothing. */
+const nativeTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
+
+/**
+ * Whether spans made here reach anyone: tracing is enabled and the tracer is not Effect's
+ * built-in one. Read once per worker, not per record.
+ */
+export const exporting: Effect.Effect<boolean> = Effect.flatMap(
+  FiberRef.get(FiberRef.currentTracerEnabled),
+  (enabled) => (enabled ? Effect.map(Effect.tracer, (tracer) => tracer !== nativeTracer) : Effect.succeed(false))
+)
+
+const hex32 = /^[0-9a-f]{32}$/
+const hex16 = /^[0-9a-f]{16}$/
+const zeros32 = "00000000000000000000000000000000"
+const zeros16 = "0000000000000000"
+
+/** `00-<trace id>-<span id>-<flags>` for a span (W3C Trace Context, version 00). */
+export const format = (span: { readonly traceId: string; readonly spanId: string; readonly sampled: boolean }) =>
+  `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
+
+/** The remote parent a `traceparent` value names, or `undefined` when it is not a valid one. */
+export const parse = (value: string): Tracer.ExternalSpan | undefined => {
+  const parts = value.trim().split("-")
+  if (parts.length < 4) return undefined
+  const [version, traceId, spanId, flags] = parts as [string, string, string, string]
+  // Version ff is forbidden; a future version may add fields after the flags (hence `< 4`).
+  if (version.length !== 2 || version === "ff" || (version === "00" && parts.length !== 4)) return undefined
+  if (!hex32.test(traceId) || traceId === zeros32 || !hex16.test(spanId) || spanId === zeros16) return undefined
+  if (!/^[0-9a-f]{2}$/.test(flags)) return undefined
+  return Tracer.externalSpan({ traceId, spanId, sampled: (Number.parseInt(flags, 16) & 1) === 1 })
+}
+
+const decoder = new TextDecoder()
+
+/** The producer's span context carried by a record, if any. */
+export const producerOf = (headers: ReadonlyArray<Header>): Tracer.ExternalSpan | undefined => {
+  for (let i = 0; i < headers.length; i++) {
+    const header = headers[i]!
+    if (header.key === traceparent && header.value !== null) return parse(decoder.decode(header.value))
+  }
+  return undefined
+}
+
+/** The messaging attributes of one record's span. */
+export const recordAttributes = (raw: RawRecord, groupId: string): Record<string, unknown> => {
+  const attributes: Record<string, unknown> = {
+    "messaging.system": "kafka",
+    "messaging.operation.name": "process",
+    "messaging.operation.type": "process",
+    "messaging.destination.name": raw.topic,
+    "messaging.destination.partition.id": String(raw.partition),
+    "messaging.consumer.group.name": groupId,
+    "messaging.kafka.offset": raw.offset
+  }
+  if (raw.key !== null) attributes["messaging.kafka.message.key"] = decoder.decode(raw.key)
+  if (raw.value === null) attributes["messaging.kafka.message.tombstone"] = true
+  else attributes["messaging.message.body.size"] = raw.value.length
+  return attributes
+}
+
+/**
+ * Runs `effect` (the processing of `raw`) in the record's span: `process <topic>`, kind
+ * consumer, child of the producing span when the record carries one, else a trace of its own
+ * (not a child of the consumer's long-lived run span).
+ */
+export const recordSpan = <A, E, R>(raw: RawRecord, groupId: string, effect: Effect.Effect<A, E, R>) => {
+  const parent = producerOf(raw.headers)
+  return Effect.withSpan(effect, `process ${raw.topic}`, {
+    kind: "consumer",
+    attributes: recordAttributes(raw, groupId),
+    captureStackTrace: false,
+    ...(parent === undefined ? { root: true } : { parent })
+  })
+}
+
+/**
+ * Runs a chunk (a batch handler's records of one partition) in one `process <topic>` span
+ * linked to each record's producing span, as the conventions ask of batch processing.
+ */
+export const chunkSpan = <A, E, R>(
+  raws: ReadonlyArray<RawRecord>,
+  groupId: string,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => {
+  const first = raws[0]
+  if (first === undefined) return effect
+  const links: Array<Tracer.SpanLink> = []
+  for (const raw of raws) {
+    const producer = producerOf(raw.headers)
+    if (producer !== undefined) {
+      links.push({ _tag: "SpanLink", span: producer, attributes: { "messaging.kafka.offset": raw.offset } })
+    }
+  }
+  return Effect.withSpan(effect, `process ${first.topic}`, {
+    kind: "consumer",
+    root: true,
+    links,
+    captureStackTrace: false,
+    attributes: {
+      "messaging.system": "kafka",
+      "messaging.operation.name": "process",
+      "messaging.operation.type": "process",
+      "messaging.destination.name": first.topic,
+      "messaging.destination.partition.id": String(first.partition),
+      "messaging.consumer.group.name": groupId,
+      "messaging.batch.message_count": raws.length,
+      "messaging.kafka.offset": first.offset
+    }
+  })
+}
+
+/** `chunkSpan` when a tracer exports it; checked per chunk, which is cheap beside a chunk's handler. */
+export const chunkSpanIfExporting = <A, E, R>(
+  raws: ReadonlyArray<RawRecord>,
+  groupId: string,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => Effect.flatMap(exporting, (on) => (on ? chunkSpan(raws, groupId, effect) : effect))
+
+/** Adds an event to the current span, if there is one (failure paths only: it looks the span up). */
+export const event = (name: string, attributes: Record<string, unknown>): Effect.Effect<void> =>
+  Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
+    Option.isNone(span)
+      ? Effect.void
+      : Effect.clockWith((clock) =>
+          Effect.sync(() => span.value.event(name, clock.unsafeCurrentTimeNanos(), attributes))
+        )
+  )
+
+/** `headers` with `traceparent` set to `value` (an existing one replaced: this send is the record's producer). */
+export const withTraceparent = (
+  headers: ReadonlyArray<{ readonly key: string; readonly value: Uint8Array | null }> | undefined,
+  value: Uint8Array
+): Array<{ readonly key: string; readonly value: Uint8Array | null }> => {
+  const out: Array<{ readonly key: string; readonly value: Uint8Array | null }> = []
+  if (headers !== undefined) for (const header of headers) if (header.key !== traceparent) out.push(header)
+  out.push({ key: traceparent, value })
+  return out
+}
+
+/**
+ * The options of an engine operation's span (`Consumer.commit`, `Consumer.assign`,
+ * `Consumer.revoke`, `Consumer.lose`): a trace of its own, not a child of the run's span,
+ * which lives as long as the consumer.
+ */
+export const engineSpan = (
+  groupId: string,
+  operation: string,
+  attributes: Record<string, unknown> = {}
+): Tracer.SpanOptions => ({
+  root: true,
+  kind: operation === "commit" ? "client" : "internal",
+  captureStackTrace: false,
+  attributes: {
+    "messaging.system": "kafka",
+    "messaging.operation.name": operation,
+    "messaging.consumer.group.name": groupId,
+    ...attributes
+  }
+})
+
+/** The partitions an engine span is about, as `topic:partition` strings. */
+export const partitionsAttribute = (
+  partitions: ReadonlyArray<{ readonly topic: string; readonly partition: number }>
+): ReadonlyArray<string> => partitions.map((tp) => `${tp.topic}:${tp.partition}`)

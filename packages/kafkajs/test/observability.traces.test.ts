@@ -1,0 +1,174 @@
+/**
+ * O1 traces, on the simulated cluster and on the real broker: a record produced inside a span
+ * is processed in a `process <topic>` span that is that send's child (W3C `traceparent`), with
+ * the messaging attributes; a retried then dead-lettered record carries span events; a batch
+ * pipeline's chunk links its records' producers; commits and assignments have spans.
+ */
+
+import { describe, expect, it } from "@effect/vitest"
+import { SpanKind } from "@opentelemetry/api"
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
+import * as Codec from "@sluice/core/Codec"
+import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
+import * as Pipeline from "@sluice/core/Pipeline"
+import * as Producer from "@sluice/core/Producer"
+import * as Topic from "@sluice/core/Topic"
+import { brokerForTests } from "@sluice/testkit/KafkaBroker"
+import { TestCluster } from "@sluice/testkit/TestCluster"
+import { eventually, uniqueName } from "@sluice/testkit/TestHelpers"
+import * as Chunk from "effect/Chunk"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import { type Cluster, parentOf, realBroker, simulated, tracing } from "./observability.support.js"
+
+const broker = await brokerForTests()
+
+class Declined extends Data.TaggedError("Declined")<{ readonly id: string }> {}
+
+const named = (spans: ReadonlyArray<ReadableSpan>, name: string) => spans.filter((s) => s.name === name)
+
+const suite = (cluster: Cluster) =>
+  describe(`O1 traces (${cluster.name})`, () => {
+    it.live("O1 producer → consumer: the process span is the send span's child, with the messaging attributes", () =>
+      Effect.gen(function* () {
+        const otel = tracing()
+        const name = uniqueName("o1-trace")
+        const groupId = uniqueName("o1-trace-group")
+        const topic = Topic.make({ name, key: Codec.string, value: Codec.string })
+        const handled: Array<string> = []
+        const pipeline = Pipeline.make({
+          topic,
+          handler: (record) => Effect.sync(() => handled.push(record.value))
+        })
+        yield* Effect.gen(function* () {
+          yield* Effect.flatMap(TestCluster, (c) => c.createTopic(name, 2))
+          yield* Effect.flatMap(Producer.Producer, (p) =>
+            p.send(topic, [{ key: "order-7", value: "hello", partition: 1 }])
+          ).pipe(Effect.withSpan("checkout"))
+          const run = yield* Effect.fork(Pipeline.run(pipeline))
+          yield* eventually(() => handled.length === 1, "the record handled")
+          yield* eventually(() => named(otel.spans(), `process ${name}`).length === 1, "the process span ended")
+          yield* Fiber.interrupt(run)
+        }).pipe(Effect.provide(Layer.merge(cluster.services(groupId), otel.layer)))
+
+        const spans = otel.spans()
+        const checkout = named(spans, "checkout")[0]!
+        const send = named(spans, `send ${name}`)[0]!
+        const process = named(spans, `process ${name}`)[0]!
+        expect(send.kind).toBe(SpanKind.PRODUCER)
+        expect(parentOf(send)).toBe(checkout.spanContext().spanId)
+        expect(send.attributes["messaging.system"]).toBe("kafka")
+        expect(send.attributes["messaging.destination.name"]).toBe(name)
+
+        expect(process.kind).toBe(SpanKind.CONSUMER)
+        expect(process.spanContext().traceId).toBe(checkout.spanContext().traceId)
+        expect(parentOf(process)).toBe(send.spanContext().spanId)
+        expect(process.attributes).toMatchObject({
+          "messaging.system": "kafka",
+          "messaging.operation.name": "process",
+          "messaging.operation.type": "process",
+          "messaging.destination.name": name,
+          "messaging.destination.partition.id": "1",
+          "messaging.consumer.group.name": groupId,
+          "messaging.kafka.offset": 0,
+          "messaging.kafka.message.key": "order-7",
+          "messaging.message.body.size": 5
+        })
+        // The engine's own operations have spans too, each a trace of its own.
+        const assign = named(spans, "Consumer.assign")
+        expect(assign.length).toBeGreaterThan(0)
+        expect(assign[0]!.attributes["messaging.consumer.group.name"]).toBe(groupId)
+        const commits = named(spans, "Consumer.commit")
+        expect(commits.length).toBeGreaterThan(0)
+        expect(commits[0]!.kind).toBe(SpanKind.CLIENT)
+        expect(named(spans, "Consumer.shutdown").length).toBe(1)
+      })
+    )
+
+    it.live(
+      "O1 a record retried then dead-lettered: retry and dead_letter events on its span, the dead letter's send is its child",
+      () =>
+        Effect.gen(function* () {
+          const otel = tracing()
+          const name = uniqueName("o1-dlq")
+          const dlq = `${name}.dlq`
+          const topic = Topic.make({ name, key: Codec.string, value: Codec.string })
+          const pipeline = Pipeline.make({
+            topic,
+            handler: (record) => (record.value === "bad" ? Effect.fail(new Declined({ id: record.key })) : Effect.void),
+            policy: ErrorPolicy.retry(Schedule.recurs(2), ErrorPolicy.deadLetter(dlq))
+          })
+          yield* Effect.gen(function* () {
+            const c = yield* TestCluster
+            yield* c.createTopic(name, 1)
+            yield* c.createTopic(dlq, 1)
+            yield* Effect.flatMap(Producer.Producer, (p) => p.send(topic, [{ key: "card-1", value: "bad" }])).pipe(
+              Effect.withSpan("checkout")
+            )
+            const run = yield* Effect.fork(Pipeline.run(pipeline))
+            yield* eventually(() => named(otel.spans(), `process ${name}`).length === 1, "the process span ended")
+            yield* Fiber.interrupt(run)
+            const letters = yield* c.readAll(dlq)
+            expect(letters.length).toBe(1)
+            // The dead letter carries the context of its own send, inside the process span.
+            const header = letters[0]!.headers.find((h) => h.key === "traceparent")!
+            const send = named(otel.spans(), `send ${dlq}`)[0]!
+            expect(new TextDecoder().decode(header.value!)).toBe(
+              `00-${send.spanContext().traceId}-${send.spanContext().spanId}-01`
+            )
+          }).pipe(Effect.provide(Layer.merge(cluster.services(uniqueName("o1-dlq-group")), otel.layer)))
+
+          const spans = otel.spans()
+          const process = named(spans, `process ${name}`)[0]!
+          const send = named(spans, `send ${dlq}`)[0]!
+          expect(parentOf(send)).toBe(process.spanContext().spanId)
+          expect(process.events.map((e) => e.name)).toEqual(["retry", "retry", "dead_letter"])
+          expect(
+            process.events.map((e) => e.attributes?.["sluice.attempt"] ?? e.attributes?.["sluice.attempts"])
+          ).toEqual([2, 3, 3])
+          expect(process.events[2]!.attributes?.["sluice.dead_letter.topic"]).toBe(dlq)
+          expect(String(process.events[2]!.attributes?.["exception.message"])).toContain("Declined")
+          expect(process.status.code).toBe(1) // settled: the span ends OK
+        })
+    )
+
+    it.live("O1 a batch pipeline's chunk span links the producing span of each of its records", () =>
+      Effect.gen(function* () {
+        const otel = tracing()
+        const name = uniqueName("o1-batch")
+        const topic = Topic.make({ name, key: Codec.string, value: Codec.string })
+        let rows = 0
+        const pipeline = Pipeline.make({
+          topic,
+          batch: { size: 3, within: "2 seconds" },
+          handler: (records) => Effect.sync(() => (rows += Chunk.size(records)))
+        })
+        yield* Effect.gen(function* () {
+          yield* Effect.flatMap(TestCluster, (c) => c.createTopic(name, 1))
+          for (const value of ["a", "b", "c"]) {
+            yield* Effect.flatMap(Producer.Producer, (p) => p.send(topic, [{ key: value, value }])).pipe(
+              Effect.withSpan(`produce ${value}`)
+            )
+          }
+          const run = yield* Effect.fork(Pipeline.run(pipeline))
+          yield* eventually(() => rows === 3 && named(otel.spans(), `process ${name}`).length > 0, "the chunk handled")
+          yield* Fiber.interrupt(run)
+        }).pipe(Effect.provide(Layer.merge(cluster.services(uniqueName("o1-batch-group")), otel.layer)))
+
+        const spans = otel.spans()
+        const chunk = named(spans, `process ${name}`)
+        expect(chunk.length).toBe(1)
+        const sends = named(spans, `send ${name}`).map((s) => s.spanContext().spanId)
+        expect(chunk[0]!.links.map((l) => l.context.spanId).sort()).toEqual([...sends].sort())
+        expect(chunk[0]!.attributes["messaging.batch.message_count"]).toBe(3)
+      })
+    )
+  })
+
+suite(simulated)
+describe.skipIf(broker === undefined)("on the real broker", () => {
+  suite(realBroker(broker!))
+})
