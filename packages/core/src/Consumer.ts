@@ -43,8 +43,10 @@ import { HandlerDefect, HandlerError, type HandlerFailure } from "./ConsumerErro
 import type { ConsumerEvent } from "./ConsumerEvent.js"
 import type * as ConsumerRecord from "./ConsumerRecord.js"
 import * as ConsumerSettings from "./ConsumerSettings.js"
+import type * as Health from "./Health.js"
 import { Engine } from "./internal/engine.js"
 import type { Processor } from "./internal/flow.js"
+import { HealthRegistry } from "./internal/health.js"
 import { batchProcessor } from "./internal/processors/batchHandler.js"
 import { handlerProcessor } from "./internal/processors/handler.js"
 import { stream as streamProcessor } from "./internal/processors/stream.js"
@@ -222,6 +224,11 @@ export interface ConsumerService {
   readonly events: Stream.Stream<ConsumerEvent>
   /** Subscribes to the events now (a stream subscribes only when it starts). */
   readonly subscribeEvents: Effect.Effect<Queue.Dequeue<ConsumerEvent>, never, Scope.Scope>
+  /**
+   * The health of this consumer's group members now, with the readiness and liveness verdicts
+   * under `rules` (see the `Health` module).
+   */
+  readonly health: (rules?: Partial<Health.Rules>) => Effect.Effect<Health.Health>
 }
 
 /**
@@ -258,6 +265,7 @@ export const make = (
     const driver = yield* ConsumerDriver
     // Sliding: a slow or absent reader of diagnostics never holds the engine back.
     const events = yield* PubSub.sliding<ConsumerEvent>(4096)
+    const members = new HealthRegistry()
 
     /** Runs one group member with `processor` until interrupted or until `fatal` fails. */
     const runEngine = <E, R>(
@@ -276,17 +284,21 @@ export const make = (
           fatal,
           processor
         })
+        const member = yield* members.start(groupId ?? settings.groupId, topics, settings)
         return yield* Effect.scoped(
           Effect.gen(function* () {
-            const session = yield* driver.subscribe(subscription(settings, topics, groupId), engine.listener)
-            yield* engine.setSession(session)
+            const session = yield* driver.subscribe(
+              subscription(settings, topics, groupId),
+              member.listener(engine.listener)
+            )
+            yield* engine.setSession(member.wrapSession(session))
             // Finalizers run in reverse: the committer stops, the engine drains and commits,
             // then the session's own finalizer leaves the group and disconnects.
             yield* Effect.addFinalizer(() => engine.shutdown)
             yield* Effect.forkScoped(engine.committing)
             return yield* Effect.raceFirst(Deferred.await(fatal) as Effect.Effect<never, E>, session.failed)
           })
-        )
+        ).pipe(Effect.ensuring(members.stop(member)))
       }).pipe(Effect.withSpan("Consumer.run", { attributes: { topics, groupId: groupId ?? settings.groupId } }))
 
     const run = <E, R>(
@@ -353,7 +365,8 @@ export const make = (
       runProcessor: runEngine,
       commit,
       events: Stream.fromPubSub(events),
-      subscribeEvents: PubSub.subscribe(events)
+      subscribeEvents: PubSub.subscribe(events),
+      health: (rules) => members.health(rules)
     } satisfies ConsumerService
   })
 
@@ -496,3 +509,20 @@ export const partitionedStream = <K, V, H>(
 export const events: Stream.Stream<ConsumerEvent, never, Consumer> = Stream.unwrap(
   Effect.map(Consumer, (consumer) => consumer.events)
 )
+
+/**
+ * The health of the consumer in context: its members' states, partitions and activity, and
+ * whether it is ready and live under `rules` (see the `Health` module).
+ *
+ * @example
+ * ```ts
+ * import { Consumer } from "@sluice/core"
+ * import * as Effect from "effect/Effect"
+ *
+ * const ready = Effect.map(Consumer.health(), (health) => health.ready)
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const health = (rules?: Partial<Health.Rules>): Effect.Effect<Health.Health, never, Consumer> =>
+  Effect.flatMap(Consumer, (consumer) => consumer.health(rules))

@@ -68,7 +68,11 @@ export interface Subscription {
  * @since 0.1.0
  */
 export interface GroupListener {
-  /** A rebalance completed and gave this member these partitions. */
+  /**
+   * A rebalance completed and gave this member these partitions. Called at the end of every
+   * rebalance the member takes part in, with an empty list when it got nothing new: that is how
+   * the engine (and `Consumer.health`) knows the member is in the group again.
+   */
   readonly onAssigned: (partitions: ReadonlyArray<PartitionAssignment>) => Effect.Effect<void>
   /**
    * These partitions are being taken away while this member is still in the group. The
@@ -90,6 +94,19 @@ export interface GroupListener {
 }
 
 /**
+ * What a driver saw of its client's own activity, for health probes (`Consumer.health`): when
+ * its poll loop last completed a fetch (an empty one counts, and so does waiting for records
+ * in a long poll) and when it last heartbeated, in milliseconds since the epoch (undefined:
+ * not yet, or the client does not say).
+ *
+ * @since 0.2.0
+ */
+export interface SessionActivity {
+  readonly lastPoll: number | undefined
+  readonly lastHeartbeat: number | undefined
+}
+
+/**
  * A joined member. Closing the scope it was created in leaves the group and disconnects.
  *
  * @since 0.1.0
@@ -102,6 +119,11 @@ export interface GroupSession {
   readonly memberId: Effect.Effect<string | undefined>
   /** Fails when the session dies for good (e.g. the client crashed and will not restart). */
   readonly failed: Effect.Effect<never, KafkaError>
+  /**
+   * The client's poll and heartbeat times, for health probes. Optional: without it the health
+   * checks that need them are skipped.
+   */
+  readonly activity?: Effect.Effect<SessionActivity> | undefined
 }
 
 /**

@@ -66,6 +66,12 @@ export * as ConsumerSettings from "./ConsumerSettings.js"
  */
 export * as ErrorPolicy from "./ErrorPolicy.js"
 /**
+ * A consumer's health for readiness and liveness probes.
+ *
+ * @since 0.2.0
+ */
+export * as Health from "./Health.js"
+/**
  * The error vocabulary of the driver ports.
  *
  * @since 0.1.0

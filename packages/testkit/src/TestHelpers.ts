@@ -35,6 +35,7 @@ import type { ConsumerDriver } from "@sluice/core/ConsumerDriver"
 import type { ConsumerEvent } from "@sluice/core/ConsumerEvent"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
+import type * as Health from "@sluice/core/Health"
 import * as Pipeline from "@sluice/core/Pipeline"
 import * as ProcessingMode from "@sluice/core/ProcessingMode"
 import * as Producer from "@sluice/core/Producer"
@@ -144,6 +145,30 @@ export const eventually = (
     while (!predicate()) {
       if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
       yield* Effect.sleep("20 millis")
+    }
+  })
+
+/**
+ * Polls `consumer.health(rules)` on the host's clock until `predicate` holds and returns that
+ * health; dies with `what` and the last health seen after `patience`.
+ *
+ * @since 0.2.0
+ */
+export const healthWhen = (
+  consumer: Consumer.ConsumerService,
+  what: string,
+  predicate: (health: Health.Health) => boolean,
+  options: { readonly rules?: Partial<Health.Rules>; readonly patience?: Duration.DurationInput } = {}
+): Effect.Effect<Health.Health> =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + Duration.toMillis(options.patience ?? "60 seconds")
+    for (;;) {
+      const health = yield* consumer.health(options.rules)
+      if (predicate(health)) return health
+      if (Date.now() > deadline) {
+        return yield* Effect.die(new Error(`timed out waiting for ${what}: ${JSON.stringify(health)}`))
+      }
+      yield* Effect.sleep("10 millis")
     }
   })
 

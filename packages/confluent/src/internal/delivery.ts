@@ -124,6 +124,7 @@ export const pollLoop = (member: Member): Effect.Effect<void> =>
     while (!member.closing) {
       const result = yield* Effect.either(poll(member))
       if (Either.isRight(result)) {
+        member.lastPoll = Date.now()
         if (result.right.length > 0) yield* deliverBatch(member, result.right)
         continue
       }

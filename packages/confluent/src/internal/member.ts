@@ -48,6 +48,8 @@ export interface Owned {
 export class Member {
   readonly owned = new Map<string, Owned>()
   closing = false
+  /** When `consume` last returned (`Date.now()`), for health probes. */
+  lastPoll: number | undefined = undefined
 
   constructor(
     readonly consumer: NativeConsumer,

@@ -107,9 +107,8 @@ const assign = (member: Member, partitions: ReadonlyArray<TP.TopicPartition>): E
         stopped: false
       })
     }
-    if (assignments.length > 0) {
-      yield* member.callListener("onAssigned", member.listener.onAssigned(assignments), assignments.length)
-    }
+    // Even with nothing new: the listener learns that the member is in the group again (the port asks it).
+    yield* member.callListener("onAssigned", member.listener.onAssigned(assignments), assignments.length)
     yield* add(partitions.map((tp) => toNative(tp, committed.right.get(TP.key(tp))?.offset ?? offsetStored)))
   })
 

@@ -124,7 +124,9 @@ export const subscribe =
         resume: Session.resume(self),
         // The client does not expose librdkafka's `rd_kafka_memberid`.
         memberId: Effect.succeed(undefined),
-        failed: Deferred.await(failure)
+        failed: Deferred.await(failure),
+        // librdkafka heartbeats on a thread of its own and does not say when.
+        activity: Effect.sync(() => ({ lastPoll: self.lastPoll, lastHeartbeat: undefined }))
       }
       return session
     }).pipe(

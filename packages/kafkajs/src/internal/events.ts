@@ -27,6 +27,12 @@ export const attach = (member: Member, consumer: Consumer): void => {
   consumer.on(consumer.events.COMMIT_OFFSETS, () => {
     member.commitsSeen++
   })
+  consumer.on(consumer.events.FETCH, () => {
+    member.lastPoll = Date.now()
+  })
+  consumer.on(consumer.events.HEARTBEAT, () => {
+    member.lastHeartbeat = Date.now()
+  })
 }
 
 /**

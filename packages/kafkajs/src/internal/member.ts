@@ -55,6 +55,9 @@ export class Member {
   consumer: Consumer | undefined = undefined
   /** COMMIT_OFFSETS events seen: tells a real commit from kafkajs's silent no-op. */
   commitsSeen = 0
+  /** When kafkajs last completed a fetch and a heartbeat (`Date.now()`), for health probes. */
+  lastPoll: number | undefined = undefined
+  lastHeartbeat: number | undefined = undefined
 
   constructor(
     readonly runtime: Runtime.Runtime<never>,

@@ -74,6 +74,10 @@ const gate = async (member: Member): Promise<void> => {
   if (member.closed) throw closingError()
 }
 
+/** The coordinator's answer to a heartbeat during a rebalance: it still resets the session timer. */
+const rebalancing = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && (error as { type?: unknown }).type === "REBALANCE_IN_PROGRESS"
+
 /**
  * While `onRevoked` runs, kafkajs's fetch loop (which is the only thing that heartbeats,
  * `runner.js:207-216, 371-373, 458`) is stopped inside the rejoin. The coordinator keeps
@@ -91,11 +95,17 @@ const keepAlive = (member: Member, effect: Effect.Effect<void>): Effect.Effect<v
     groupGenerationId: generation.generationId,
     memberId: generation.memberId
   }
+  const answered = Effect.sync(() => {
+    member.lastHeartbeat = Date.now()
+  })
   const beat = Effect.tryPromise(() => generation.coordinator.heartbeat(request)).pipe(
+    Effect.zipRight(answered),
     Effect.catchAll((error) =>
-      isFenced(error.cause)
-        ? Effect.logWarning("Sluice: fenced while revoking; the final commit will be refused", error.cause)
-        : Effect.void
+      rebalancing(error.cause)
+        ? answered
+        : isFenced(error.cause)
+          ? Effect.logWarning("Sluice: fenced while revoking; the final commit will be refused", error.cause)
+          : Effect.void
     )
   )
   const heartbeats = Effect.forever(Effect.zipRight(beat, Effect.sleep(member.subscription.heartbeatInterval)))

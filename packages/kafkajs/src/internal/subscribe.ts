@@ -101,7 +101,8 @@ export const subscribe =
         pause: Session.pause(member),
         resume: Session.resume(member),
         memberId: Effect.sync(() => member.memberId),
-        failed: Deferred.await(failure)
+        failed: Deferred.await(failure),
+        activity: Effect.sync(() => ({ lastPoll: member.lastPoll, lastHeartbeat: member.lastHeartbeat }))
       }
       return session
     }).pipe(

@@ -62,6 +62,10 @@ export class Member {
   /** False once the session's scope closed: nobody is left to call the listener. */
   hasFiber = true
   blockedUntil: number | undefined = undefined
+  /** When the poll loop last finished a round (health probes read it). */
+  lastPoll: number | undefined = undefined
+  /** The poll loop waits for records, a resume or a control: a long poll, not a stuck loop. */
+  idle = false
 
   constructor(
     readonly group: Group,

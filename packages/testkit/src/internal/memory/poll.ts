@@ -76,13 +76,21 @@ export class PollLoop {
           continue
         }
         const delivered = yield* self.deliver(member)
+        const now = yield* Clock.currentTimeMillis
+        // A round that met a fetch outage is a failed fetch, not a completed one.
+        if (member.blockedUntil === undefined) member.lastPoll = now
         if (delivered > 0) {
           yield* self.pollInterval > 0 ? Effect.sleep(self.pollInterval) : Effect.yieldNow()
         } else if (member.blockedUntil !== undefined) {
-          const now = yield* Clock.currentTimeMillis
           yield* Effect.raceFirst(member.wake.await, Effect.sleep(Math.max(0, member.blockedUntil - now)))
         } else {
-          yield* member.wake.await
+          member.idle = true
+          yield* Effect.ensuring(
+            member.wake.await,
+            Effect.sync(() => {
+              member.idle = false
+            })
+          )
         }
       }
     }).pipe(
@@ -123,7 +131,7 @@ export class PollLoop {
         if (fetching.paused) continue
         const log = fetching.log
         const from = fetching.position
-        if (from >= log.records.length) continue
+        // An outage fails the fetch whether records wait or not (health probes see it).
         if (self.faults.blocksFetches) {
           const until = self.faults.fetchBlocked(member, fetching.tp.topic)
           if (until > 0) {
@@ -131,6 +139,7 @@ export class PollLoop {
             continue
           }
         }
+        if (from >= log.records.length) continue
         const to = log.batchEnd(from, self.options.maxBatchSize, maxBytes)
         fetching.position = to
         yield* member.listener.onRecords(fetching.tp, log.records.slice(from, to))

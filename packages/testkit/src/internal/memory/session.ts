@@ -82,7 +82,12 @@ export const subscribe = (
           if (resumed) member.wake.notify()
         }),
       memberId: Effect.sync(() => member.id),
-      failed: Deferred.await(member.failed)
+      failed: Deferred.await(member.failed),
+      // No heartbeats here: a simulated member is in its group until a fault says otherwise.
+      activity: Effect.map(Clock.currentTimeMillis, (now) => ({
+        lastPoll: member.idle ? now : member.lastPoll,
+        lastHeartbeat: undefined
+      }))
     }
     return session
   }).pipe(Effect.withSpan("MemoryKafka.subscribe", { attributes: { groupId: subscription.groupId } }))

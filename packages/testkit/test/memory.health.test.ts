@@ -1,0 +1,179 @@
+/**
+ * O4 on the simulated cluster: `Consumer.health()` follows a member through joining, stable,
+ * rebalancing and stopped; readiness and liveness follow their rules (a long rebalance, a fetch
+ * outage); commit failures are counted until a commit succeeds.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Consumer from "@sluice/core/Consumer"
+import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
+import type * as Health from "@sluice/core/Health"
+import { ProducerDriver } from "@sluice/core/ProducerDriver"
+import * as TP from "@sluice/core/TopicPartition"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as MemoryKafka from "../src/MemoryKafka.js"
+import { healthWhen } from "../src/TestHelpers.js"
+
+const encoder = new TextEncoder()
+
+const produce = (topic: string, partition: number, count: number) =>
+  Effect.flatMap(ProducerDriver, (producer) =>
+    producer.send(
+      Array.from({ length: count }, (_, i) => ({
+        topic,
+        partition,
+        key: encoder.encode(`k${i}`),
+        value: encoder.encode(`v${i}`),
+        headers: []
+      }))
+    )
+  )
+
+const member = (health: Health.Health): Health.MemberHealth => {
+  expect(health.members).toHaveLength(1)
+  return health.members[0]!
+}
+
+const partitions = (topic: string, ps: ReadonlyArray<number>) => ps.map((p) => TP.make(topic, p))
+
+describe("memory: health", () => {
+  it.live("O4 health follows a member through joining, stable, rebalancing and stopped; ready only when stable", () =>
+    Effect.gen(function* () {
+      const kafka = yield* MemoryKafka.MemoryKafka
+      yield* kafka.createTopic("health", 4)
+      for (const p of [0, 1, 2, 3]) yield* produce("health", p, 5)
+      const settings = yield* ConsumerSettings.make({
+        groupId: "probes",
+        commitInterval: "20 millis",
+        revocation: ConsumerSettings.drain("5 seconds")
+      })
+      const a = yield* Consumer.make(settings)
+      const b = yield* Consumer.make(settings)
+
+      const before = yield* a.health()
+      expect(before).toEqual({
+        ready: false,
+        live: true,
+        problems: ["not ready: no consumer run started"],
+        members: []
+      })
+
+      const hold = yield* Effect.makeLatch(true)
+      const aFiber = yield* Effect.forkDaemon(
+        a.run({ topics: ["health"], handler: (r) => (r.offset >= 5 ? hold.await : Effect.void) })
+      )
+      const stable = member(
+        yield* healthWhen(a, "a stable with 4 partitions and a commit", (h) => {
+          const m = h.members[0]
+          return m?.state === "stable" && m.assigned.length === 4 && m.sinceCommitMillis !== undefined
+        })
+      )
+      expect(stable.ready).toBe(true)
+      expect(stable.live).toBe(true)
+      expect(stable.problems).toEqual([])
+      expect(stable.groupId).toBe("probes")
+      expect(stable.topics).toEqual(["health"])
+      expect(stable.memberId).toMatch(/.+/)
+      expect(stable.assigned).toEqual(partitions("health", [0, 1, 2, 3]))
+      expect(stable.stalled).toEqual([])
+      // The simulated client waits for records in a long poll: its fetch is current.
+      expect(stable.sinceFetchMillis).toBeLessThan(1000)
+      expect(stable.sinceHeartbeatMillis).toBeUndefined()
+      expect(stable.commitFailures).toBe(0)
+
+      // A record of partition 0 holds its handler; a second member joins: a's revocation
+      // drains, so a stays `rebalancing` until the record is let go.
+      yield* hold.close
+      yield* produce("health", 0, 6)
+      const bFiber = yield* Effect.forkDaemon(b.run({ topics: ["health"], handler: () => Effect.void }))
+      const rebalancing = yield* healthWhen(a, "a rebalancing", (h) => h.members[0]?.state === "rebalancing")
+      expect(rebalancing.ready).toBe(false)
+      expect(rebalancing.live).toBe(true)
+      expect(rebalancing.problems[0]).toMatch(/^probes: not ready: rebalancing for \d+\.\d s$/)
+      // Past `rebalanceWithin` the member is not live either.
+      yield* Effect.sleep("150 millis")
+      const stuck = yield* a.health({ rebalanceWithin: "100 millis" })
+      expect(stuck.live).toBe(false)
+      expect(stuck.problems).toContainEqual(
+        expect.stringMatching(/^probes: not live: rebalancing for \d+\.\d s \(limit 0\.1 s\)$/)
+      )
+
+      yield* hold.open
+      const split = (h: Health.Health) => h.members[0]?.state === "stable" && h.members[0].assigned.length === 2
+      const aSplit = member(yield* healthWhen(a, "a stable with 2 partitions", split))
+      const bSplit = member(yield* healthWhen(b, "b stable with 2 partitions", split))
+      expect([...aSplit.assigned, ...bSplit.assigned].sort(TP.order)).toEqual(partitions("health", [0, 1, 2, 3]))
+      expect(aSplit.memberId).not.toBe(bSplit.memberId)
+      expect((yield* a.health()).ready).toBe(true)
+
+      // b shuts down: a takes everything back; b reports itself stopped.
+      yield* Fiber.interrupt(bFiber)
+      const bStopped = yield* b.health()
+      expect(bStopped.ready).toBe(false)
+      expect(bStopped.live).toBe(false)
+      expect(member(bStopped)).toMatchObject({ state: "stopped", assigned: [], memberId: undefined })
+      expect(bStopped.problems[0]).toMatch(/^probes: not ready: stopped for/)
+      yield* healthWhen(a, "a stable with 4 partitions again", (h) => h.members[0]?.assigned.length === 4 && h.ready)
+
+      yield* Fiber.interrupt(aFiber)
+      const aStopped = yield* a.health()
+      expect(aStopped).toMatchObject({ ready: false, live: false })
+      expect(member(aStopped).state).toBe("stopped")
+    }).pipe(Effect.provide(MemoryKafka.layer({ seed: 5 })))
+  )
+
+  it.live(
+    "O4 a fetch outage longer than fetchWithin makes the member not live; it is live again once fetches succeed",
+    () =>
+      Effect.gen(function* () {
+        const kafka = yield* MemoryKafka.MemoryKafka
+        yield* kafka.createTopic("outage", 2)
+        const consumer = yield* Consumer.make(yield* ConsumerSettings.make({ groupId: "outage-probes" }))
+        const fiber = yield* Effect.forkDaemon(consumer.run({ topics: ["outage"], handler: () => Effect.void }))
+        const rules = { fetchWithin: "300 millis" } as const
+        yield* healthWhen(consumer, "stable", (h) => h.ready && h.live, { rules })
+
+        yield* kafka.faults.failFetches({ duration: "1500 millis", groupId: "outage-probes" })
+        yield* produce("outage", 1, 1)
+        const down = yield* healthWhen(consumer, "not live", (h) => !h.live, { rules })
+        expect(down.ready).toBe(true)
+        expect(down.problems).toEqual([
+          expect.stringMatching(/^outage-probes: not live: no fetch for \d+\.\d s \(limit 0\.3 s\)$/)
+        ])
+        expect(member(down).sinceFetchMillis).toBeGreaterThan(300)
+
+        const up = yield* healthWhen(consumer, "live again", (h) => h.live, { rules })
+        expect(member(up).sinceFetchMillis).toBeLessThan(300)
+        yield* Fiber.interrupt(fiber)
+      }).pipe(Effect.provide(MemoryKafka.layer({ seed: 6 })))
+  )
+
+  it.live("O4 commit failures are counted until a commit succeeds", () =>
+    Effect.gen(function* () {
+      const kafka = yield* MemoryKafka.MemoryKafka
+      yield* kafka.createTopic("failing", 1)
+      const consumer = yield* Consumer.make(
+        yield* ConsumerSettings.make({
+          groupId: "commit-probes",
+          commitInterval: "20 millis",
+          commitRetryBase: "150 millis"
+        })
+      )
+      const fiber = yield* Effect.forkDaemon(consumer.run({ topics: ["failing"], handler: () => Effect.void }))
+      yield* healthWhen(consumer, "stable", (h) => h.ready)
+      yield* kafka.faults.failCommits({ times: 3, error: "retriable", groupId: "commit-probes" })
+      yield* produce("failing", 0, 3)
+      const failing = yield* healthWhen(consumer, "two failed commits", (h) => member(h).commitFailures >= 2)
+      expect(member(failing).commitFailures).toBeLessThanOrEqual(3)
+      const recovered = yield* healthWhen(
+        consumer,
+        "a commit after the failures",
+        (h) => member(h).commitFailures === 0 && (member(h).sinceCommitMillis ?? Infinity) < 1000
+      )
+      expect(recovered.live).toBe(true)
+      const committed = yield* kafka.committed("commit-probes", "failing")
+      expect(committed.get(0)?.offset).toBe(3)
+      yield* Fiber.interrupt(fiber)
+    }).pipe(Effect.provide(MemoryKafka.layer({ seed: 7 })))
+  )
+})
