@@ -255,6 +255,9 @@ const coldstartPanel = (r: Results): Panel => {
     ...horizontalBars(
       [
         msBar("built packages, plain node", c.built_first_record_ms, sluice),
+        ...(c.bundled_first_record_ms === undefined
+          ? []
+          : [msBar("bundled by esbuild, plain node", c.bundled_first_record_ms, sluice)]),
         msBar("workspace sources under tsx", c.tsx_first_record_ms, other),
         msBar("import @sluice/core", c.import_ms.core, sluice, 20),
         msBar("import @sluice/kafkajs", c.import_ms.kafkajs, sluice, 20),

@@ -176,6 +176,17 @@ const sections = (r: Results): Array<string> => {
             thousands(c.built_max_ms),
             cpu(c.built_cpu_ms)
           ],
+          ...(c.bundled_first_record_ms === undefined
+            ? []
+            : [
+                [
+                  "bundled by esbuild into one file, plain `node dist/main.bundle.mjs`",
+                  thousands(c.bundled_first_record_ms),
+                  thousands(c.bundled_min_ms),
+                  thousands(c.bundled_max_ms),
+                  cpu(c.bundled_cpu_ms)
+                ]
+              ]),
           [
             "workspace sources under tsx (before)",
             thousands(c.tsx_first_record_ms),

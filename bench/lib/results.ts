@@ -147,6 +147,10 @@ export interface ColdstartSection {
   readonly built_first_record_ms: number
   readonly built_min_ms: number
   readonly built_max_ms: number
+  /** The built program bundled by esbuild into one ES module (Sluice, Effect, kafkajs inside), plain node. */
+  readonly bundled_first_record_ms: number
+  readonly bundled_min_ms: number
+  readonly bundled_max_ms: number
   /** The same program in the workspace under tsx, Sluice compiled from its sources at start-up. */
   readonly tsx_first_record_ms: number
   readonly tsx_min_ms: number
@@ -156,6 +160,7 @@ export interface ColdstartSection {
    * record: the work, which the machine's load stretches less than the wall time (Linux only).
    */
   readonly built_cpu_ms: number | undefined
+  readonly bundled_cpu_ms: number | undefined
   readonly tsx_cpu_ms: number | undefined
   /**
    * Median milliseconds of each `import()` with plain node on the built packages, in a fresh

@@ -4,6 +4,9 @@
  * - `built`: the packages built, packed and npm-installed into a scratch project outside the
  *   workspace (e2e/lib/scratchProject.ts, as the new-user test makes it), the program compiled
  *   by that project's tsc and run with plain `node dist/main.js`;
+ * - `bundled`: that compiled program bundled by esbuild into one ES module with everything it
+ *   imports (Sluice, Effect, kafkajs), as the README's "Starting fast" tells users to deploy
+ *   it, run with plain `node dist/main.bundle.mjs`;
  * - `tsx`: the same source inside the workspace (a temporary `examples/*.tmp.ts`), run with
  *   `node --import tsx`, so that Sluice's own sources are compiled at start-up: how every
  *   process started before the packages were built.
@@ -20,7 +23,7 @@ import { copyFileSync, readFileSync, rmSync, statSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
-import { createScratchProject, type ScratchProject } from "../../e2e/lib/scratchProject.js"
+import { bundleFile, createScratchProject, type ScratchProject } from "../../e2e/lib/scratchProject.js"
 import { rootDir } from "../lib/child.js"
 import { args, brokers, die, emit, now, waitUntil } from "../lib/common.js"
 import { coldstartTopic, deleteGroups, ensureTopic } from "../lib/kafka.js"
@@ -32,7 +35,7 @@ export interface ColdstartArgs {
   readonly importRounds: number
 }
 
-export type Variant = "built" | "tsx"
+export type Variant = "built" | "bundled" | "tsx"
 
 export const importedModules = {
   effect: "effect",
@@ -177,15 +180,19 @@ const nodeStartMs = async (cwd: string): Promise<number> => {
   return now() - started
 }
 
+const variants: ReadonlyArray<Variant> = ["built", "bundled", "tsx"]
+
 const measure = async (a: ColdstartArgs, scratch: ScratchProject, tsxFile: string) => {
   const launches: Record<Variant, Launch> = {
     built: { cwd: scratch.project, argv: [path.join("dist", "main.js")] },
+    bundled: { cwd: scratch.project, argv: [bundleFile] },
     tsx: { cwd: path.dirname(tsxFile), argv: ["--import", "tsx", tsxFile] }
   }
   const loadBefore = os.loadavg()
   const runs: Array<ColdstartRun> = []
   for (let round = -a.warmupRounds + 1; round <= a.rounds; round++) {
-    const order: ReadonlyArray<Variant> = round % 2 === 0 ? ["tsx", "built"] : ["built", "tsx"]
+    // The variants rotate, so that none always runs first (or right after another) in a round.
+    const order = variants.map((_, i) => variants[(i + round + variants.length) % variants.length]!)
     for (const variant of order) {
       const run = await runOnce(launches[variant], variant, round, scratch.dir)
       log(
@@ -223,6 +230,7 @@ const main = async (a: ColdstartArgs): Promise<ColdstartResult> => {
   const tsxFile = path.join(rootDir, "examples", `coldstart-${process.pid}.tmp.ts`)
   try {
     await scratch.compile()
+    await scratch.bundle()
     copyFileSync(path.join(scratch.project, "src", "main.ts"), tsxFile)
     const setupSeconds = (now() - setupStarted) / 1000
     log(`coldstart: scratch project ready in ${setupSeconds.toFixed(0)} s (${scratch.project})`)

@@ -61,12 +61,35 @@ export interface ScratchProject {
   readonly tarballs: Readonly<Record<SluicePackage, string>>
   /** Type-checks the user's program with the project's own tsc and its strict tsconfig, and emits `dist/`. */
   readonly compile: () => Promise<void>
+  /**
+   * Bundles the compiled program (`dist/main.js`, after `compile`) and everything it imports
+   * into one ES module, `dist/main.bundle.mjs`, with the project's own esbuild: what a user
+   * deploys to start in a fraction of the time (one file to load instead of ~650 modules).
+   */
+  readonly bundle: () => Promise<string>
   /** Deletes the temporary directory. */
   readonly remove: () => void
 }
 
 // The peers a user installs beside Sluice: the runtime's, and the test runner's for the testkit.
 const peers = ["effect", "kafkajs", "@effect/platform", "@effect/platform-node", "vitest", "@effect/vitest"]
+
+/** Where `bundle` writes, relative to the project. */
+export const bundleFile = join("dist", "main.bundle.mjs")
+
+/**
+ * The esbuild command line the README gives users. kafkajs is CommonJS and requires Node's
+ * modules; in an ES module bundle `require` comes from `createRequire`.
+ */
+export const bundleArgs = [
+  join("dist", "main.js"),
+  "--bundle",
+  "--platform=node",
+  "--format=esm",
+  "--target=node20",
+  "--log-level=warning",
+  '--banner:js=import { createRequire } from "node:module"; const require = createRequire(import.meta.url);'
+]
 
 /** Builds and packs every package and installs the tarballs into a new project in a temporary directory. */
 export const createScratchProject = async (options: ScratchProjectOptions = {}): Promise<ScratchProject> => {
@@ -101,7 +124,8 @@ export const createScratchProject = async (options: ScratchProjectOptions = {}):
           devDependencies: {
             typescript: workspaceVersion("typescript"),
             "@types/node": "^20.19.0",
-            "@types/ws": "^8.5.0"
+            "@types/ws": "^8.5.0",
+            esbuild: workspaceVersion("esbuild")
           }
         },
         null,
@@ -112,7 +136,11 @@ export const createScratchProject = async (options: ScratchProjectOptions = {}):
     const compile = async () => {
       await sh(join(project, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"], project)
     }
-    return { dir, project, tarballs, compile, remove }
+    const bundle = async () => {
+      await sh(join(project, "node_modules", ".bin", "esbuild"), [...bundleArgs, `--outfile=${bundleFile}`], project)
+      return bundleFile
+    }
+    return { dir, project, tarballs, compile, bundle, remove }
   } catch (error) {
     // SLUICE_KEEP_SCRATCH keeps it to look into, as the new-user test does after its run.
     if (process.env.SLUICE_KEEP_SCRATCH === undefined) remove()

@@ -3,7 +3,7 @@
  * with npm into a scratch project outside the workspace (with the peers from the registry), a
  * user's program is type-checked with a strict NodeNext tsconfig and run with plain `node` (no
  * tsx, no loader) against the broker, and a user's vitest file runs on the simulated cluster
- * and on the real broker. Node binaries beyond the one running the tests (Node 24 in CI) come
+ * and on the real broker; the same program bundled by esbuild into one file runs too. Node binaries beyond the one running the tests (Node 24 in CI) come
  * from `SLUICE_E2E_NODES` (colon separated paths).
  */
 import { type ChildProcess, spawn } from "node:child_process"
@@ -12,7 +12,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { brokerForTests } from "@sluice/testkit/KafkaBroker"
 import { Kafka, logLevel, Partitioners } from "kafkajs"
-import { createScratchProject, type ScratchProject, sh, sluicePackages } from "../lib/scratchProject.js"
+import { bundleFile, createScratchProject, type ScratchProject, sh, sluicePackages } from "../lib/scratchProject.js"
 
 const broker = await brokerForTests()
 const nodes = [process.execPath, ...(process.env.SLUICE_E2E_NODES ?? "").split(":").filter((p) => p !== "")]
@@ -78,55 +78,12 @@ describe("a new user's project", () => {
 
   describe.skipIf(broker === undefined)("on the real broker", () => {
     for (const node of nodes) {
-      it(`runs with plain node ${node === process.execPath ? process.version : node}: consumes, exits 0 on SIGTERM, everything committed`, async () => {
-        const version = (await sh(node, ["--version"], project)).stdout.trim()
-        const topic = `new-user-${version.replace(/\W/g, "")}-${Date.now().toString(36)}`
-        const group = `${topic}-group`
-        const out = join(scratch.dir, `${topic}.txt`)
-        const kafka = new Kafka({ clientId: "sluice-e2e", brokers: [...broker!.brokers], logLevel: logLevel.WARN })
-        const admin = kafka.admin()
-        const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
-        await admin.connect()
-        await producer.connect()
-        try {
-          await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true })
-          const count = 300
-          await producer.send({
-            topic,
-            acks: -1,
-            messages: Array.from({ length: count }, (_, i) => ({
-              key: `order-${i}`,
-              value: JSON.stringify({ id: `order-${i}`, amount: i })
-            }))
-          })
-          const child = spawn(node, [join("dist", "main.js")], {
-            cwd: project,
-            env: {
-              ...process.env,
-              KAFKA_BROKERS: broker!.brokers.join(","),
-              TOPIC: topic,
-              KAFKA_GROUP_ID: group,
-              OUT: out
-            },
-            stdio: ["ignore", "inherit", "inherit"]
-          })
-          const lines = () =>
-            existsSync(out)
-              ? readFileSync(out, "utf8")
-                  .split("\n")
-                  .filter((l) => l !== "")
-              : []
-          await waitUntil(() => lines().length >= count || child.exitCode !== null, 120_000)
-          child.kill("SIGTERM")
-          expect(await exitCode(child)).toBe(0)
-          expect(new Set(lines()).size).toBe(count)
-          const committed = await admin.fetchOffsets({ groupId: group, topics: [topic] })
-          const total = committed[0]!.partitions.reduce((sum, p) => sum + Number(p.offset), 0)
-          expect(total).toBe(count)
-        } finally {
-          await producer.disconnect()
-          await admin.disconnect()
-        }
+      it(`runs with plain node ${node === process.execPath ? process.version : node}: consumes, exits 0 on SIGTERM, everything committed`, () =>
+        consumesAndCommits(node, join("dist", "main.js"), "plain"))
+
+      it(`runs bundled into one file by esbuild, on node ${node === process.execPath ? process.version : node}: consumes, exits 0 on SIGTERM, everything committed`, async () => {
+        await scratch.bundle()
+        await consumesAndCommits(node, bundleFile, "bundled")
       })
 
       it(`runs a user's vitest file on node ${node === process.execPath ? process.version : node}: the simulated cluster and KafkaBroker.layer`, async () => {
@@ -139,6 +96,62 @@ describe("a new user's project", () => {
     }
   })
 })
+
+/**
+ * Runs the user's program (`entry`, relative to the project) with `node` against the broker
+ * until it handled every record of a new topic, stops it with SIGTERM, and checks that it
+ * exited 0 with every record handled once and committed.
+ */
+const consumesAndCommits = async (node: string, entry: string, label: string): Promise<void> => {
+  const version = (await sh(node, ["--version"], project)).stdout.trim()
+  const topic = `new-user-${label}-${version.replace(/\W/g, "")}-${Date.now().toString(36)}`
+  const group = `${topic}-group`
+  const out = join(scratch.dir, `${topic}.txt`)
+  const kafka = new Kafka({ clientId: "sluice-e2e", brokers: [...broker!.brokers], logLevel: logLevel.WARN })
+  const admin = kafka.admin()
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+  await admin.connect()
+  await producer.connect()
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true })
+    const count = 300
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: Array.from({ length: count }, (_, i) => ({
+        key: `order-${i}`,
+        value: JSON.stringify({ id: `order-${i}`, amount: i })
+      }))
+    })
+    const child = spawn(node, [entry], {
+      cwd: project,
+      env: {
+        ...process.env,
+        KAFKA_BROKERS: broker!.brokers.join(","),
+        TOPIC: topic,
+        KAFKA_GROUP_ID: group,
+        OUT: out
+      },
+      stdio: ["ignore", "inherit", "inherit"]
+    })
+    const lines = () =>
+      existsSync(out)
+        ? readFileSync(out, "utf8")
+            .split("\n")
+            .filter((l) => l !== "")
+        : []
+    await waitUntil(() => lines().length >= count || child.exitCode !== null, 120_000)
+    child.kill("SIGTERM")
+    expect(await exitCode(child)).toBe(0)
+    expect(new Set(lines()).size).toBe(count)
+    const committed = await admin.fetchOffsets({ groupId: group, topics: [topic] })
+    const total = committed[0]!.partitions.reduce((sum, p) => sum + Number(p.offset), 0)
+    expect(total).toBe(count)
+  } finally {
+    await producer.disconnect()
+    await admin.disconnect()
+  }
+}
 
 const waitUntil = async (predicate: () => boolean, millis: number): Promise<void> => {
   const deadline = Date.now() + millis
