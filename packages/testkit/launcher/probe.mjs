@@ -1,5 +1,6 @@
 // Answers "does a Kafka broker serve requests at host:port?" for launch.sh and the testkit's
-// KafkaBroker layer. Plain ESM with no dependency, so it runs from an installed package
+// KafkaBroker layer, and "which node leads this partition / coordinates this group?" for its
+// KafkaCluster layer. Plain ESM with no dependency, so it runs from an installed package
 // without a build and without a Kafka client: it speaks the few requests it needs of the
 // Kafka protocol itself (Metadata v4, FindCoordinator v1, DescribeGroups v1; all of them in
 // the range Kafka 4.x still serves, https://kafka.apache.org/protocol).
@@ -88,6 +89,88 @@ const groupErrorCode = async (address, group, timeoutMs) => {
   count.writeInt32BE(1)
   const describe = await request(`${host}:${port}`, frame(15, 1, Buffer.concat([count, string(group)])), timeoutMs)
   return describe.readInt16BE(8) // after throttle_time_ms and the array's length
+}
+
+/** Reads Kafka's primitive types from a response body, front to back. */
+const reader = (buffer) => {
+  let at = 0
+  /** The position of the next `bytes` bytes, moving past them. */
+  const take = (bytes) => {
+    const start = at
+    at += bytes
+    return start
+  }
+  const self = {
+    int8: () => buffer.readInt8(take(1)),
+    int16: () => buffer.readInt16BE(take(2)),
+    int32: () => buffer.readInt32BE(take(4)),
+    string: () => {
+      const length = self.int16()
+      if (length < 0) return null
+      const start = take(length)
+      return buffer.toString("utf8", start, start + length)
+    },
+    array: (item) => Array.from({ length: Math.max(self.int32(), 0) }, item)
+  }
+  return self
+}
+
+/**
+ * The partitions of `topic` with their leader and in-sync replicas (Metadata v4), as the
+ * broker at `address` sees them; a leader of -1 means none. Rejects when the topic is unknown.
+ *
+ * @param {string} address host:port
+ * @param {string} topic
+ * @param {number} [timeoutMs]
+ * @returns {Promise<Array<{ partition: number, leader: number, replicas: Array<number>, isr: Array<number> }>>}
+ */
+export const partitionLeaders = async (address, topic, timeoutMs = 2_000) => {
+  const count = Buffer.alloc(4)
+  count.writeInt32BE(1)
+  const body = Buffer.concat([count, string(topic), Buffer.from([0])])
+  const r = reader(await request(address, frame(3, 4, body), timeoutMs))
+  r.int32() // throttle_time_ms
+  r.array(() => [r.int32(), r.string(), r.int32(), r.string()]) // brokers
+  r.string() // cluster_id
+  r.int32() // controller_id
+  const topics = r.array(() => {
+    const error = r.int16()
+    const name = r.string()
+    r.int8() // is_internal
+    const partitions = r.array(() => {
+      r.int16() // the partition's error code (e.g. LEADER_NOT_AVAILABLE, with leader -1)
+      const partition = r.int32()
+      const leader = r.int32()
+      const replicas = r.array(() => r.int32())
+      const isr = r.array(() => r.int32())
+      return { partition, leader, replicas, isr }
+    })
+    return { error, name, partitions }
+  })
+  const found = topics.find((t) => t.name === topic)
+  if (found === undefined || found.error !== 0) {
+    throw new Error(`${address} has no metadata for ${topic} (Kafka error code ${found?.error ?? "none"})`)
+  }
+  return found.partitions.sort((a, b) => a.partition - b.partition)
+}
+
+/**
+ * The node id of the group coordinator of `group` (FindCoordinator v1), as the broker at
+ * `address` sees it. Rejects with the Kafka error code when there is none yet.
+ *
+ * @param {string} address host:port
+ * @param {string} group
+ * @param {number} [timeoutMs]
+ * @returns {Promise<number>}
+ */
+export const groupCoordinator = async (address, group, timeoutMs = 2_000) => {
+  const r = reader(await request(address, frame(10, 1, Buffer.concat([string(group), Buffer.from([0])])), timeoutMs))
+  r.int32() // throttle_time_ms
+  const error = r.int16()
+  r.string() // error_message
+  const node = r.int32()
+  if (error !== 0) throw new Error(`${address} names no coordinator for ${group} (Kafka error code ${error})`)
+  return node
 }
 
 /**

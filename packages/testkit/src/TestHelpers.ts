@@ -201,6 +201,8 @@ export const startMember = (options: {
     key: Uint8Array | null
   }) => Effect.Effect<void, unknown, Scope.Scope>
   readonly mode?: ProcessingMode.ProcessingMode | undefined
+  /** Called with every event as it is recorded, e.g. to give it a time (since 0.3.0). */
+  readonly onEvent?: ((event: ConsumerEvent) => void) | undefined
 }): Effect.Effect<Member, ConsumerSettings.SettingsError, ConsumerDriver> =>
   Effect.gen(function* () {
     const settings = yield* ConsumerSettings.make({
@@ -215,7 +217,12 @@ export const startMember = (options: {
     const eventScope = yield* Scope.make()
     const dequeue = yield* Scope.extend(consumer.subscribeEvents, eventScope)
     const eventFiber = yield* Effect.forkDaemon(
-      Effect.forever(Effect.map(Queue.take(dequeue), (event) => events.push(event)))
+      Effect.forever(
+        Effect.map(Queue.take(dequeue), (event) => {
+          events.push(event)
+          options.onEvent?.(event)
+        })
+      )
     )
     const handler = options.handler ?? (() => Effect.void)
     const fiber = yield* Effect.forkDaemon(
