@@ -28,6 +28,7 @@ import {
 } from "kafkajs"
 import { makeKafka, retryOptions } from "./internal/client.js"
 import { toMessage } from "./internal/records.js"
+import { untilAcknowledged } from "./internal/resend.js"
 import * as KafkaJsConfig from "./KafkaJsConfig.js"
 import { toKafkaError } from "./KafkaJsError.js"
 
@@ -112,11 +113,10 @@ export const make = (
         )
     )
 
-    const send = (
+    const sendOnce = (
       records: ReadonlyArray<ProducerRecord>
     ): Effect.Effect<ReadonlyArray<RecordMetadata>, KafkaError.KafkaError> =>
       Effect.suspend(() => {
-        if (records.length === 0) return Effect.succeed([])
         const messages = records.map(toMessage)
         const topics = new Map<string, Array<Message>>()
         records.forEach((record, i) => {
@@ -137,7 +137,15 @@ export const make = (
           try: () => promise,
           catch: (error) => toKafkaError(error, "KafkaJsProducer.send")
         }).pipe(Effect.map((acks) => metadata(records, messages, chosen, acks)))
-      }).pipe(Effect.withSpan("KafkaJsProducer.send", { attributes: { records: records.length } }))
+      })
+
+    // Records kafkajs resolved without acknowledging go again (see internal/resend.ts).
+    const send = (
+      records: ReadonlyArray<ProducerRecord>
+    ): Effect.Effect<ReadonlyArray<RecordMetadata>, KafkaError.KafkaError> =>
+      (records.length === 0 ? Effect.succeed([]) : untilAcknowledged(records, sendOnce)).pipe(
+        Effect.withSpan("KafkaJsProducer.send", { attributes: { records: records.length } })
+      )
 
     return {
       name: "kafkajs",

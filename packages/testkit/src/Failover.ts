@@ -248,11 +248,39 @@ const verify = (writer: Writer, group: Group) => {
   return { handled: okCalls, duplicates: okCalls - handledOk(group).size, acked: writer.acked.size }
 }
 
+/** What a stalled test shows: the missing records per partition, who owns what, the last events. */
+const diagnose = (writer: Writer, group: Group): string => {
+  const byPartition = new Map<number, Array<number>>()
+  for (const k of missing(writer, group)) {
+    const [p, o] = k.split(":").map(Number) as [number, number]
+    byPartition.set(p, [...(byPartition.get(p) ?? []), o])
+  }
+  const gaps = [...byPartition].map(([p, os]) => `p${p}: ${os.length} missing from ${Math.min(...os)}`).join("; ")
+  const owners = group.members
+    .map(
+      (m) => `${m.name} owns [${[...owns(group, m.name)].join(",")}]${m.fiber.unsafePoll() === null ? "" : " (ended)"}`
+    )
+    .join("; ")
+  const last = group.timeline
+    .filter((e) => e.event._tag !== "Committed")
+    .slice(-12)
+    .map(
+      (e) =>
+        `${new Date(e.at).toISOString().slice(11, 23)} ${e.member} ${e.event._tag}${"partitions" in e.event ? ` ${e.event.partitions.map((tp) => tp.partition).join(",")}` : "partition" in e.event ? ` ${e.event.partition.partition}` : ""}`
+    )
+    .join(" | ")
+  return `missing ${gaps}; ${owners}; last events: ${last}`
+}
+
 /** Waits until everything acknowledged was handled, then stops the members gracefully. */
 const finish = (writer: Writer, group: Group, patience: Duration.DurationInput) =>
   Effect.gen(function* () {
     yield* writer.stop
-    yield* eventually(() => missing(writer, group).length === 0, "every acknowledged record to be handled", patience)
+    yield* eventually(
+      () => missing(writer, group).length === 0,
+      "every acknowledged record to be handled",
+      patience
+    ).pipe(Effect.catchAllDefect((defect) => Effect.die(new Error(`${String(defect)}: ${diagnose(writer, group)}`))))
     for (const m of group.members) yield* Fiber.interrupt(m.fiber)
   })
 
