@@ -98,6 +98,16 @@ const onCrash =
   (event: ConsumerCrashEvent): void => {
     const { error, restart } = event.payload
     member.crashed = { error, restart }
+    // One line a reader of the logs can act on (kafkajs's own say "Crash" and "Restarting"):
+    // during a cluster outage this repeats with kafkajs's bounded back-off, at most
+    // `maxRestarts` times between two successful joins.
+    void member.run(
+      Effect.logWarning(
+        restart && !member.closed
+          ? `Sluice: the kafkajs consumer of group ${member.subscription.groupId} lost the cluster (${error.message}); its partitions are lost (not committed), rejoining: restart ${member.restarts} of at most ${member.options.maxRestarts}`
+          : `Sluice: the kafkajs consumer of group ${member.subscription.groupId} lost the cluster (${error.message}) and does not restart${member.closed ? " (closing)" : ` after ${member.options.maxRestarts} restarts`}`
+      )
+    )
     void member.serial(async () => {
       member.generation = undefined
       member.memberId = undefined
