@@ -135,7 +135,6 @@ export class Engine<R> {
           ++this.epochs,
           scope,
           yield* Effect.makeLatch(false),
-          yield* Effect.makeLatch(true),
           assignment.committed?.offset ?? -1
         )
         if (assignment.committed !== undefined) {

@@ -89,7 +89,7 @@ export class Revocation {
       if (timeout !== undefined && worker.inFlight > 0) {
         // Interruptible: the shutdown runs this in a finalizer, where the wait would otherwise
         // inherit uninterruptibility and the timeout could never cut it short.
-        const drained = yield* Effect.timeoutOption(Effect.interruptible(worker.idle.await), timeout)
+        const drained = yield* Effect.timeoutOption(Effect.interruptible(worker.whenIdle()), timeout)
         interrupted = Option.isNone(drained)
       } else {
         interrupted = worker.inFlight > 0

@@ -9,9 +9,9 @@
  *   clears it (revocation, loss).
  * - `tracker`: the engine receives offsets; `finish` finishes them (processors through their
  *   `Flow`, the committer for the stream API's `commitUpTo`).
- * - `inFlight` and `idle`: `begin` (backpressure, when a record is taken), `finish` and
- *   `abandon` (processors through their `Flow`, the committer); `orphan` opens `idle` (the
- *   stream processor through its `Flow`, once the stream's reader is gone).
+ * - `inFlight` and `orphaned`: `begin` (backpressure, when a record is taken), `finish` and
+ *   `abandon` (processors through their `Flow`, the committer); `orphan` (the stream processor
+ *   through its `Flow`, once the stream's reader is gone). `whenIdle` reads them (revocation).
  * - `paused`: backpressure. `state`: revocation and loss; processors only read it.
  * - `committed`, `committedMetadata`: the committer, holding the commit lock (and the engine
  *   before the worker is registered).
@@ -46,6 +46,13 @@ export class Worker {
   alreadyFinished: Set<number> | undefined = undefined
   alreadyFinishedMax = -1
   fiber: Fiber.RuntimeFiber<void> | undefined = undefined
+  /** The records in flight are held by a reader that is gone (`orphan`), until the next `begin`. */
+  private orphaned = false
+  /**
+   * What `whenIdle` callers wait on, made only while someone waits: a latch opened and closed
+   * for every record would cost an allocation per record on the hot path.
+   */
+  private idleWaiters: Effect.Latch | undefined = undefined
   /** Opened when the worker's revocation (or shutdown) has ended: its work and final commit are done. */
   readonly released: Effect.Latch = Effect.unsafeMakeLatch(false)
 
@@ -55,8 +62,6 @@ export class Worker {
     readonly scope: Scope.CloseableScope,
     /** Opened when records arrive or the worker must stop; the worker closes it before waiting. */
     readonly wake: Effect.Latch,
-    /** Opened whenever nothing is in flight: revocation in drain mode waits on it. */
-    readonly idle: Effect.Latch,
     committed: number
   ) {
     this.key = TP.key(topicPartition)
@@ -81,25 +86,36 @@ export class Worker {
   /** A record taken from the buffer is now in flight. */
   begin(): void {
     this.inFlight++
-    this.idle.unsafeClose()
+    this.orphaned = false
   }
 
   /** Marks an in-flight offset finished; `true` when it was not finished before (a commit may now pass it). */
   finish(offset: number): boolean {
-    this.inFlight--
-    if (this.inFlight === 0) this.idle.unsafeOpen()
+    if (--this.inFlight === 0 && this.idleWaiters !== undefined) this.releaseIdleWaiters()
     return this.tracker.finish(offset)
   }
 
   /** Ends one in-flight record without finishing it (it failed, or never started): the frontier stays at it. */
   abandon(): void {
-    this.inFlight--
-    if (this.inFlight === 0) this.idle.unsafeOpen()
+    if (--this.inFlight === 0 && this.idleWaiters !== undefined) this.releaseIdleWaiters()
   }
 
   /** Nothing will finish the records in flight (their reader is gone): whoever waits for them, need not. */
   orphan(): void {
-    this.idle.unsafeOpen()
+    this.orphaned = true
+    if (this.idleWaiters !== undefined) this.releaseIdleWaiters()
+  }
+
+  /** Waits until nothing is in flight (or what is in flight is orphaned): revocation in drain mode. */
+  whenIdle(): Effect.Effect<void> {
+    if (this.inFlight === 0 || this.orphaned) return Effect.void
+    this.idleWaiters ??= Effect.unsafeMakeLatch(false)
+    return this.idleWaiters.await
+  }
+
+  private releaseIdleWaiters(): void {
+    this.idleWaiters!.unsafeOpen()
+    this.idleWaiters = undefined
   }
 
   /** Waits until records arrive or the worker must stop. */

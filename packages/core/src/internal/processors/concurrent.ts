@@ -125,14 +125,16 @@ export const concurrent =
             running = false
             flow.finish(worker, record!.offset)
             carried = release(key)
-            return step
+            // Straight on to the next record, without a step of its own.
+            return next()
           }
           const run = (): Effect.Effect<void, never, R> => {
             running = true
             const handled = Effect.matchCauseEffect(handle(record!), { onFailure: onCause, onSuccess })
             return flow.anyPaused ? Effect.zipRight(resume, handled) : handled
           }
-          const step: Effect.Effect<void, never, R> = Effect.suspend(() => {
+          /** The next step: a record to run, a wait for records, or the end. */
+          const next = (): Effect.Effect<void, never, R> => {
             if (worker.state !== "running" || failed) {
               // Stopped with the next record of a key in hand: it never started, drop it.
               if (carried !== undefined) {
@@ -159,7 +161,8 @@ export const concurrent =
               }
             }
             return run()
-          })
+          }
+          const step: Effect.Effect<void, never, R> = Effect.suspend(next)
           return step.pipe(
             // Interrupted (revocation, loss) with a record in flight: it ends unfinished, so that
             // nothing waits on it. Once per lane, not per record: `onInterrupt` costs more than a

@@ -28,21 +28,24 @@ export const sequential =
       flow.fail(onFailure(current!, cause))
       return Effect.void
     }
-    const onSuccess = (): Effect.Effect<void, never, R> => {
-      flow.finish(worker, current!.offset)
-      return loop
-    }
     const resume = Effect.suspend(() => flow.resume())
-    // Each step returns the next one: the runtime runs it on the same fiber, without growing
-    // the stack, until a step waits for records or the worker stops running.
-    const loop: Effect.Effect<void, never, R> = Effect.suspend(() => {
+    /** The next step: the next record's handler, a wait for records, or the end. */
+    const next = (): Effect.Effect<void, never, R> => {
       if (worker.state !== "running") return Effect.void
       const record = flow.take(worker)
       if (record === undefined) return Effect.zipRight(worker.waitForRecords(), loop)
       current = record
       const run = Effect.matchCauseEffect(handle(record), { onFailure: onCause, onSuccess })
       return flow.anyPaused ? Effect.zipRight(resume, run) : run
-    })
+    }
+    // A success goes straight on to the next record, without a step of its own: each step
+    // returns the next one, and the runtime runs it on the same fiber without growing the
+    // stack, until a step waits for records or the worker stops running.
+    const onSuccess = (): Effect.Effect<void, never, R> => {
+      flow.finish(worker, current!.offset)
+      return next()
+    }
+    const loop: Effect.Effect<void, never, R> = Effect.suspend(next)
     return loop.pipe(
       // Interrupted (revocation, loss) with a record in flight: it ends unfinished, so that
       // nothing waits on it. Once per worker, not per record: `onInterrupt` costs more than a
