@@ -4,35 +4,33 @@
  *
  * @since 0.1.0
  */
-import * as Config from "effect/Config"
+import * as ClientConfig from "@sluice/core/ClientConfig"
+import type { SettingsError } from "@sluice/core/SettingsError"
+import * as Validate from "@sluice/core/Validate"
+import type * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
-import * as Option from "effect/Option"
-import type * as Redacted from "effect/Redacted"
+import * as Effect from "effect/Effect"
 
 /**
  * The SASL mechanisms the drivers configure (`sasl.mechanisms`).
  *
  * @since 0.1.0
  */
-export type SaslMechanism = "plain" | "scram-sha-256" | "scram-sha-512"
+export type SaslMechanism = ClientConfig.SaslMechanism
 
 /**
  * SASL credentials. The password is `Redacted` so that it never shows in logs or traces.
  *
  * @since 0.1.0
  */
-export interface SaslConfig {
-  readonly mechanism: SaslMechanism
-  readonly username: string
-  readonly password: Redacted.Redacted<string>
-}
+export type SaslConfig = ClientConfig.SaslConfig
 
 /**
  * The lowest librdkafka log level that reaches Effect's logger.
  *
  * @since 0.1.0
  */
-export type LogLevel = "nothing" | "error" | "warn" | "info" | "debug"
+export type LogLevel = ClientConfig.LogLevel
 
 /**
  * A librdkafka property value, as `CONFIGURATION.md` of librdkafka documents them.
@@ -54,14 +52,9 @@ export type PropertyValue = string | number | boolean
  *
  * @since 0.1.0
  */
-export interface ConfluentConfig {
-  /** Bootstrap brokers, `host:port`. */
-  readonly brokers: ReadonlyArray<string>
-  /** Names this client in the brokers' logs and quotas. The consumer uses the subscription's own. */
-  readonly clientId?: string | undefined
+export interface ConfluentConfig extends ClientConfig.ClientConfig {
   /** TLS with the system's CAs (`security.protocol` `ssl`, or `sasl_ssl` with `sasl`). */
   readonly ssl?: boolean | undefined
-  readonly sasl?: SaslConfig | undefined
   /** Per TCP connection attempt, TLS and SASL included (`socket.connection.setup.timeout.ms`). */
   readonly connectionTimeout?: Duration.DurationInput | undefined
   /**
@@ -69,8 +62,6 @@ export interface ConfluentConfig {
    * and how long a commit or an offset fetch may take before it fails as a `timeout`.
    */
   readonly requestTimeout?: Duration.DurationInput | undefined
-  /** librdkafka logs at this level and above go to Effect's logger. */
-  readonly logLevel?: LogLevel | undefined
   /**
    * Further librdkafka properties (`statistics.interval.ms`, `ssl.ca.location`, …), applied
    * under the drivers' own: a property a driver sets itself is refused with a `SettingsError`.
@@ -108,7 +99,8 @@ export interface Resolved {
 }
 
 /**
- * Applies `defaults` to what a `ConfluentConfig` leaves out.
+ * Applies `defaults` to what a `ConfluentConfig` leaves out, without checking it (`validate`
+ * checks).
  *
  * @since 0.1.0
  */
@@ -123,43 +115,35 @@ export const resolve = (config: ConfluentConfig): Resolved => ({
   librdkafka: config.librdkafka ?? {}
 })
 
-const brokerList = Config.string("KAFKA_BROKERS").pipe(
-  Config.map((value) =>
-    value
-      .split(",")
-      .map((broker) => broker.trim())
-      .filter((broker) => broker.length > 0)
-  ),
-  Config.validate({ message: "KAFKA_BROKERS must name at least one host:port", validation: (list) => list.length > 0 })
-)
-
-const sasl: Config.Config<Option.Option<SaslConfig>> = Config.option(
-  Config.all({
-    mechanism: Config.literal("plain", "scram-sha-256", "scram-sha-512")("KAFKA_SASL_MECHANISM"),
-    username: Config.string("KAFKA_SASL_USERNAME"),
-    password: Config.redacted("KAFKA_SASL_PASSWORD")
+/**
+ * Checks a `ConfluentConfig` (brokers `host:port`, log level, SASL, clientId as
+ * `ClientConfig.validate` does; durations positive) and applies `defaults`. A bad value fails
+ * with a `SettingsError` naming it.
+ *
+ * @since 0.2.0
+ */
+export const validate = (config: ConfluentConfig): Effect.Effect<Resolved, SettingsError> =>
+  Effect.gen(function* () {
+    const shared = yield* ClientConfig.validate(config, defaults)
+    return {
+      ...resolve(config),
+      ...shared,
+      connectionTimeout: yield* Validate.optionalDuration(
+        "connectionTimeout",
+        config.connectionTimeout,
+        defaults.connectionTimeout
+      ),
+      requestTimeout: yield* Validate.optionalDuration("requestTimeout", config.requestTimeout, defaults.requestTimeout)
+    }
   })
-)
 
 /**
- * Reads the environment, with the same names as the kafkajs driver: `KAFKA_BROKERS`
- * (comma-separated, required), `KAFKA_CLIENT_ID`, `KAFKA_SSL` (`true`/`false`), and
- * `KAFKA_SASL_MECHANISM` + `KAFKA_SASL_USERNAME` + `KAFKA_SASL_PASSWORD` together.
+ * Reads the connection settings from configuration (the environment by default) with the same
+ * names as the kafkajs driver (`ClientConfig.config`): `KAFKA_BROKERS` (comma-separated,
+ * required), `KAFKA_CLIENT_ID`, `KAFKA_SSL` (`true`/`false`), `KAFKA_SASL_MECHANISM` +
+ * `KAFKA_SASL_USERNAME` + `KAFKA_SASL_PASSWORD` together, `KAFKA_CONNECTION_TIMEOUT`,
+ * `KAFKA_REQUEST_TIMEOUT`, `KAFKA_LOG_LEVEL`. Values are checked by `validate`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const fromEnv: Config.Config<ConfluentConfig> = Config.all({
-  brokers: brokerList,
-  clientId: Config.option(Config.string("KAFKA_CLIENT_ID")),
-  ssl: Config.boolean("KAFKA_SSL").pipe(Config.withDefault(false)),
-  sasl
-}).pipe(
-  Config.map(
-    ({ brokers, clientId, sasl, ssl }): ConfluentConfig => ({
-      brokers,
-      clientId: Option.getOrUndefined(clientId),
-      ssl,
-      sasl: Option.getOrUndefined(sasl)
-    })
-  )
-)
+export const config: Config.Config<ConfluentConfig> = ClientConfig.config

@@ -31,8 +31,9 @@
  * @since 0.1.0
  */
 import { ConsumerDriver } from "@sluice/core/ConsumerDriver"
+import * as SettingsConfig from "@sluice/core/SettingsConfig"
 import { SettingsError } from "@sluice/core/SettingsError"
-import type * as Config from "effect/Config"
+import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -119,7 +120,7 @@ export const consumerDefaults = {
   readUncommitted: false
 } as const
 
-const assignors: ReadonlyArray<Assignor> = ["range", "roundrobin", "cooperative-sticky"]
+const assignors = ["range", "roundrobin", "cooperative-sticky"] as const satisfies ReadonlyArray<Assignor>
 
 const invalid = (setting: string, message: string) => Effect.fail(new SettingsError({ setting, message }))
 
@@ -158,7 +159,7 @@ export const resolveOptions = (
       )
     }
     const assignor = options.assignor ?? consumerDefaults.assignor
-    if (!assignors.includes(assignor)) {
+    if (!(assignors as ReadonlyArray<string>).includes(assignor)) {
       return yield* invalid("assignor", `assignor must be one of ${assignors.join(", ")}, got ${String(assignor)}`)
     }
     if (
@@ -203,10 +204,11 @@ export const make = (
   options: ConsumerOptions = {}
 ): Effect.Effect<ConsumerDriver["Type"], SettingsError> =>
   Effect.gen(function* () {
+    const connection = yield* ConfluentConfig.validate(config)
     const resolved = yield* resolveOptions(options)
     const refused = Properties.refusedForConsumer(config, resolved)
     if (refused !== undefined) return yield* Effect.fail(refused)
-    return { name: "confluent", subscribe: subscribe(ConfluentConfig.resolve(config), resolved) }
+    return { name: "confluent", subscribe: subscribe(connection, resolved) }
   })
 
 /**
@@ -222,15 +224,42 @@ export const layer = (
 
 /**
  * The driver with its connection settings read from `config` (by default the environment:
- * `KAFKA_BROKERS`, `KAFKA_CLIENT_ID`, … see `ConfluentConfig.fromEnv`).
+ * `KAFKA_BROKERS`, `KAFKA_CLIENT_ID`, … see `ConfluentConfig.config`).
  *
  * @since 0.1.0
  */
 export const layerConfig = (
-  config: Config.Config<ConfluentConfig.ConfluentConfig> = ConfluentConfig.fromEnv,
+  source: Config.Config<ConfluentConfig.ConfluentConfig> = ConfluentConfig.config,
   options?: ConsumerOptions
 ): Layer.Layer<ConsumerDriver, ConfigError.ConfigError | SettingsError> =>
   Layer.effect(
     ConsumerDriver,
-    Effect.flatMap(config, (c) => make(c, options))
+    Effect.flatMap(source, (c) => make(c, options))
   )
+
+const { duration, number, optional } = SettingsConfig
+
+/**
+ * Reads the consumer options from configuration (the environment by default):
+ * `KAFKA_GROUP_PROTOCOL` (`classic`/`consumer`), `KAFKA_ASSIGNOR`, `KAFKA_REMOTE_ASSIGNOR`,
+ * `KAFKA_GROUP_INSTANCE_ID`, `KAFKA_BATCH_SIZE`, `KAFKA_POLL_TIMEOUT`, `KAFKA_FETCH_WAIT`,
+ * `KAFKA_FETCH_QUEUE_KBYTES`, `KAFKA_ALLOW_AUTO_TOPIC_CREATION`, `KAFKA_READ_UNCOMMITTED`.
+ * Values are checked by `resolveOptions`.
+ *
+ * @since 0.2.0
+ */
+export const config: Config.Config<ConsumerOptions> = Config.nested(
+  Config.all({
+    groupProtocol: optional(Config.literal("classic", "consumer")("GROUP_PROTOCOL")),
+    assignor: optional(Config.literal(...assignors)("ASSIGNOR")),
+    remoteAssignor: optional(Config.literal("uniform", "range")("REMOTE_ASSIGNOR")),
+    groupInstanceId: optional(Config.string("GROUP_INSTANCE_ID")),
+    batchSize: optional(number("BATCH_SIZE")),
+    pollTimeout: optional(duration("POLL_TIMEOUT")),
+    fetchWait: optional(duration("FETCH_WAIT")),
+    fetchQueueKbytes: optional(number("FETCH_QUEUE_KBYTES")),
+    allowAutoTopicCreation: optional(Config.boolean("ALLOW_AUTO_TOPIC_CREATION")),
+    readUncommitted: optional(Config.boolean("READ_UNCOMMITTED"))
+  }),
+  SettingsConfig.prefix
+)

@@ -172,21 +172,8 @@ export const toKafkaError = (
   if (error instanceof KafkaError.KafkaError) return error
   const code = codeOf(error)
   let reason = classify(code)
-  let retriable: boolean
-  switch (reason) {
-    case "authentication":
-    case "rebalance":
-      retriable = false
-      break
-    case "timeout":
-      retriable = true
-      break
-    default: {
-      const flag = isObject(error) && typeof error.isRetriable === "boolean" ? error.isRetriable : undefined
-      retriable = flag ?? reason === "connection"
-    }
-  }
-  if (isFatal(error)) retriable = false
+  const flag = isObject(error) && typeof error.isRetriable === "boolean" ? error.isRetriable : undefined
+  const retriable = !isFatal(error) && KafkaError.retriable(reason, flag)
   if (options?.commit === true && (reason === "protocol" || reason === "unknown")) reason = "commit"
   return KafkaError.make({ reason, operation, message: describe(error, code), retriable, cause: error })
 }

@@ -16,8 +16,9 @@
 import type * as KafkaError from "@sluice/core/KafkaError"
 import type { ProducerRecord, RecordMetadata } from "@sluice/core/ProducerDriver"
 import { ProducerDriver } from "@sluice/core/ProducerDriver"
+import * as SettingsConfig from "@sluice/core/SettingsConfig"
 import type { SettingsError } from "@sluice/core/SettingsError"
-import type * as Config from "effect/Config"
+import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -91,7 +92,7 @@ export const make = (
   Effect.gen(function* () {
     const refused = Properties.refusedForProducer(config)
     if (refused !== undefined) return yield* Effect.fail(refused)
-    const resolved = ConfluentConfig.resolve(config)
+    const resolved = yield* ConfluentConfig.validate(config)
     const runtime = yield* Effect.runtime<never>()
     const timeout = Duration.toMillis(resolved.requestTimeout)
     const producer = yield* Effect.try({
@@ -193,15 +194,26 @@ export const layer = (
 
 /**
  * The producer with its connection settings read from `config` (by default the
- * environment, see `ConfluentConfig.fromEnv`).
+ * environment, see `ConfluentConfig.config`).
  *
  * @since 0.1.0
  */
 export const layerConfig = (
-  config: Config.Config<ConfluentConfig.ConfluentConfig> = ConfluentConfig.fromEnv,
+  config: Config.Config<ConfluentConfig.ConfluentConfig> = ConfluentConfig.config,
   options?: ProducerOptions
 ): Layer.Layer<ProducerDriver, KafkaError.KafkaError | SettingsError | ConfigError.ConfigError> =>
   Layer.scoped(
     ProducerDriver,
     Effect.flatMap(config, (c) => make(c, options))
   )
+
+/**
+ * Reads the producer options from configuration (the environment by default):
+ * `KAFKA_IDEMPOTENT`, as the kafkajs driver does.
+ *
+ * @since 0.2.0
+ */
+export const config: Config.Config<ProducerOptions> = Config.nested(
+  Config.all({ idempotent: SettingsConfig.optional(Config.boolean("IDEMPOTENT")) }),
+  SettingsConfig.prefix
+)

@@ -1,11 +1,25 @@
 /**
  * Sluice on Confluent's librdkafka client (`@confluentinc/kafka-javascript`): the consumer
  * driver (classic eager or cooperative rebalancing, KIP-848, static membership), the
- * producer driver, their shared connection settings and the error translation.
+ * producer driver, the admin service, all three in one layer (`Confluent`), their shared
+ * connection settings and the error translation.
  *
  * @since 0.1.0
  */
 
+/**
+ * Everything from one layer: `Consumer`, `Producer`, `Admin` and both drivers, from options or
+ * `KAFKA_*`.
+ *
+ * @since 0.2.0
+ */
+export * as Confluent from "./Confluent.js"
+/**
+ * The `Admin` service on librdkafka's admin client.
+ *
+ * @since 0.2.0
+ */
+export * as ConfluentAdmin from "./ConfluentAdmin.js"
 /**
  * The connection settings both drivers share, with defaults and a reader for `KAFKA_*`.
  *

@@ -62,3 +62,31 @@ export const make = (options: {
     retriable: options.retriable ?? false,
     ...(options.cause === undefined ? {} : { cause: options.cause })
   })
+
+/**
+ * Whether a failure of `reason` is worth trying again, given the client's own flag when it
+ * set one: never after an `authentication` or `rebalance` failure (the member must rejoin or
+ * the credentials change first), always after a `timeout`; otherwise the client's flag, and
+ * without one only a `connection` failure. Every driver decides `retriable` this way.
+ *
+ * @example
+ * ```ts
+ * import * as KafkaError from "@sluice/core/KafkaError"
+ *
+ * KafkaError.retriable("connection", undefined) // true
+ * KafkaError.retriable("rebalance", true) // false
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const retriable = (reason: KafkaErrorReason, clientFlag: boolean | undefined): boolean => {
+  switch (reason) {
+    case "authentication":
+    case "rebalance":
+      return false
+    case "timeout":
+      return true
+    default:
+      return clientFlag ?? reason === "connection"
+  }
+}

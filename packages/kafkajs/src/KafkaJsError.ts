@@ -141,21 +141,7 @@ export const toKafkaError = (
     | boolean
     | undefined
   const flag = typeof decisive?.retriable === "boolean" ? decisive.retriable : innermostFlag
-  let retriable: boolean
-  switch (reason) {
-    case "authentication":
-    case "rebalance":
-      retriable = false
-      break
-    case "timeout":
-      retriable = true
-      break
-    case "connection":
-      retriable = flag ?? true
-      break
-    default:
-      retriable = flag ?? false
-  }
+  const retriable = KafkaError.retriable(reason, flag)
   if (options?.commit === true && (reason === "protocol" || reason === "unknown")) reason = "commit"
   const source = decisive ?? errors[0]
   const message = describe(source, error)

@@ -201,3 +201,9 @@ export const refusedForProducer = (config: ConfluentConfig.ConfluentConfig): Set
   }
   return undefined
 }
+
+/** The admin client's properties (and those of its helper consumer for commits from outside a group). */
+export const admin = (config: ConfluentConfig.Resolved): Properties => ({
+  ...config.librdkafka,
+  ...connection(config, config.clientId)
+})
