@@ -31,15 +31,12 @@
  *
  * @since 0.2.0
  */
-import type { Admin, AdminError } from "@sluice/core/Admin"
-import * as Consumer from "@sluice/core/Consumer"
-import type { ConsumerDriver } from "@sluice/core/ConsumerDriver"
+import type { AdminError } from "@sluice/core/Admin"
+import * as ClientLayer from "@sluice/core/ClientLayer"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import type * as KafkaError from "@sluice/core/KafkaError"
-import * as Producer from "@sluice/core/Producer"
-import type { ProducerDriver } from "@sluice/core/ProducerDriver"
 import type { SettingsError } from "@sluice/core/SettingsError"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -69,7 +66,7 @@ export interface Options
  *
  * @since 0.2.0
  */
-export type Services = Consumer.Consumer | Producer.Producer | Admin | ConsumerDriver | ProducerDriver
+export type Services = ClientLayer.Services
 
 /**
  * The services from `options`. Checks every setting first (a `SettingsError` before anything
@@ -79,21 +76,14 @@ export type Services = Consumer.Consumer | Producer.Producer | Admin | ConsumerD
  * @since 0.2.0
  */
 export const layer = (options: Options): Layer.Layer<Services, SettingsError | KafkaError.KafkaError | AdminError> =>
-  Layer.unwrapEffect(
-    Effect.gen(function* () {
-      // Everything is checked before the producer connects, so that a bad setting fails at
-      // once even when the brokers cannot be reached.
-      yield* ConfluentDriver.make(options, options)
-      const settings = yield* ConsumerSettings.make(options)
-      const drivers = Layer.merge(ConfluentDriver.layer(options, options), ConfluentProducer.layer(options, options))
-      const services = Layer.mergeAll(
-        Layer.effect(Consumer.Consumer, Consumer.make(settings)),
-        Producer.layer,
-        ConfluentAdmin.layer(options)
-      )
-      return Layer.provideMerge(services, drivers)
-    })
-  )
+  // Everything is checked before the producer connects, so that a bad setting fails at once
+  // even when the brokers cannot be reached.
+  ClientLayer.make(options, {
+    validate: ConfluentDriver.make(options, options),
+    consumerDriver: ConfluentDriver.layer(options, options),
+    producerDriver: ConfluentProducer.layer(options, options),
+    admin: ConfluentAdmin.layer(options)
+  })
 
 /**
  * Reads every setting of `Options` from configuration (the environment by default): the
@@ -103,9 +93,11 @@ export const layer = (options: Options): Layer.Layer<Services, SettingsError | K
  *
  * @since 0.2.0
  */
-export const config: Config.Config<Options> = Config.map(
-  Config.all([ConfluentConfig.config, ConsumerSettings.config, ConfluentDriver.config, ConfluentProducer.config]),
-  ([connection, settings, consumer, producer]): Options => ({ ...connection, ...settings, ...consumer, ...producer })
+export const config: Config.Config<Options> = ClientLayer.config(
+  ConfluentConfig.config,
+  ConsumerSettings.config,
+  ConfluentDriver.config,
+  ConfluentProducer.config
 )
 
 /**

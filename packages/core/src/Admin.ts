@@ -34,6 +34,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import * as internal from "./internal/admin/service.js"
+import type { KafkaError } from "./KafkaError.js"
 import type { TopicPartition } from "./TopicPartition.js"
 
 // -----------------------------------------------------------------------------------------
@@ -100,6 +101,31 @@ export const makeError = (options: {
     message: `${options.operation}: ${options.message}`,
     ...(options.field === undefined ? {} : { field: options.field }),
     ...(options.cause === undefined ? {} : { cause: options.cause })
+  })
+
+const byKafkaReason: Partial<Record<KafkaError["reason"], AdminErrorReason>> = {
+  connection: "Connection",
+  timeout: "Timeout",
+  authentication: "Unauthorized"
+}
+
+/**
+ * An admin failure from the driver's `KafkaError` translation of it: `reason` when the driver
+ * recognised the broker's error (an unknown topic, a group with members, …), otherwise the
+ * `KafkaError`'s reason decides (`connection` → `Connection`, `timeout` → `Timeout`,
+ * `authentication` → `Unauthorized`, anything else `Unknown`). Its message is kept.
+ *
+ * @since 0.2.0
+ */
+export const fromKafkaError = (
+  error: KafkaError,
+  options: { readonly reason: AdminErrorReason | undefined; readonly operation: string; readonly cause: unknown }
+): AdminError =>
+  new AdminError({
+    reason: options.reason ?? byKafkaReason[error.reason] ?? "Unknown",
+    operation: options.operation,
+    message: error.message,
+    cause: options.cause
   })
 
 // -----------------------------------------------------------------------------------------

@@ -1,59 +1,27 @@
 /**
- * Guarantees that need a real process: a consumer killed with SIGKILL at random points
- * (G3: nothing is lost, duplicates are bounded and counted) and a consumer stopped with
- * SIGTERM (G8: it drains, commits what it finished and exits 0 within its deadline).
+ * Guarantees that need a real process, on kafkajs: the testkit's process tests (G3: SIGKILL at
+ * random points, nothing lost; G8: SIGTERM drains, commits and exits 0 within its deadline),
+ * and a restart after SIGKILL that redoes only the unfinished records thanks to the commit
+ * metadata (G3 G7).
  */
 
-import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { brokerForTests } from "@sluice/testkit/KafkaBroker"
+import { exited, poll, startProcess, suite, waitFor } from "@sluice/testkit/ProcessHarness"
 import { Kafka, logLevel, Partitioners } from "kafkajs"
 import { onTestFinished } from "vitest"
+import * as KafkaJsTestCluster from "./KafkaJsTestCluster.js"
 
 const broker = await brokerForTests()
 const here = dirname(fileURLToPath(import.meta.url))
 const fixture = join(here, "fixtures", "consumerProcess.ts")
 const root = join(here, "..", "..", "..")
 
-const RECORDS = 10_000
 const PARTITIONS = 3
-
-interface Consumer {
-  readonly child: ChildProcess
-  /** Whether the consumer reported its first assignment. */
-  assigned: () => boolean
-}
-
-const exited = (child: ChildProcess): Promise<number | null> =>
-  new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode)
-    child.once("exit", (code) => resolve(code))
-  })
-
-const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
-
-/**
- * Polls `condition` until it holds or `millis` passed, and says whether it held. The waits
- * that only give a consumer time to commit use it directly and leave the verdict to the
- * assertions after them.
- */
-const poll = async (condition: () => boolean | Promise<boolean>, millis: number): Promise<boolean> => {
-  const deadline = Date.now() + millis
-  while (!(await condition())) {
-    if (Date.now() > deadline) return false
-    await sleep(50)
-  }
-  return true
-}
-
-/** Polls `condition` until it holds; fails the test after `millis`. */
-const waitFor = async (condition: () => boolean | Promise<boolean>, what: string, millis = 90_000) => {
-  if (!(await poll(condition, millis))) throw new Error(`timed out waiting for ${what}`)
-}
 
 /**
  * A topic of `PARTITIONS` partitions with `count` records (record i on partition i mod 3,
@@ -96,80 +64,27 @@ const setup = async (prefix: string, count: number) => {
           .filter((l) => l !== "")
       : []
   /** Starts a consumer process of the group (see `fixtures/consumerProcess.ts` for `env`). */
-  const start = (env: Record<string, string>): Consumer => {
-    // node itself with tsx as a loader (not the tsx CLI, which is a parent process of its own:
-    // SIGKILL would kill the wrapper and leave the consumer running).
-    const child = spawn(process.execPath, ["--import", "tsx", fixture], {
-      cwd: root,
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: broker!.brokers.join(","),
-        SLUICE_TOPIC: topic,
-        SLUICE_GROUP: groupId,
-        SLUICE_OUT: out,
-        ...env
-      },
-      stdio: ["ignore", "pipe", "inherit"]
+  const start = (env: Record<string, string>) =>
+    startProcess(fixture, root, {
+      KAFKA_BROKERS: broker!.brokers.join(","),
+      SLUICE_TOPIC: topic,
+      SLUICE_GROUP: groupId,
+      SLUICE_OUT: out,
+      ...env
     })
-    let assigned = false
-    child.stdout!.setEncoding("utf8")
-    child.stdout!.on("data", (chunk: string) => {
-      if (chunk.includes("sluice-event Assigned")) assigned = true
-    })
-    return { child, assigned: () => assigned }
-  }
   return { offsets, committed, handled, start }
 }
 
+describe.skipIf(broker === undefined)("kafkajs", () => {
+  suite("kafkajs", {
+    fixture,
+    cwd: root,
+    brokers: broker?.brokers ?? [],
+    cluster: KafkaJsTestCluster.layer(broker?.brokers ?? [])
+  })
+})
+
 describe.skipIf(broker === undefined)("consumer processes on a real broker (kafkajs)", () => {
-  for (const mode of ["partition", "keyed", "unordered"]) {
-    it(`G3 SIGKILL at random points in 10 trials over 10,000 records: after a restart every record was handled (${mode} mode)`, async () => {
-      const { committed, handled, start } = await setup("g3", RECORDS)
-      const env = {
-        // 16 records in flight per partition in the concurrent modes: slower handlers keep the
-        // pace (and so the kill points) comparable across modes.
-        SLUICE_HANDLER_MS: mode === "partition" ? "1" : "16",
-        SLUICE_MODE: mode
-      }
-      const trials = 10
-      const kills: Array<number> = []
-      for (let trial = 0; trial < trials; trial++) {
-        const before = handled().length
-        const consumer = start(env)
-        // Let it make some progress, then kill it at a random moment.
-        await waitFor(
-          () => handled().length > before || new Set(handled()).size === RECORDS,
-          `trial ${trial} to make progress`
-        )
-        await sleep(Math.floor(Math.random() * 500))
-        consumer.child.kill("SIGKILL")
-        await exited(consumer.child)
-        kills.push(handled().length)
-      }
-      // A final consumer runs until every record was handled, then stops gracefully.
-      const last = start(env)
-      await waitFor(last.assigned, "the last consumer's assignment")
-      await waitFor(() => new Set(handled()).size === RECORDS, "every record to be handled", 180_000)
-      const total = async () => [...(await committed()).values()].reduce((a, b) => a + Math.max(0, b), 0)
-      await poll(async () => (await total()) >= RECORDS, 20_000)
-      last.child.kill("SIGTERM")
-      expect(await exited(last.child)).toBe(0)
-
-      const lines = handled()
-      const distinct = new Set(lines)
-      for (let i = 0; i < RECORDS; i++) {
-        const partition = i % PARTITIONS
-        expect(distinct.has(`${partition}:${Math.floor(i / PARTITIONS)}`)).toBe(true)
-      }
-      const duplicates = lines.length - distinct.size
-      console.info(
-        `[sluice] G3 (${mode} mode): ${trials} SIGKILL trials over ${RECORDS} records: ${duplicates} duplicates ` +
-          `(${((duplicates / RECORDS) * 100).toFixed(2)} %), handled counts at each kill: ${kills.join(", ")}`
-      )
-      expect([...(await committed()).values()].reduce((a, b) => a + b, 0)).toBe(RECORDS)
-    }, 400_000)
-  }
-
   it("G3 G7 a restart after SIGKILL redoes only the unfinished records: the slow frontier, not the work finished above it (unordered mode)", async () => {
     const { committed, handled, offsets, start } = await setup("restart", 3000)
     const env = { SLUICE_HANDLER_MS: "1", SLUICE_MODE: "unordered" }
@@ -204,27 +119,5 @@ describe.skipIf(broker === undefined)("consumer processes on a real broker (kafk
     expect(redone).toEqual(["0:5"])
     expect((await committed()).get(0)).toBe(1000)
     console.info(`[sluice] restart: redid ${redone.length} record(s); metadata was ${metadata.length} bytes`)
-  }, 120_000)
-
-  it("G8 SIGTERM mid-stream: the process exits 0 within its deadline and everything it finished is committed", async () => {
-    const { committed, handled, start } = await setup("g8", 3000)
-    const { child } = start({ SLUICE_HANDLER_MS: "5" })
-    await waitFor(() => handled().length >= 300, "progress")
-    const signalled = Date.now()
-    child.kill("SIGTERM")
-    const code = await exited(child)
-    const took = Date.now() - signalled
-    expect(code).toBe(0)
-    expect(took).toBeLessThan(10_000 + 5_000) // shutdownTimeout + process teardown
-    const lines = handled()
-    expect(new Set(lines).size).toBe(lines.length)
-    const perPartition = new Map<number, number>()
-    for (const line of lines) {
-      const partition = Number(line.split(":")[0])
-      perPartition.set(partition, (perPartition.get(partition) ?? 0) + 1)
-    }
-    const offsets = await committed()
-    for (let p = 0; p < PARTITIONS; p++) expect(offsets.get(p) ?? -1).toBe(perPartition.get(p) ?? -1)
-    console.info(`[sluice] G8: SIGTERM after ${lines.length} records, exit 0 in ${took} ms`)
   }, 120_000)
 })

@@ -23,6 +23,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import type * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import type { SuiteOptions } from "./Conformance.js"
 import { TestCluster } from "./TestCluster.js"
 import {
@@ -405,6 +406,76 @@ export const suite = <E>(
             expect(yield* admin.listTopics).toContain(topic)
           })
         )
+      }))
+  })
+}
+
+/**
+ * What only a real broker can say, on every driver: leaders among the in-sync replicas, the
+ * broker's own refusals of bad topics, and the coordinator's refusal of a commit from outside
+ * a live group even when it got past the service's check. `commitFromOutside` is the driver's
+ * `Primitives.commitOffsets`, called directly (the service would refuse first).
+ *
+ * @since 0.2.0
+ */
+export const brokerSuite = <E>(
+  name: string,
+  layer: Layer.Layer<Admin.Admin | ConsumerDriver | TestCluster, E>,
+  commitFromOutside: (
+    groupId: string,
+    offsets: ReadonlyArray<Admin.TopicPartitionOffset>
+  ) => Effect.Effect<void, Admin.AdminError, Scope.Scope>
+): void => {
+  const test = (
+    title: string,
+    body: () => Effect.Effect<void, unknown, Admin.Admin | ConsumerDriver | TestCluster | Scope.Scope>
+  ) => it.live(title, () => body().pipe(Effect.scoped, Effect.provide(layer)), 60_000)
+
+  describe(`admin on a real broker: ${name}`, () => {
+    test("a topic's partitions have a leader among their in-sync replicas; internal topics are not listed", () =>
+      Effect.gen(function* () {
+        const admin = yield* Admin.Admin
+        const topic = uniqueName("admin-leaders")
+        yield* admin.createTopics([{ name: topic, partitions: 2 }])
+        const [described] = yield* admin.describeTopics([topic])
+        expect(described?.partitions).toHaveLength(2)
+        for (const p of described?.partitions ?? []) {
+          expect(p.leader).toBeTypeOf("number")
+          expect(p.isr).toContain(p.leader)
+        }
+        expect(yield* admin.listTopics).not.toContain("__consumer_offsets")
+        yield* admin.deleteTopics([topic])
+      }))
+
+    test("the broker's refusals: a replication factor above the brokers and an unknown config are InvalidArgument", () =>
+      Effect.gen(function* () {
+        const admin = yield* Admin.Admin
+        const topic = uniqueName("admin-refused")
+        const tooMany = yield* failure(admin.createTopics([{ name: topic, partitions: 1, replicationFactor: 100 }]))
+        expect(tooMany).toMatchObject({ reason: "InvalidArgument" })
+        expect(tooMany.message.toUpperCase()).toContain("REPLICATION")
+        const unknownConfig = yield* failure(
+          admin.createTopics([{ name: topic, partitions: 1, configs: { "no.such.config": "1" } }])
+        )
+        expect(unknownConfig).toMatchObject({ reason: "InvalidArgument" })
+        expect(yield* admin.listTopics).not.toContain(topic)
+      }))
+
+    test("the broker itself refuses a commit from outside a live group: GroupNotEmpty, even past the service's check", () =>
+      Effect.gen(function* () {
+        const { groupId, topic } = yield* freshTopic("admin-race", 1, 2)
+        const probe: Array<Handled> = []
+        const member = yield* startMember({
+          name: "a",
+          groupId,
+          topic,
+          probe,
+          settings: { sessionTimeout: "6 seconds" }
+        })
+        yield* eventually(() => ownedPartitions(member.events).size === 1, "the member to join")
+        const error = yield* failure(commitFromOutside(groupId, [{ topic, partition: 0, offset: 0 }]))
+        expect(error).toMatchObject({ _tag: "AdminError", reason: "GroupNotEmpty" })
+        yield* Fiber.interrupt(member.fiber)
       }))
   })
 }

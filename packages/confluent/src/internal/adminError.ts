@@ -39,12 +39,6 @@ export const commitFromOutsideRefusals: ReadonlyMap<number, Admin.AdminErrorReas
   [codes.fencedMemberEpoch, "GroupNotEmpty"]
 ])
 
-const byKafkaReason: Partial<Record<string, Admin.AdminErrorReason>> = {
-  connection: "Connection",
-  timeout: "Timeout",
-  authentication: "Unauthorized"
-}
-
 /**
  * Translates a failure of `operation`; `overrides` give error codes a reason for this
  * operation only.
@@ -58,10 +52,5 @@ export const toAdminError = (
   const kafkaError = toKafkaError(error, operation)
   const code = codeOf(error)
   const reason = code === undefined ? undefined : (overrides?.get(code) ?? byCode.get(code))
-  return new Admin.AdminError({
-    reason: reason ?? byKafkaReason[kafkaError.reason] ?? "Unknown",
-    operation,
-    message: kafkaError.message,
-    cause: error
-  })
+  return Admin.fromKafkaError(kafkaError, { reason, operation, cause: error })
 }

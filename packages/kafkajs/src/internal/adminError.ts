@@ -59,12 +59,6 @@ export const commitFromOutsideRefusals: ReadonlyMap<string, Admin.AdminErrorReas
   ["REBALANCE_IN_PROGRESS", "GroupNotEmpty"]
 ])
 
-const byKafkaReason: Partial<Record<string, Admin.AdminErrorReason>> = {
-  connection: "Connection",
-  timeout: "Timeout",
-  authentication: "Unauthorized"
-}
-
 /**
  * Translates a kafkajs failure of `operation`; `overrides` give broker error types a reason
  * for this operation only.
@@ -83,10 +77,5 @@ export const toAdminError = (
     reason = overrides?.get(type) ?? byType.get(type)
     if (reason !== undefined) break
   }
-  return new Admin.AdminError({
-    reason: reason ?? byKafkaReason[kafkaError.reason] ?? "Unknown",
-    operation,
-    message: kafkaError.message,
-    cause: error
-  })
+  return Admin.fromKafkaError(kafkaError, { reason, operation, cause: error })
 }
