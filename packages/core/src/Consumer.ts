@@ -296,6 +296,7 @@ export const make = (
             // then the session's own finalizer leaves the group and disconnects.
             yield* Effect.addFinalizer(() => engine.shutdown)
             yield* Effect.forkScoped(engine.committing)
+            yield* Effect.forkScoped(engine.reporting)
             return yield* Effect.raceFirst(Deferred.await(fatal) as Effect.Effect<never, E>, session.failed)
           })
         ).pipe(Effect.ensuring(members.stop(member)))

@@ -90,7 +90,15 @@ export interface GroupListener {
    * engine applies backpressure by pausing the partition, never by blocking the driver's
    * poll loop (that would stop heartbeats).
    */
-  readonly onRecords: (partition: TopicPartition, records: ReadonlyArray<RawRecord>) => Effect.Effect<void>
+  readonly onRecords: (
+    partition: TopicPartition,
+    records: ReadonlyArray<RawRecord>,
+    /**
+     * The partition's log-end offset (high watermark) when these records were fetched, if the
+     * client tells it: the consumer's lag metrics are measured from it (O2).
+     */
+    logEnd?: number | undefined
+  ) => Effect.Effect<void>
 }
 
 /**

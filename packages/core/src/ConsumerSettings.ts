@@ -123,6 +123,13 @@ export interface ConsumerSettings {
    * offsets always fit in the commit metadata.
    */
   readonly maxWindow: number
+  /**
+   * Whether the consumer reports its metrics (O2: records, partitions, commits, lag, tagged by
+   * group, topic and partition). Off, nothing is counted or timed beyond the events.
+   */
+  readonly metrics: boolean
+  /** How often the partitions' gauges (in flight, buffered, paused, committed, lag) and counts are reported. */
+  readonly metricsInterval: Duration.Duration
 }
 
 /**
@@ -144,7 +151,9 @@ export const defaults: Omit<ConsumerSettings, "groupId"> = {
   rebalanceTimeout: Duration.seconds(60),
   heartbeatInterval: Duration.seconds(3),
   maxBytesPerPartition: 1_048_576,
-  maxWindow: 10_000
+  maxWindow: 10_000,
+  metrics: true,
+  metricsInterval: Duration.seconds(1)
 }
 
 /**
@@ -169,6 +178,8 @@ export interface Input {
   readonly heartbeatInterval?: Duration.DurationInput | undefined
   readonly maxBytesPerPartition?: number | undefined
   readonly maxWindow?: number | undefined
+  readonly metrics?: boolean | undefined
+  readonly metricsInterval?: Duration.DurationInput | undefined
 }
 
 const revocationOf = (input: unknown): Effect.Effect<RevocationStrategy, SettingsError> => {
@@ -279,7 +290,13 @@ export const make = (input: Input): Effect.Effect<ConsumerSettings, SettingsErro
         input.maxBytesPerPartition ?? defaults.maxBytesPerPartition,
         Validate.maxInt32
       ),
-      maxWindow
+      maxWindow,
+      metrics: yield* Validate.boolean("metrics", input.metrics ?? defaults.metrics),
+      metricsInterval: yield* Validate.optionalDuration(
+        "metricsInterval",
+        input.metricsInterval,
+        defaults.metricsInterval
+      )
     } satisfies ConsumerSettings
   })
 
@@ -293,7 +310,7 @@ const { duration, number, optional } = SettingsConfig
  * `KAFKA_DRAIN_TIMEOUT` (implies `drain`), `KAFKA_BUFFER_PER_PARTITION`,
  * `KAFKA_BUFFER_TOTAL`, `KAFKA_SHUTDOWN_TIMEOUT`, `KAFKA_SESSION_TIMEOUT`,
  * `KAFKA_REBALANCE_TIMEOUT`, `KAFKA_HEARTBEAT_INTERVAL`, `KAFKA_MAX_BYTES_PER_PARTITION`,
- * `KAFKA_MAX_WINDOW`. Durations are `"5 seconds"` or milliseconds. docs/configuration.md
+ * `KAFKA_MAX_WINDOW`, `KAFKA_METRICS` (`true` or `false`), `KAFKA_METRICS_INTERVAL`. Durations are `"5 seconds"` or milliseconds. docs/configuration.md
  * has the table.
  *
  * Values are validated by `make`: a bad one fails with a `SettingsError`.
@@ -320,7 +337,9 @@ export const config: Config.Config<Input> = Config.nested(
     rebalanceTimeout: optional(duration("REBALANCE_TIMEOUT")),
     heartbeatInterval: optional(duration("HEARTBEAT_INTERVAL")),
     maxBytesPerPartition: optional(number("MAX_BYTES_PER_PARTITION")),
-    maxWindow: optional(number("MAX_WINDOW"))
+    maxWindow: optional(number("MAX_WINDOW")),
+    metrics: optional(Config.boolean("METRICS")),
+    metricsInterval: optional(duration("METRICS_INTERVAL"))
   }),
   SettingsConfig.prefix
 ).pipe(

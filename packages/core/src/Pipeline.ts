@@ -39,7 +39,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import * as Consumer from "./Consumer.js"
 import { fromCause, type HandlerFailure } from "./ConsumerError.js"
@@ -48,6 +47,7 @@ import * as ErrorPolicy from "./ErrorPolicy.js"
 import { processChunk, type Settle } from "./internal/chunks.js"
 import { describe, position } from "./internal/describe.js"
 import type { Processor } from "./internal/flow.js"
+import * as Metrics from "./internal/metrics.js"
 import { type BatchOptions as BatchLimits, batch as batchProcessor, validBatch } from "./internal/processors/batch.js"
 import { handlerProcessor } from "./internal/processors/handler.js"
 import * as Tracing from "./internal/tracing.js"
@@ -139,16 +139,6 @@ export interface Pipeline<E, R> {
    */
   readonly start: Effect.Effect<Started<E, R>, SettingsError>
 }
-
-const skipped = Metric.counter("sluice_records_skipped", {
-  description: "Records skipped by policy",
-  incremental: true
-})
-const deadLettered = Metric.counter("sluice_records_dead_lettered", {
-  description: "Records sent to a dead-letter topic",
-  incremental: true
-})
-const retried = Metric.counter("sluice_record_retries", { description: "Handler retries", incremental: true })
 
 const encoder = new TextEncoder()
 
@@ -371,7 +361,7 @@ const settler = <E, R, RP>(
           (cause) =>
             new DeadLetterFailed({ topic: dlq, cause, message: `dead letter to ${dlq} failed: ${cause.message}` })
         ),
-        Effect.zipRight(deadLettered(Effect.succeed(raws.length))),
+        Effect.zipRight(Metrics.countRecords(Metrics.recordsDeadLettered, raws)),
         Effect.asVoid
       )
     ) as Effect.Effect<void, FloodLimitExceeded | DeadLetterFailed, RP>
@@ -392,7 +382,7 @@ const settler = <E, R, RP>(
           Tracing.event("skip", { "exception.message": describe(error), "sluice.attempts": attempts.n }),
           Effect.zipRight(
             Effect.logWarning(`Sluice: skipped ${positions(raws)}: ${describe(error)}`),
-            Effect.asVoid(skipped(Effect.succeed(raws.length)))
+            Metrics.countRecords(Metrics.recordsSkipped, raws)
           )
         )
       case "DeadLetter":
@@ -421,7 +411,7 @@ const settler = <E, R, RP>(
               onSuccess: () =>
                 Effect.zipRight(
                   Effect.zipRight(
-                    retried(Effect.succeed(1)),
+                    Metrics.countRecords(Metrics.recordsRetried, raws),
                     Tracing.event("retry", { "sluice.attempt": attempts.n + 1, "exception.message": describe(last) })
                   ),
                   Effect.catchAll(rerun, (next) => loop(next))
@@ -441,7 +431,10 @@ const settler = <E, R, RP>(
             attempts.n++
             return rerun
           })
-    return settle(policy, error, raws, counted, attempts)
+    return Effect.zipRight(
+      Metrics.countRecords(Metrics.recordsFailed, raws),
+      settle(policy, error, raws, counted, attempts)
+    )
   }
 }
 
@@ -546,8 +539,10 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
             mode: (topic) => modes.get(topic)!,
             handler: (record) => routes.get(record.topic)!(record.raw)
           })
+    const groupId = consumer.settings.groupId
+    // The failure paths' metrics (failed, retried, …) are tagged with the run's group.
     const processor: Processor<any> = (worker, flow) =>
-      (chunks.get(worker.topicPartition.topic) ?? records!)(worker, flow)
+      Effect.locally((chunks.get(worker.topicPartition.topic) ?? records!)(worker, flow), Metrics.currentGroup, groupId)
     return yield* consumer.runProcessor([...routes.keys(), ...chunks.keys()], undefined, processor)
   }) as Effect.Effect<never, RunError<P>, ContextOf<P[number]> | Consumer.Consumer>
 

@@ -354,10 +354,10 @@ export const run = (schedule: FaultSchedule, options: { readonly trace?: boolean
                 Effect.sync(() => checker.lost(member, partitions))
               )
             }),
-          onRecords: (tp, records) =>
+          onRecords: (tp, records, logEnd) =>
             Effect.suspend(() => {
               checker.records(member, tp, records)
-              return listener.onRecords(tp, records)
+              return listener.onRecords(tp, records, logEnd)
             })
         })
         member.session = session

@@ -64,7 +64,7 @@ export class Backpressure {
     const record = worker.buffer.shift()
     if (record === undefined) return undefined
     this.buffered--
-    worker.begin()
+    worker.begin(record.offset)
     return record
   }
 

@@ -40,7 +40,8 @@ export class Committer {
     /** The engine's workers by key: read here, added and removed only by the engine and revocation. */
     private readonly workers: ReadonlyMap<string, Worker>,
     private readonly session: SessionHandle,
-    private readonly publish: Metrics.Publish
+    private readonly publish: Metrics.Publish,
+    private readonly metrics: Metrics.EngineMetrics | undefined
   ) {}
 
   /** A record finished: counts it towards `commitEvery`. */
@@ -83,6 +84,8 @@ export class Committer {
       const session = this.session.current
       if (pending.length === 0 || session === undefined) return Effect.succeed(true)
       const offsets = pending.map((p) => p.offset)
+      const started = Metrics.seconds()
+      const group = this.metrics?.group
       const retry = Schedule.exponential(this.settings.commitRetryBase).pipe(
         Schedule.intersect(Schedule.recurs(this.settings.commitRetries))
       )
@@ -94,28 +97,31 @@ export class Committer {
         ),
         Effect.matchEffect({
           onSuccess: () => {
+            if (group !== undefined) {
+              Metrics.commits.unsafeUpdate(1, group)
+              Metrics.commitDuration.unsafeUpdate(Metrics.seconds() - started, group)
+            }
             for (const p of pending) {
               if (p.offset.offset >= p.worker.committed) {
                 p.worker.committed = p.offset.offset
                 p.worker.committedMetadata = p.offset.metadata ?? ""
               }
             }
-            return Effect.as(
-              Effect.zipRight(Metrics.commits(Effect.succeed(1)), this.publish(ConsumerEvent.Committed({ offsets }))),
-              true
-            )
+            return Effect.as(this.publish(ConsumerEvent.Committed({ offsets })), true)
           },
-          onFailure: (error) =>
-            Effect.as(
+          onFailure: (error) => {
+            if (group !== undefined) {
+              Metrics.commitFailures.unsafeUpdate(1, group)
+              Metrics.commitDuration.unsafeUpdate(Metrics.seconds() - started, group)
+            }
+            return Effect.as(
               Effect.zipRight(
-                Metrics.commitFailures(Effect.succeed(1)),
-                Effect.zipRight(
-                  Effect.logWarning("Sluice: offset commit failed", error),
-                  this.publish(ConsumerEvent.CommitFailed({ offsets, error }))
-                )
+                Effect.logWarning("Sluice: offset commit failed", error),
+                this.publish(ConsumerEvent.CommitFailed({ offsets, error }))
               ),
               false
             )
+          }
         })
       )
     })

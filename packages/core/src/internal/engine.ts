@@ -58,6 +58,8 @@ export class Engine<R> {
   private closing = false
   private readonly session = new SessionHandle()
   private readonly publish: Metrics.Publish
+  /** The metrics' reporting, `undefined` when `settings.metrics` is off. */
+  private readonly metrics: Metrics.EngineMetrics | undefined
   private readonly backpressure: Backpressure
   private readonly committer: Committer
   private readonly revocation: Revocation
@@ -67,9 +69,17 @@ export class Engine<R> {
   private constructor(private readonly options: EngineOptions<R>) {
     const settings = options.settings
     this.publish = Metrics.publisher(options.events)
+    this.metrics = settings.metrics ? new Metrics.EngineMetrics(options.groupId) : undefined
     this.backpressure = new Backpressure(settings, this.session, this.publish)
-    this.committer = new Committer(settings, options.groupId, this.workers, this.session, this.publish)
-    this.revocation = new Revocation(settings, this.workers, this.backpressure, this.committer, this.publish)
+    this.committer = new Committer(settings, options.groupId, this.workers, this.session, this.publish, this.metrics)
+    this.revocation = new Revocation(
+      settings,
+      this.workers,
+      this.backpressure,
+      this.committer,
+      this.publish,
+      this.metrics
+    )
     this.flow = new EngineFlow(this.backpressure, this.committer, options.fatal)
   }
 
@@ -80,6 +90,20 @@ export class Engine<R> {
   /** Hands over the driver's session; pause and resume requests made before it are replayed. */
   setSession(session: GroupSession): Effect.Effect<void> {
     return this.session.set(session)
+  }
+
+  /** Reports the partitions' metrics every `metricsInterval`, until interrupted: fork it beside the session. */
+  get reporting(): Effect.Effect<void> {
+    const metrics = this.metrics
+    if (metrics === undefined) return Effect.void
+    return Effect.forever(
+      Effect.zipRight(
+        Effect.sleep(this.options.settings.metricsInterval),
+        Effect.sync(() => {
+          for (const worker of this.workers.values()) metrics.report(worker)
+        })
+      )
+    )
   }
 
   /** Commits by count or by time, until interrupted: fork it beside the session. */
@@ -119,11 +143,12 @@ export class Engine<R> {
           })
         )
       ),
-    onRecords: (tp, records) => this.receive(tp, records)
+    onRecords: (tp, records, logEnd) => this.receive(tp, records, logEnd)
   }
 
   private assign(partitions: ReadonlyArray<PartitionAssignment>): Effect.Effect<void> {
     return Effect.gen(this, function* () {
+      this.metrics?.rebalanceEnds()
       if (this.closing) return
       const added: Array<TP.TopicPartition> = []
       for (const assignment of partitions) {
@@ -135,7 +160,8 @@ export class Engine<R> {
           ++this.epochs,
           scope,
           yield* Effect.makeLatch(false),
-          assignment.committed?.offset ?? -1
+          assignment.committed?.offset ?? -1,
+          this.metrics === undefined ? undefined : Metrics.partitionLabels(this.options.groupId, tp)
         )
         if (assignment.committed !== undefined) {
           worker.committedMetadata = assignment.committed.metadata
@@ -146,6 +172,7 @@ export class Engine<R> {
           }
         }
         this.workers.set(worker.key, worker)
+        this.metrics?.assigned(worker)
         worker.fiber = yield* this.options
           .processor(worker, this.flow)
           .pipe(Effect.provide(this.options.context), Effect.forkIn(scope))
@@ -157,12 +184,17 @@ export class Engine<R> {
     })
   }
 
-  private receive(tp: TP.TopicPartition, records: ReadonlyArray<RawRecord>): Effect.Effect<void> {
+  private receive(
+    tp: TP.TopicPartition,
+    records: ReadonlyArray<RawRecord>,
+    logEnd: number | undefined
+  ): Effect.Effect<void> {
     return Effect.suspend(() => {
       const worker = this.workers.get(TP.key(tp))
       // Records of a partition that is leaving (or left) are dropped: the next owner fetches
       // them again from the committed frontier.
       if (worker === undefined || worker.state !== "running") return Effect.void
+      if (logEnd !== undefined && logEnd > worker.logEnd) worker.logEnd = logEnd
       let added = 0
       let skipped = 0
       const done = worker.alreadyFinished
@@ -189,8 +221,8 @@ export class Engine<R> {
       if (added === 0) return Effect.void
       const mustPause = this.backpressure.added(worker, added)
       worker.wake.unsafeOpen()
-      const counted = Metrics.recordsReceived(Effect.succeed(added))
-      return mustPause ? Effect.zipRight(counted, this.backpressure.pause(worker)) : Effect.asVoid(counted)
+      if (worker.labels !== undefined) Metrics.recordsReceived.unsafeUpdate(added, worker.labels)
+      return mustPause ? this.backpressure.pause(worker) : Effect.void
     })
   }
 

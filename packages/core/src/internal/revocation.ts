@@ -34,7 +34,8 @@ export class Revocation {
     private readonly workers: Map<string, Worker>,
     private readonly backpressure: Backpressure,
     private readonly committer: Committer,
-    private readonly publish: Metrics.Publish
+    private readonly publish: Metrics.Publish,
+    private readonly metrics: Metrics.EngineMetrics | undefined
   ) {}
 
   revoke(partitions: ReadonlyArray<TP.TopicPartition>, reason: Reason): Effect.Effect<void> {
@@ -52,6 +53,7 @@ export class Revocation {
       }
       const awaitLeaving = Effect.forEach(leaving, (worker) => worker.released.await, { discard: true })
       if (workers.length === 0) return yield* awaitLeaving
+      if (reason === "revoked") this.metrics?.rebalanceBegins()
       // Stop dispatch and drop what has not started, for all of them at once, before waiting
       // for any: the drain timeouts then run side by side.
       const dropped = new Map<Worker, number>()
@@ -103,13 +105,14 @@ export class Revocation {
             Effect.sync(() => {
               worker.state = "closed"
               this.workers.delete(worker.key)
+              this.metrics?.left(worker)
             })
           )
         )
       )
       yield* Scope.close(worker.scope, Exit.void)
       const ended = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-      yield* Metrics.revocationMillis(Effect.succeed(ended - started))
+      if (this.metrics !== undefined) Metrics.revocationMillis.unsafeUpdate(ended - started, this.metrics.group)
       yield* this.publish(
         ConsumerEvent.Revoked({
           partition: worker.topicPartition,
@@ -134,12 +137,14 @@ export class Revocation {
             worker.state = "closed"
             this.workers.delete(worker.key)
             this.backpressure.drop(worker)
+            this.metrics?.left(worker)
             worker.wake.unsafeOpen()
             lost.push(worker)
           }
         })
       )
       if (lost.length === 0) return
+      this.metrics?.rebalanceBegins()
       yield* Effect.forEach(
         lost,
         (worker) =>

@@ -15,7 +15,9 @@
  * - `paused`: backpressure. `state`: revocation and loss; processors only read it.
  * - `committed`, `committedMetadata`: the committer, holding the commit lock (and the engine
  *   before the worker is registered).
- * - `alreadyFinished`, `fiber`: the engine, at assignment and delivery.
+ * - `alreadyFinished`, `fiber`, `logEnd`: the engine, at assignment and delivery.
+ * - `finishedSinceReport` and the sample: `begin` and `finish`; `EngineMetrics.report` resets
+ *   the count (metrics.ts).
  */
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
@@ -23,7 +25,11 @@ import type * as Scope from "effect/Scope"
 import * as OffsetMetadata from "../OffsetMetadata.js"
 import { OffsetTracker } from "../OffsetTracker.js"
 import * as TP from "../TopicPartition.js"
+import * as Metrics from "./metrics.js"
 import { RecordQueue } from "./recordQueue.js"
+
+/** One record in this many is timed for `sluice_handler_duration_seconds`. */
+const sampleEvery = 16
 
 /** `running` until a revocation starts (`revoking`); `closed` once removed from the engine. */
 export type WorkerState = "running" | "revoking" | "closed"
@@ -53,6 +59,14 @@ export class Worker {
    * for every record would cost an allocation per record on the hot path.
    */
   private idleWaiters: Effect.Latch | undefined = undefined
+  /** The partition's log-end offset at the last fetch, when the driver tells it (-1: unknown). */
+  logEnd = -1
+  /** Records finished since the metrics last reported them. */
+  finishedSinceReport = 0
+  /** Records to take before the next one is timed (`Infinity`: metrics off), and the one being timed. */
+  private sampleIn: number
+  private sampleOffset = -1
+  private sampleStart = 0
   /** Opened when the worker's revocation (or shutdown) has ended: its work and final commit are done. */
   readonly released: Effect.Latch = Effect.unsafeMakeLatch(false)
 
@@ -62,10 +76,13 @@ export class Worker {
     readonly scope: Scope.CloseableScope,
     /** Opened when records arrive or the worker must stop; the worker closes it before waiting. */
     readonly wake: Effect.Latch,
-    committed: number
+    committed: number,
+    /** Tags of this partition's metrics; `undefined` when metrics are off. */
+    readonly labels: Metrics.Labels | undefined
   ) {
     this.key = TP.key(topicPartition)
     this.committed = committed
+    this.sampleIn = labels === undefined ? Number.POSITIVE_INFINITY : 1
   }
 
   /** The metadata a commit of the current frontier carries: offsets finished above it. */
@@ -83,15 +100,29 @@ export class Worker {
     return OffsetMetadata.encode(frontier, finished)
   }
 
-  /** A record taken from the buffer is now in flight. */
-  begin(): void {
+  /**
+   * The record at `offset`, taken from the buffer, is now in flight. One in `sampleEvery` is
+   * timed until it finishes: reading the clock for every record would cost more than a no-op
+   * handler.
+   */
+  begin(offset: number): void {
     this.inFlight++
     this.orphaned = false
+    if (--this.sampleIn === 0) {
+      this.sampleIn = sampleEvery
+      this.sampleOffset = offset
+      this.sampleStart = Metrics.seconds()
+    }
   }
 
   /** Marks an in-flight offset finished; `true` when it was not finished before (a commit may now pass it). */
   finish(offset: number): boolean {
     if (--this.inFlight === 0 && this.idleWaiters !== undefined) this.releaseIdleWaiters()
+    this.finishedSinceReport++
+    if (offset === this.sampleOffset) {
+      this.sampleOffset = -1
+      Metrics.handlerDuration.unsafeUpdate(Metrics.seconds() - this.sampleStart, this.labels!)
+    }
     return this.tracker.finish(offset)
   }
 

@@ -48,7 +48,11 @@ export const eachBatch =
         if (Number(message.offset) >= decision.from) records.push(toRawRecord(batch.topic, batch.partition, message))
       }
       if (records.length > 0)
-        await member.callListener("onRecords", member.listener.onRecords(owned.topicPartition, records))
+        await member.callListener(
+          "onRecords",
+          // The high watermark as of this fetch: the lag metrics' log end.
+          member.listener.onRecords(owned.topicPartition, records, Number(batch.highWatermark))
+        )
       return true
     })
     // The last filtered message maps to the batch's last offset, control records included

@@ -142,7 +142,7 @@ export class PollLoop {
         if (from >= log.records.length) continue
         const to = log.batchEnd(from, self.options.maxBatchSize, maxBytes)
         fetching.position = to
-        yield* member.listener.onRecords(fetching.tp, log.records.slice(from, to))
+        yield* member.listener.onRecords(fetching.tp, log.records.slice(from, to), log.records.length)
         delivered += to - from
         // A rebalance or a crash is handled before anything else is delivered.
         if (member.inbox.length > 0 || member.status !== "active") break

@@ -1,0 +1,164 @@
+/**
+ * O2 metrics, on the simulated cluster and on the real broker: every metric tagged with the
+ * group, topic and partition it measures; records handled, failed, retried, dead-lettered;
+ * the committed frontier; consumer lag per partition from the driver's log-end offset, while a
+ * handler holds a partition and after it let go.
+ */
+
+import { describe, expect, it } from "@effect/vitest"
+import * as Codec from "@sluice/core/Codec"
+import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
+import * as Pipeline from "@sluice/core/Pipeline"
+import * as Producer from "@sluice/core/Producer"
+import * as Topic from "@sluice/core/Topic"
+import { brokerForTests } from "@sluice/testkit/KafkaBroker"
+import { TestCluster } from "@sluice/testkit/TestCluster"
+import { eventually, uniqueName } from "@sluice/testkit/TestHelpers"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as Schedule from "effect/Schedule"
+import { type Cluster, realBroker, simulated } from "./observability.support.js"
+
+const broker = await brokerForTests()
+
+class Declined extends Data.TaggedError("Declined")<{ readonly id: string }> {}
+
+/** The value of metric `name` with exactly these tags (besides none other), from the global registry. */
+const valueOf = (name: string, tags: Record<string, string>): number | undefined => {
+  for (const pair of Metric.unsafeSnapshot()) {
+    if (pair.metricKey.name !== name) continue
+    const keyTags = pair.metricKey.tags
+    if (keyTags.length !== Object.keys(tags).length) continue
+    if (!keyTags.every((t) => tags[t.key] === t.value)) continue
+    const state = pair.metricState as unknown as { count?: number | bigint; value?: number | bigint }
+    if ("count" in state && typeof state.count === "number" && !("buckets" in state)) return state.count
+    if ("value" in state) return Number(state.value)
+    if ("count" in state) return Number(state.count)
+  }
+  return undefined
+}
+
+const settings = { metricsInterval: "50 millis" } as const
+
+const suite = (cluster: Cluster) =>
+  describe(`O2 metrics (${cluster.name})`, () => {
+    it.live(
+      "O2 records handled, failed, retried and dead-lettered, the committed frontier, tagged by group, topic and partition",
+      () =>
+        Effect.gen(function* () {
+          const name = uniqueName("o2-counts")
+          const dlq = `${name}.dlq`
+          const groupId = uniqueName("o2-counts-group")
+          const topic = Topic.make({ name, key: Codec.string, value: Codec.string })
+          let seen = 0
+          const pipeline = Pipeline.make({
+            topic,
+            handler: (record) =>
+              Effect.suspend(() => {
+                seen++
+                return record.value === "bad" ? Effect.fail(new Declined({ id: record.key })) : Effect.void
+              }),
+            policy: ErrorPolicy.retry(Schedule.recurs(2), ErrorPolicy.deadLetter(dlq))
+          })
+          yield* Effect.gen(function* () {
+            const c = yield* TestCluster
+            yield* c.createTopic(name, 2)
+            yield* c.createTopic(dlq, 1)
+            const producer = yield* Producer.Producer
+            // Partition 0: 5 good records; partition 1: 3 good and one that always fails.
+            yield* producer.send(
+              topic,
+              Array.from({ length: 5 }, (_, i) => ({ key: `a${i}`, value: "ok", partition: 0 }))
+            )
+            yield* producer.send(topic, [
+              { key: "b0", value: "ok", partition: 1 },
+              { key: "b1", value: "bad", partition: 1 },
+              { key: "b2", value: "ok", partition: 1 },
+              { key: "b3", value: "ok", partition: 1 }
+            ])
+            const run = yield* Effect.fork(Pipeline.run(pipeline))
+            const p0 = { group: groupId, topic: name, partition: "0" }
+            const p1 = { group: groupId, topic: name, partition: "1" }
+            yield* eventually(
+              () =>
+                valueOf("sluice_committed_offset", p0) === 5 &&
+                valueOf("sluice_committed_offset", p1) === 4 &&
+                valueOf("sluice_records_handled", p1) === 4,
+              "the frontiers committed and reported"
+            )
+            expect(seen).toBe(5 + 3 + 3)
+            expect(valueOf("sluice_records_handled", p0)).toBe(5)
+            expect(valueOf("sluice_records_received", p0)).toBe(5)
+            expect(valueOf("sluice_records_failed", p1)).toBe(1)
+            expect(valueOf("sluice_records_failed", p0)).toBeUndefined()
+            expect(valueOf("sluice_record_retries", p1)).toBe(2)
+            expect(valueOf("sluice_records_dead_lettered", p1)).toBe(1)
+            expect(valueOf("sluice_records_in_flight", p0)).toBe(0)
+            expect(valueOf("sluice_partition_assigned", p0)).toBe(1)
+            expect(valueOf("sluice_consumer_lag", p0)).toBe(0)
+            expect(valueOf("sluice_consumer_lag_unhandled", p1)).toBe(0)
+            expect(valueOf("sluice_commits", { group: groupId })).toBeGreaterThan(0)
+            expect(valueOf("sluice_commit_duration_seconds", { group: groupId })).toBeGreaterThan(0)
+            expect(valueOf("sluice_rebalances", { group: groupId })).toBeGreaterThan(0)
+            yield* Fiber.interrupt(run)
+            // A partition that left says so; nothing of it is in flight or buffered any more.
+            expect(valueOf("sluice_partition_assigned", p0)).toBe(0)
+            expect(valueOf("sluice_records_buffered", p0)).toBe(0)
+          }).pipe(Effect.provide(cluster.services(groupId, settings)))
+        })
+    )
+
+    it.live(
+      "O2 consumer lag per partition: log end − committed and − unhandled while a handler holds the partition, 0 once it let go",
+      () =>
+        Effect.gen(function* () {
+          const name = uniqueName("o2-lag")
+          const groupId = uniqueName("o2-lag-group")
+          const topic = Topic.make({ name, key: Codec.string, value: Codec.string })
+          let open = false
+          let started = 0
+          const pipeline = Pipeline.make({
+            topic,
+            handler: () =>
+              Effect.suspend(() => {
+                started++
+                return Effect.void
+              }).pipe(Effect.zipRight(eventually(() => open, "the gate", "60 seconds")))
+          })
+          yield* Effect.gen(function* () {
+            const c = yield* TestCluster
+            yield* c.createTopic(name, 1)
+            yield* Effect.flatMap(Producer.Producer, (p) =>
+              p.send(
+                topic,
+                Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: "v", partition: 0 }))
+              )
+            )
+            const run = yield* Effect.fork(Pipeline.run(pipeline))
+            const p0 = { group: groupId, topic: name, partition: "0" }
+            // The first record hangs: nothing handled, nothing committed past offset 0.
+            yield* eventually(
+              () => started === 1 && valueOf("sluice_consumer_lag_unhandled", p0) === 10,
+              "the lag while the handler holds the partition"
+            )
+            expect(valueOf("sluice_records_in_flight", p0)).toBe(1)
+            expect(valueOf("sluice_records_buffered", p0)).toBe(9)
+            open = true
+            yield* eventually(
+              () => valueOf("sluice_consumer_lag", p0) === 0 && valueOf("sluice_consumer_lag_unhandled", p0) === 0,
+              "no lag once everything was handled and committed"
+            )
+            expect(valueOf("sluice_committed_offset", p0)).toBe(10)
+            expect(valueOf("sluice_records_handled", p0)).toBe(10)
+            yield* Fiber.interrupt(run)
+          }).pipe(Effect.provide(cluster.services(groupId, settings)))
+        })
+    )
+  })
+
+suite(simulated)
+describe.skipIf(broker === undefined)("on the real broker", () => {
+  suite(realBroker(broker!))
+})
