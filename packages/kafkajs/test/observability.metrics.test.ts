@@ -26,7 +26,7 @@ const broker = await brokerForTests()
 class Declined extends Data.TaggedError("Declined")<{ readonly id: string }> {}
 
 /** The value of metric `name` with exactly these tags (besides none other), from the global registry. */
-const valueOf = (name: string, tags: Record<string, string>): number | undefined => {
+const metricValue = (name: string, tags: Record<string, string>): number | undefined => {
   for (const pair of Metric.unsafeSnapshot()) {
     if (pair.metricKey.name !== name) continue
     const keyTags = pair.metricKey.tags
@@ -83,29 +83,29 @@ const suite = (cluster: Cluster) =>
             const p1 = { group: groupId, topic: name, partition: "1" }
             yield* eventually(
               () =>
-                valueOf("sluice_committed_offset", p0) === 5 &&
-                valueOf("sluice_committed_offset", p1) === 4 &&
-                valueOf("sluice_records_handled", p1) === 4,
+                metricValue("sluice_committed_offset", p0) === 5 &&
+                metricValue("sluice_committed_offset", p1) === 4 &&
+                metricValue("sluice_records_handled", p1) === 4,
               "the frontiers committed and reported"
             )
             expect(seen).toBe(5 + 3 + 3)
-            expect(valueOf("sluice_records_handled", p0)).toBe(5)
-            expect(valueOf("sluice_records_received", p0)).toBe(5)
-            expect(valueOf("sluice_records_failed", p1)).toBe(1)
-            expect(valueOf("sluice_records_failed", p0)).toBeUndefined()
-            expect(valueOf("sluice_record_retries", p1)).toBe(2)
-            expect(valueOf("sluice_records_dead_lettered", p1)).toBe(1)
-            expect(valueOf("sluice_records_in_flight", p0)).toBe(0)
-            expect(valueOf("sluice_partition_assigned", p0)).toBe(1)
-            expect(valueOf("sluice_consumer_lag", p0)).toBe(0)
-            expect(valueOf("sluice_consumer_lag_unhandled", p1)).toBe(0)
-            expect(valueOf("sluice_commits", { group: groupId })).toBeGreaterThan(0)
-            expect(valueOf("sluice_commit_duration_seconds", { group: groupId })).toBeGreaterThan(0)
-            expect(valueOf("sluice_rebalances", { group: groupId })).toBeGreaterThan(0)
+            expect(metricValue("sluice_records_handled", p0)).toBe(5)
+            expect(metricValue("sluice_records_received", p0)).toBe(5)
+            expect(metricValue("sluice_records_failed", p1)).toBe(1)
+            expect(metricValue("sluice_records_failed", p0)).toBeUndefined()
+            expect(metricValue("sluice_record_retries", p1)).toBe(2)
+            expect(metricValue("sluice_records_dead_lettered", p1)).toBe(1)
+            expect(metricValue("sluice_records_in_flight", p0)).toBe(0)
+            expect(metricValue("sluice_partition_assigned", p0)).toBe(1)
+            expect(metricValue("sluice_consumer_lag", p0)).toBe(0)
+            expect(metricValue("sluice_consumer_lag_unhandled", p1)).toBe(0)
+            expect(metricValue("sluice_commits", { group: groupId })).toBeGreaterThan(0)
+            expect(metricValue("sluice_commit_duration_seconds", { group: groupId })).toBeGreaterThan(0)
+            expect(metricValue("sluice_rebalances", { group: groupId })).toBeGreaterThan(0)
             yield* Fiber.interrupt(run)
             // A partition that left says so; nothing of it is in flight or buffered any more.
-            expect(valueOf("sluice_partition_assigned", p0)).toBe(0)
-            expect(valueOf("sluice_records_buffered", p0)).toBe(0)
+            expect(metricValue("sluice_partition_assigned", p0)).toBe(0)
+            expect(metricValue("sluice_records_buffered", p0)).toBe(0)
           }).pipe(Effect.provide(cluster.services(groupId, settings)))
         })
     )
@@ -140,18 +140,19 @@ const suite = (cluster: Cluster) =>
             const p0 = { group: groupId, topic: name, partition: "0" }
             // The first record hangs: nothing handled, nothing committed past offset 0.
             yield* eventually(
-              () => started === 1 && valueOf("sluice_consumer_lag_unhandled", p0) === 10,
+              () => started === 1 && metricValue("sluice_consumer_lag_unhandled", p0) === 10,
               "the lag while the handler holds the partition"
             )
-            expect(valueOf("sluice_records_in_flight", p0)).toBe(1)
-            expect(valueOf("sluice_records_buffered", p0)).toBe(9)
+            expect(metricValue("sluice_records_in_flight", p0)).toBe(1)
+            expect(metricValue("sluice_records_buffered", p0)).toBe(9)
             open = true
             yield* eventually(
-              () => valueOf("sluice_consumer_lag", p0) === 0 && valueOf("sluice_consumer_lag_unhandled", p0) === 0,
+              () =>
+                metricValue("sluice_consumer_lag", p0) === 0 && metricValue("sluice_consumer_lag_unhandled", p0) === 0,
               "no lag once everything was handled and committed"
             )
-            expect(valueOf("sluice_committed_offset", p0)).toBe(10)
-            expect(valueOf("sluice_records_handled", p0)).toBe(10)
+            expect(metricValue("sluice_committed_offset", p0)).toBe(10)
+            expect(metricValue("sluice_records_handled", p0)).toBe(10)
             yield* Fiber.interrupt(run)
           }).pipe(Effect.provide(cluster.services(groupId, settings)))
         })
