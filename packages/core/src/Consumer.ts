@@ -33,6 +33,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
@@ -51,6 +52,7 @@ import { batchProcessor } from "./internal/processors/batchHandler.js"
 import { handlerProcessor } from "./internal/processors/handler.js"
 import { stream as streamProcessor } from "./internal/processors/stream.js"
 import type { KafkaError } from "./KafkaError.js"
+import { OffsetStore } from "./OffsetStore.js"
 import type * as ProcessingMode from "./ProcessingMode.js"
 import type * as Topic from "./Topic.js"
 import type { TopicPartition } from "./TopicPartition.js"
@@ -216,7 +218,9 @@ export interface ConsumerService {
   readonly runProcessor: <E, R>(
     topics: ReadonlyArray<string>,
     groupId: string | undefined,
-    processor: Processor<R>
+    processor: Processor<R>,
+    /** Keep the positions in an `OffsetStore` when one is in the context (G10). */
+    withStore?: boolean
   ) => Effect.Effect<never, E | KafkaError, R>
   /** Commits offsets from the per-partition stream API; stale ones (revoked partition) are ignored. */
   readonly commit: (batch: CommittableRecord.CommittableOffsetBatch) => Effect.Effect<void>
@@ -267,22 +271,29 @@ export const make = (
     const events = yield* PubSub.sliding<ConsumerEvent>(4096)
     const members = new HealthRegistry()
 
-    /** Runs one group member with `processor` until interrupted or until `fatal` fails. */
+    /**
+     * Runs one group member with `processor` until interrupted or until `fatal` fails. With
+     * `withStore`, an `OffsetStore` in the context keeps the positions (G10).
+     */
     const runEngine = <E, R>(
       topics: ReadonlyArray<string>,
       groupId: string | undefined,
-      processor: Processor<R>
+      processor: Processor<R>,
+      withStore = false
     ): Effect.Effect<never, E | KafkaError, R> =>
       Effect.gen(function* () {
         const context = yield* Effect.context<R>()
         const fatal = yield* Deferred.make<never, unknown>()
+        const store = withStore ? Context.getOption(context as Context.Context<unknown>, OffsetStore) : Option.none()
+        const offsetStore = Option.getOrUndefined(store)
         const engine = yield* Engine.make<R>({
           settings,
           groupId: groupId ?? settings.groupId,
           context,
           events,
           fatal,
-          processor
+          processor,
+          offsetStore
         })
         const member = yield* members.start(groupId ?? settings.groupId, topics, settings)
         return yield* Effect.scoped(
@@ -306,14 +317,14 @@ export const make = (
       options: RunOptions<E, R>
     ): Effect.Effect<never, HandlerFailure<E> | KafkaError | ConsumerSettings.SettingsError, R> =>
       Effect.flatMap(handlerProcessor(settings, options), (processor) =>
-        runEngine<HandlerFailure<E>, R>(options.topics, options.groupId, processor)
+        runEngine<HandlerFailure<E>, R>(options.topics, options.groupId, processor, true)
       )
 
     const runBatch = <E, R>(
       options: RunBatchOptions<E, R>
     ): Effect.Effect<never, HandlerFailure<E> | KafkaError | ConsumerSettings.SettingsError, R> =>
       Effect.flatMap(batchProcessor(options, settings.groupId), (processor) =>
-        runEngine<HandlerFailure<E>, R>(options.topics, options.groupId, processor)
+        runEngine<HandlerFailure<E>, R>(options.topics, options.groupId, processor, true)
       ).pipe(Effect.withSpan("Consumer.runBatch", { attributes: { topics: options.topics } }))
 
     const partitionedStream = <K, V, H>(

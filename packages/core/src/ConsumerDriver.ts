@@ -75,6 +75,19 @@ export interface GroupListener {
    */
   readonly onAssigned: (partitions: ReadonlyArray<PartitionAssignment>) => Effect.Effect<void>
   /**
+   * Where newly assigned partitions start, when the engine keeps its positions outside Kafka
+   * (an external offset store, G10). When present, the driver calls it with the assignments
+   * it made (the group's committed offsets) right before `onAssigned`, starts each partition
+   * exactly at the `committed` offset it returns (or at `startFrom` without one), delivers no
+   * record of it from before that offset, and hands the returned assignments to `onAssigned`.
+   * When it fails, the driver fails the session as when the committed offsets cannot be read.
+   */
+  readonly positions?:
+    | ((
+        partitions: ReadonlyArray<PartitionAssignment>
+      ) => Effect.Effect<ReadonlyArray<PartitionAssignment>, KafkaError>)
+    | undefined
+  /**
    * These partitions are being taken away while this member is still in the group. The
    * rebalance must wait until the returned effect completes: the engine drains or interrupts
    * the partitions' work and commits their final frontier inside it.

@@ -543,7 +543,7 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
     // The failure paths' metrics (failed, retried, …) are tagged with the run's group.
     const processor: Processor<any> = (worker, flow) =>
       Effect.locally((chunks.get(worker.topicPartition.topic) ?? records!)(worker, flow), Metrics.currentGroup, groupId)
-    return yield* consumer.runProcessor([...routes.keys(), ...chunks.keys()], undefined, processor)
+    return yield* consumer.runProcessor([...routes.keys(), ...chunks.keys()], undefined, processor, true)
   }) as Effect.Effect<never, RunError<P>, ContextOf<P[number]> | Consumer.Consumer>
 
 /**

@@ -84,6 +84,13 @@ export * as KafkaError from "./KafkaError.js"
  */
 export * as OffsetMetadata from "./OffsetMetadata.js"
 /**
+ * The external offset store: positions kept beside the results, in one database transaction
+ * (G10).
+ *
+ * @since 0.3.0
+ */
+export * as OffsetStore from "./OffsetStore.js"
+/**
  * A partition's commit frontier: the lowest offset not finished yet.
  *
  * @since 0.1.0

@@ -333,6 +333,7 @@ export const run = (schedule: FaultSchedule, options: { readonly trace?: boolean
     subscribe: (subscription, listener) =>
       Effect.gen(function* () {
         const session = yield* driver.subscribe(subscription, {
+          positions: listener.positions,
           onAssigned: (partitions) =>
             Effect.suspend(() => {
               checker.assigned(member, partitions)

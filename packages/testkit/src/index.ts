@@ -31,3 +31,10 @@ export * as KafkaBroker from "./KafkaBroker.js"
  * @since 0.1.0
  */
 export * as MemoryKafka from "./MemoryKafka.js"
+/**
+ * An in-memory database with an external offset store, for exactly-once tests on the
+ * simulated cluster.
+ *
+ * @since 0.3.0
+ */
+export * as MemoryOffsetStore from "./MemoryOffsetStore.js"

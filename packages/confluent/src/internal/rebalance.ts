@@ -92,10 +92,17 @@ const assign = (member: Member, partitions: ReadonlyArray<TP.TopicPartition>): E
       // Unacknowledged, the rebalance goes nowhere: the session fails and the member leaves.
       return yield* member.fail(committed.left)
     }
-    const assignments: Array<PartitionAssignment> = fresh.map((tp) => ({
+    const given: Array<PartitionAssignment> = fresh.map((tp) => ({
       topicPartition: tp,
       committed: committed.right.get(TP.key(tp))
     }))
+    // An external offset store says where they start instead (G10).
+    const positions = member.listener.positions
+    const started =
+      positions === undefined || given.length === 0 ? Either.right(given) : yield* Effect.either(positions(given))
+    if (Either.isLeft(started)) return yield* member.fail(started.left)
+    const assignments = started.right
+    const starts = new Map(assignments.map((a) => [TP.key(a.topicPartition), a.committed?.offset]))
     for (const assignment of assignments) {
       member.owned.set(TP.key(assignment.topicPartition), {
         topicPartition: assignment.topicPartition,
@@ -109,7 +116,7 @@ const assign = (member: Member, partitions: ReadonlyArray<TP.TopicPartition>): E
     }
     // Even with nothing new: the listener learns that the member is in the group again (the port asks it).
     yield* member.callListener("onAssigned", member.listener.onAssigned(assignments), assignments.length)
-    yield* add(partitions.map((tp) => toNative(tp, committed.right.get(TP.key(tp))?.offset ?? offsetStored)))
+    yield* add(partitions.map((tp) => toNative(tp, starts.get(TP.key(tp)) ?? offsetStored)))
   })
 
 /** Forgets partitions, and lets librdkafka fetch again those it was told to stop. */

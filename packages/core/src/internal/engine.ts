@@ -22,6 +22,7 @@
 import type * as Context from "effect/Context"
 import type * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type * as PubSub from "effect/PubSub"
 import * as Scope from "effect/Scope"
 import type { GroupListener, GroupSession, PartitionAssignment } from "../ConsumerDriver.js"
@@ -29,11 +30,13 @@ import { ConsumerEvent } from "../ConsumerEvent.js"
 import type { RawRecord } from "../ConsumerRecord.js"
 import type { ConsumerSettings } from "../ConsumerSettings.js"
 import * as OffsetMetadata from "../OffsetMetadata.js"
+import * as OffsetStore from "../OffsetStore.js"
 import * as TP from "../TopicPartition.js"
 import { Backpressure } from "./backpressure.js"
 import { Committer } from "./committer.js"
 import { EngineFlow, type Flow, type Processor } from "./flow.js"
 import * as Metrics from "./metrics.js"
+import { StoreClaims, unclaimed } from "./offsetStore.js"
 import { Revocation } from "./revocation.js"
 import { SessionHandle } from "./session.js"
 import * as Tracing from "./tracing.js"
@@ -48,6 +51,8 @@ export interface EngineOptions<R> {
   readonly events: PubSub.PubSub<ConsumerEvent>
   /** Failing it stops the consumer (after the shutdown commits). */
   readonly fatal: Deferred.Deferred<never, unknown>
+  /** Positions kept in an external store (G10): claimed at assignment, started from there. */
+  readonly offsetStore?: OffsetStore.Service | undefined
 }
 
 export class Engine<R> {
@@ -65,6 +70,8 @@ export class Engine<R> {
   private readonly revocation: Revocation
   /** What the processors get of the engine. */
   private readonly flow: Flow
+  /** The external offset store's claims, when positions are kept there. */
+  private readonly claims: StoreClaims | undefined
 
   private constructor(private readonly options: EngineOptions<R>) {
     const settings = options.settings
@@ -81,6 +88,18 @@ export class Engine<R> {
       this.metrics
     )
     this.flow = new EngineFlow(this.backpressure, this.committer, options.fatal)
+    this.claims =
+      options.offsetStore === undefined
+        ? undefined
+        : new StoreClaims(options.offsetStore, options.groupId, options.fatal)
+    if (this.claims !== undefined) {
+      const claims = this.claims
+      this.listener = {
+        ...this.listener,
+        positions: (partitions) => claims.positions(partitions, (key) => this.workers.has(key)),
+        onRecords: (tp, records, logEnd) => this.receive(tp, claims.deliverable(tp, records), logEnd)
+      }
+    }
   }
 
   static make<R>(options: EngineOptions<R>): Effect.Effect<Engine<R>> {
@@ -175,13 +194,22 @@ export class Engine<R> {
         this.metrics?.assigned(worker)
         worker.fiber = yield* this.options
           .processor(worker, this.flow)
-          .pipe(Effect.provide(this.options.context), Effect.forkIn(scope))
+          .pipe(Effect.provide(this.options.context), (run) => this.owned(worker, run), Effect.forkIn(scope))
         added.push(tp)
       }
       if (added.length > 0) {
         yield* this.publish(ConsumerEvent.Assigned({ memberId: yield* this.session.memberId(), partitions: added }))
       }
     })
+  }
+
+  /** With an offset store, the worker's handlers run as the owner of its claim (or nothing runs). */
+  private owned(worker: Worker, run: Effect.Effect<void>): Effect.Effect<void> {
+    if (this.claims === undefined) return run
+    const claim = this.claims.take(worker.key)
+    if (claim === undefined) return Effect.sync(() => this.flow.fail(unclaimed(worker.topicPartition)))
+    const owner: OffsetStore.Owner = { claim, frontier: () => worker.tracker.frontier() }
+    return Effect.locally(run, OffsetStore.currentOwner, Option.some(owner))
   }
 
   private receive(

@@ -78,7 +78,8 @@ export class MemberTracker {
           this.at((now) => this.enter("joining", now)),
           Effect.ensuring(inner.onLost(partitions), this.forget(partitions))
         ),
-      onRecords: inner.onRecords
+      onRecords: inner.onRecords,
+      positions: inner.positions
     }
   }
 

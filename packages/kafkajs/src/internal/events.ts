@@ -72,10 +72,12 @@ const onGroupJoin =
         await member.fail(committed.left)
         return
       }
-      const assignments: Array<PartitionAssignment> = assigned.map((tp) => ({
+      const given: Array<PartitionAssignment> = assigned.map((tp) => ({
         topicPartition: tp,
         committed: committed.right.get(TP.key(tp))
       }))
+      const assignments = await startPositions(member, given)
+      if (assignments === undefined) return
       for (const assignment of assignments) {
         member.owned.set(TP.key(assignment.topicPartition), {
           topicPartition: assignment.topicPartition,
@@ -86,6 +88,42 @@ const onGroupJoin =
       await member.callListener("onAssigned", member.listener.onAssigned(assignments), assignments.length)
     })
   }
+
+/**
+ * Where an external offset store starts the partitions (the listener's `positions`, G10):
+ * kafkajs is told to seek those whose start differs from the group's committed offset. Its
+ * seek only queues the offset for the next fetch (`consumerGroup.js:395-397, 657-676`;
+ * without auto-commit nothing is committed, `offsetManager/index.js:166-180`), and a batch
+ * fetched before it does not line up with the position and is dropped (`position.ts`).
+ * `undefined` when the positions could not be read: the session failed.
+ */
+const startPositions = async (
+  member: Member,
+  given: ReadonlyArray<PartitionAssignment>
+): Promise<ReadonlyArray<PartitionAssignment> | undefined> => {
+  const positions = member.listener.positions
+  if (positions === undefined || given.length === 0) return given
+  const started = await member.run(Effect.either(positions(given)))
+  if (Either.isLeft(started)) {
+    member.control(
+      "pause",
+      given.map((a) => a.topicPartition)
+    )
+    await member.fail(started.left)
+    return undefined
+  }
+  const committed = new Map(given.map((a) => [TP.key(a.topicPartition), a.committed?.offset]))
+  for (const { committed: start, topicPartition: tp } of started.right) {
+    if (start === undefined || start.offset === committed.get(TP.key(tp))) continue
+    try {
+      member.consumer?.seek({ topic: tp.topic, partition: tp.partition, offset: String(start.offset) })
+    } catch (error) {
+      await member.fail(toKafkaError(error, "KafkaJsDriver.seek"))
+      return undefined
+    }
+  }
+  return started.right
+}
 
 /**
  * kafkajs crashed: it already left the group and disconnected (`consumer/index.js:246-302`),

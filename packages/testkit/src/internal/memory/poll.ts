@@ -176,13 +176,27 @@ export class PollLoop {
             Deferred.unsafeDone(control.done, Exit.void)
             return
           }
-          const assignments: Array<PartitionAssignment> = []
+          const given: Array<PartitionAssignment> = []
           const committedOffsets = self.commits.ofGroup(group.id)
           for (const tp of control.partitions) {
             const key = TP.key(tp)
             const log = self.logs.log(tp.topic, tp.partition)
             if (log === undefined || group.owners.get(key)?.member !== member) continue
             const committed = committedOffsets?.get(key)
+            given.push({
+              topicPartition: tp,
+              committed:
+                committed === undefined ? undefined : { offset: committed.offset, metadata: committed.metadata }
+            })
+          }
+          // An external offset store says where they start instead (G10); a failure kills the
+          // member, as a client whose listener died.
+          const assignments =
+            member.listener.positions === undefined || given.length === 0
+              ? given
+              : yield* Effect.orDie(member.listener.positions(given))
+          for (const { committed, topicPartition: tp } of assignments) {
+            const log = self.logs.log(tp.topic, tp.partition)!
             // An offset past the log end is out of range: reset as the subscription says.
             const position =
               committed !== undefined && committed.offset <= log.records.length
@@ -190,12 +204,7 @@ export class PollLoop {
                 : member.subscription.startFrom === "earliest"
                   ? 0
                   : log.records.length
-            member.fetching.set(key, { tp, log, position, paused: false })
-            assignments.push({
-              topicPartition: tp,
-              committed:
-                committed === undefined ? undefined : { offset: committed.offset, metadata: committed.metadata }
-            })
+            member.fetching.set(TP.key(tp), { tp, log, position, paused: false })
           }
           self.journal.event(group, "assigning", yield* Clock.currentTimeMillis, member, control.partitions)
           yield* member.listener.onAssigned(assignments)
