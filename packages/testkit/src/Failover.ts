@@ -375,9 +375,11 @@ export const suite = <E>(
           const newLeaders = yield* cluster.leaders(topic)
           for (const p of moved) expect(newLeaders.get(p)).not.toBe(victim)
           yield* Effect.sleep("2 seconds")
-          yield* cluster.restart(victim)
+          // The stream goes on while the node comes back.
+          const restarting = yield* Effect.fork(cluster.restart(victim))
           const ackedBefore = writer.acked.size
-          yield* wait(() => writer.acked.size >= ackedBefore + 200, "more records after the restart")
+          yield* wait(() => writer.acked.size >= ackedBefore + 200, "more records while it restarts")
+          yield* Fiber.join(restarting)
           yield* finish(writer, group, options.patience)
           const figures = verify(writer, group)
           report(
@@ -425,9 +427,10 @@ export const suite = <E>(
             "the group to re-form with three members"
           )
           const reformed = since(rebalanceKilledAt)
-          yield* cluster.restart(coordinator)
+          const restarting = yield* Effect.fork(cluster.restart(coordinator))
           const ackedBefore = writer.acked.size
-          yield* wait(() => writer.acked.size >= ackedBefore + 200, "more records after the restart")
+          yield* wait(() => writer.acked.size >= ackedBefore + 200, "more records while it restarts")
+          yield* Fiber.join(restarting)
           yield* finish(writer, group, options.patience)
           const figures = verify(writer, group)
           const commitFailures = group.timeline.filter((e) => e.event._tag === "CommitFailed").length
@@ -481,10 +484,10 @@ export const suite = <E>(
           const ackedAtKill = writer.acked.size
           yield* wait(() => writer.acked.size > ackedAtKill + BATCH, "acknowledgements from the new leaders")
           const resumed = since(killedAt)
-          yield* Effect.sleep("1 second")
-          yield* cluster.restart(victim)
+          const restarting = yield* Effect.fork(cluster.restart(victim))
           const ackedBefore = writer.acked.size
-          yield* wait(() => writer.acked.size >= ackedBefore + 300, "more records after the restart")
+          yield* wait(() => writer.acked.size >= ackedBefore + 300, "more records while it restarts")
+          yield* Fiber.join(restarting)
           yield* writer.stop
           const records = yield* testCluster.readAll(topic)
           const copies = new Map<number, number>()
