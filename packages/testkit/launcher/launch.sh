@@ -387,9 +387,9 @@ share.coordinator.state.topic.replication.factor=$(replication)
 share.coordinator.state.topic.min.isr=$(min_isr)
 group.initial.rebalance.delay.ms=0
 group.min.session.timeout.ms=1000
-# A dead or paused node is fenced by the controller after 6 s without a heartbeat (Kafka's
+# A dead or paused node is fenced by the controller after 4 s without a heartbeat (Kafka's
 # default is 9 s): the tests wait less for the new leaders.
-broker.session.timeout.ms=6000
+broker.session.timeout.ms=4000
 broker.heartbeat.interval.ms=1000
 # Lean: a test cluster on a small machine.
 num.network.threads=2
