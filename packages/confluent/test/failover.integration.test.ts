@@ -21,6 +21,5 @@ describe.skipIf(broker === undefined)("confluent on a three-broker cluster", () 
       ConfluentDriver.layer({ brokers, logLevel: "warn" }),
       ConfluentProducer.layer({ brokers, logLevel: "warn" }),
       ConfluentTestCluster.layer(brokers)
-    )
-  )
+    ))
 })
