@@ -38,7 +38,9 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schedule from "effect/Schedule"
 import * as Consumer from "./Consumer.js"
 import { fromCause, type HandlerFailure } from "./ConsumerError.js"
@@ -51,12 +53,14 @@ import * as Metrics from "./internal/metrics.js"
 import { type BatchOptions as BatchLimits, batch as batchProcessor, validBatch } from "./internal/processors/batch.js"
 import { handlerProcessor } from "./internal/processors/handler.js"
 import * as Tracing from "./internal/tracing.js"
+import * as Transactional from "./internal/transactional.js"
 import * as Validate from "./internal/validate.js"
 import type { KafkaError } from "./KafkaError.js"
 import * as ProcessingMode from "./ProcessingMode.js"
 import { Producer } from "./Producer.js"
 import { SettingsError } from "./SettingsError.js"
 import * as Topic from "./Topic.js"
+import type { TransactionalProducerDriver, TransactionError } from "./TransactionalProducerDriver.js"
 
 /**
  * More dead letters than the pipeline's `floodLimit` allows: the consumer stops rather than
@@ -126,7 +130,7 @@ export type Started<E, R> =
  *
  * @since 0.1.0
  */
-export interface Pipeline<E, R> {
+export interface Pipeline<E, R> extends Pipeable {
   readonly topics: ReadonlyArray<string>
   /** How the pipeline's partitions run: `ProcessingMode.partition` unless given. */
   readonly mode: ProcessingMode.ProcessingMode
@@ -138,7 +142,13 @@ export interface Pipeline<E, R> {
    * (or chunk).
    */
   readonly start: Effect.Effect<Started<E, R>, SettingsError>
+  /** Set by `exactlyOnce`: the pipeline's outputs and offsets are committed in Kafka transactions. */
+  readonly exactlyOnce?: ExactlyOnceOptions | undefined
+  /** @internal `start` for an exactly-once run (each handler attempt's sends kept apart). */
+  readonly [startExactlyOnce]?: Effect.Effect<Started<E, R>, SettingsError> | undefined
 }
+
+const startExactlyOnce: unique symbol = Symbol.for("@sluice/core/Pipeline/startExactlyOnce")
 
 const encoder = new TextEncoder()
 
@@ -277,44 +287,62 @@ export const make = <K, V, H, E, R, RP = never, B extends BatchOptions | undefin
   const mode = given ?? ProcessingMode.partition
   const batch = options.batch
 
-  const start = Effect.gen(function* () {
-    if (topics.length === 0) return yield* Validate.fail("topic", "a pipeline needs at least one topic, got none")
-    yield* Effect.forEach(topics, (topic, i) => Topic.validate(topic, topics.length === 1 ? "topic" : `topic[${i}]`))
-    yield* Validate.isFunction("handler", options.handler)
-    yield* ProcessingMode.validate(mode, "mode")
-    const policy = yield* ErrorPolicy.validate(options.policy ?? ErrorPolicy.stop, "policy")
-    const flood =
-      options.floodLimit === undefined
-        ? noFloodLimit
-        : floodCounter(yield* ErrorPolicy.validateFloodLimit(options.floodLimit, "floodLimit"))
-    const byName = new Map(topics.map((t) => [t.name, t]))
-    const settle = settler<E, R, RP>(policy, flood)
-    if (batch === undefined) {
-      const handler = options.handler as (record: Topic.TypedRecord<K, V, H>) => Effect.Effect<void, E, R>
-      return { _tag: "Records", process: recordProcess(byName, handler, settle, flood.handled) } as const
-    }
-    if (given !== undefined && given._tag !== "Partition") {
-      return yield* Validate.fail(
-        "mode",
-        `a batch pipeline runs one chunk at a time per partition, got mode ${given._tag}: drop mode or batch`
-      )
-    }
-    const limits = yield* validBatch(batch, "batch")
-    const onFailure = yield* Validate.oneOf("batch.onFailure", batch.onFailure ?? "record", ["record", "chunk"])
-    return {
-      _tag: "Chunks",
-      limits,
-      process: processChunk<K, V, H, E, PipelineError<E>, R | RP>({
-        topics: byName,
-        handler: options.handler as (records: Chunk.Chunk<Topic.TypedRecord<K, V, H>>) => Effect.Effect<void, E, R>,
-        onFailure,
-        settle,
-        handled: flood.handled
-      })
-    } as const
-  })
+  const startWith = (exactly: boolean) =>
+    Effect.gen(function* () {
+      if (topics.length === 0) return yield* Validate.fail("topic", "a pipeline needs at least one topic, got none")
+      yield* Effect.forEach(topics, (topic, i) => Topic.validate(topic, topics.length === 1 ? "topic" : `topic[${i}]`))
+      yield* Validate.isFunction("handler", options.handler)
+      yield* ProcessingMode.validate(mode, "mode")
+      const policy = yield* ErrorPolicy.validate(options.policy ?? ErrorPolicy.stop, "policy")
+      const flood =
+        options.floodLimit === undefined
+          ? noFloodLimit
+          : floodCounter(yield* ErrorPolicy.validateFloodLimit(options.floodLimit, "floodLimit"))
+      const byName = new Map(topics.map((t) => [t.name, t]))
+      const settle = settler<E, R, RP>(policy, flood)
+      if (batch === undefined) {
+        const given = options.handler as (record: Topic.TypedRecord<K, V, H>) => Effect.Effect<void, E, R>
+        // Exactly once: what a failed attempt sent is dropped, so a retry does not send it twice.
+        const handler = exactly ? (record: Topic.TypedRecord<K, V, H>) => Transactional.attempt(given(record)) : given
+        return { _tag: "Records", process: recordProcess(byName, handler, settle, flood.handled) } as const
+      }
+      if (exactly) {
+        return yield* Validate.fail(
+          "exactlyOnce",
+          "a batch pipeline cannot be exactly-once (its chunks have no per-record outputs yet): drop batch or exactlyOnce"
+        )
+      }
+      if (given !== undefined && given._tag !== "Partition") {
+        return yield* Validate.fail(
+          "mode",
+          `a batch pipeline runs one chunk at a time per partition, got mode ${given._tag}: drop mode or batch`
+        )
+      }
+      const limits = yield* validBatch(batch, "batch")
+      const onFailure = yield* Validate.oneOf("batch.onFailure", batch.onFailure ?? "record", ["record", "chunk"])
+      return {
+        _tag: "Chunks",
+        limits,
+        process: processChunk<K, V, H, E, PipelineError<E>, R | RP>({
+          topics: byName,
+          handler: options.handler as (records: Chunk.Chunk<Topic.TypedRecord<K, V, H>>) => Effect.Effect<void, E, R>,
+          onFailure,
+          settle,
+          handled: flood.handled
+        })
+      } as const
+    })
 
-  return { topics: topics.map((t) => t.name), mode, batch, start }
+  return {
+    topics: topics.map((t) => t.name),
+    mode,
+    batch,
+    start: startWith(false),
+    [startExactlyOnce]: startWith(true),
+    pipe(...args: Array<unknown>) {
+      return pipeArguments(this, args as unknown as IArguments)
+    }
+  }
 }
 
 /** A run's flood-limit counters (or none). */
@@ -463,6 +491,113 @@ const recordProcess =
   }
 
 /**
+ * The options of `exactlyOnce`.
+ *
+ * @since 0.3.0
+ */
+export interface ExactlyOnceOptions {
+  /** Records of a partition per transaction at most: a positive integer (default 500). */
+  readonly size?: number | undefined
+  /** How long a partition's transaction collects records before it commits: a positive duration (default 100 ms). */
+  readonly within?: Duration.DurationInput | undefined
+  /**
+   * The start of the transactional ids (default `"sluice"`): partition p of topic t in group g
+   * commits as `<prefix>-<g>-<t>-<p>`. Two applications must not share a prefix and a group.
+   */
+  readonly transactionalIdPrefix?: string | undefined
+}
+
+/**
+ * Makes a pipeline exactly-once (G10): what its handler sends with the `Producer` (and its
+ * dead letters) is committed with the consumed offsets in one Kafka transaction per partition,
+ * every `size` records or `within`. A reader with `read_committed` sees each input's outputs
+ * exactly once across crashes, rebalances and restarts; a former owner of a partition (revoked,
+ * or paused past its session) is fenced by its transactional id and can never commit for it.
+ *
+ * Inside the handler, `Producer.send` keeps the records for the transaction and answers with
+ * offset -1 (they are not written until it commits); what a failed attempt sent is dropped. Works
+ * in every processing mode (the transaction commits the frontier, with the finished offsets above
+ * it in the offset metadata); a batch pipeline is refused with a `SettingsError`. Needs a
+ * `TransactionalProducerDriver` (e.g. `KafkaJsTransactional.layer`) instead of the `Producer`.
+ *
+ * @example
+ * ```ts
+ * import { Codec, Pipeline, Producer, Topic } from "@sluice/core"
+ * import * as Effect from "effect/Effect"
+ *
+ * const orders = Topic.make({ name: "orders", key: Codec.string, value: Codec.string })
+ * const enriched = Topic.make({ name: "orders.enriched", key: Codec.string, value: Codec.string })
+ *
+ * const enrich = Pipeline.make({
+ *   topic: orders,
+ *   handler: (record) =>
+ *     Effect.flatMap(Producer.Producer, (producer) =>
+ *       producer.send(enriched, [{ key: record.key, value: record.value.toUpperCase() }])
+ *     )
+ * }).pipe(Pipeline.exactlyOnce({ size: 1000, within: "200 millis" }))
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const exactlyOnce: {
+  (
+    options?: ExactlyOnceOptions
+  ): <E, R>(self: Pipeline<E, R>) => Pipeline<E, Exclude<R, Producer> | TransactionalProducerDriver>
+  <E, R>(
+    self: Pipeline<E, R>,
+    options?: ExactlyOnceOptions
+  ): Pipeline<E, Exclude<R, Producer> | TransactionalProducerDriver>
+} = dual(
+  (args) => typeof args[0] === "object" && args[0] !== null && "start" in args[0],
+  <E, R>(
+    self: Pipeline<E, R>,
+    options: ExactlyOnceOptions = {}
+  ): Pipeline<E, Exclude<R, Producer> | TransactionalProducerDriver> =>
+    ({ ...self, exactlyOnce: options }) as unknown as Pipeline<E, Exclude<R, Producer> | TransactionalProducerDriver>
+)
+
+/** Checks an exactly-once pipeline's options and builds the processor of its partitions. */
+const exactlyOnceProcessor = (
+  pipeline: Pipeline<any, any>,
+  settings: Consumer.ConsumerService["settings"]
+): Effect.Effect<Processor<any>, SettingsError> =>
+  Effect.gen(function* () {
+    const options = pipeline.exactlyOnce!
+    if (typeof options !== "object" || options === null) {
+      return yield* Validate.fail("exactlyOnce", `exactlyOnce takes an options object, got ${Validate.show(options)}`)
+    }
+    const resolved: Transactional.Resolved = {
+      size:
+        options.size === undefined
+          ? Transactional.defaults.size
+          : yield* Validate.positiveInt("exactlyOnce.size", options.size, 1_000_000),
+      within:
+        options.within === undefined
+          ? Transactional.defaults.within
+          : yield* Validate.duration("exactlyOnce.within", options.within),
+      transactionalIdPrefix:
+        options.transactionalIdPrefix === undefined
+          ? Transactional.defaults.transactionalIdPrefix
+          : yield* Validate.name("exactlyOnce.transactionalIdPrefix", options.transactionalIdPrefix)
+    }
+    const start = pipeline[startExactlyOnce]
+    if (start === undefined) {
+      return yield* Validate.fail("exactlyOnce", "only a pipeline made by Pipeline.make can be exactly-once")
+    }
+    const started = yield* start
+    if (started._tag !== "Records") {
+      return yield* Validate.fail("exactlyOnce", "a batch pipeline cannot be exactly-once: drop batch or exactlyOnce")
+    }
+    const process = Transactional.handle(started.process)
+    const inner = yield* handlerProcessor(settings, {
+      topics: pipeline.topics,
+      mode: pipeline.mode,
+      handler: (record) => process(record.raw)
+    })
+    return Transactional.transactional(resolved, settings.groupId, inner)
+  })
+
+/**
  * The error type of a pipeline.
  *
  * @since 0.1.0
@@ -486,6 +621,7 @@ export type RunError<P extends ReadonlyArray<Pipeline<any, any>>> =
   | HandlerFailure<PipelineError<ErrorOf<P[number]>>>
   | KafkaError
   | SettingsError
+  | TransactionError
 
 /**
  * Runs pipelines in one consumer group: every record goes to the pipeline of its topic, and
@@ -506,7 +642,22 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
     const modes = new Map<string, ProcessingMode.ProcessingMode>()
     /** The batch pipelines' topics, each with its pipeline's processor. */
     const chunks = new Map<string, Processor<any>>()
+    /** The exactly-once pipelines' topics, each with its pipeline's processor. */
+    const transactional = new Map<string, Processor<any>>()
     for (const pipeline of pipelines) {
+      if (pipeline.exactlyOnce !== undefined) {
+        const processor = yield* exactlyOnceProcessor(pipeline, consumer.settings)
+        for (const topic of pipeline.topics) {
+          if (routes.has(topic) || chunks.has(topic) || transactional.has(topic)) {
+            return yield* new SettingsError({
+              setting: "pipelines",
+              message: `topic ${topic} belongs to two pipelines`
+            })
+          }
+          transactional.set(topic, processor)
+        }
+        continue
+      }
       const started = yield* pipeline.start
       // One processor per batch pipeline: it keeps its state per partition, not across them.
       const chunked =
@@ -519,7 +670,7 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
             )
           : undefined
       for (const topic of pipeline.topics) {
-        if (routes.has(topic) || chunks.has(topic)) {
+        if (routes.has(topic) || chunks.has(topic) || transactional.has(topic)) {
           return yield* new SettingsError({ setting: "pipelines", message: `topic ${topic} belongs to two pipelines` })
         }
         if (started._tag === "Records") {
@@ -541,9 +692,20 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
           })
     const groupId = consumer.settings.groupId
     // The failure paths' metrics (failed, retried, …) are tagged with the run's group.
-    const processor: Processor<any> = (worker, flow) =>
-      Effect.locally((chunks.get(worker.topicPartition.topic) ?? records!)(worker, flow), Metrics.currentGroup, groupId)
-    return yield* consumer.runProcessor([...routes.keys(), ...chunks.keys()], undefined, processor, true)
+    const processor: Processor<any> = (worker, flow) => {
+      const topic = worker.topicPartition.topic
+      return Effect.locally(
+        (chunks.get(topic) ?? transactional.get(topic) ?? records!)(worker, flow),
+        Metrics.currentGroup,
+        groupId
+      )
+    }
+    return yield* consumer.runProcessor(
+      [...routes.keys(), ...chunks.keys(), ...transactional.keys()],
+      undefined,
+      processor,
+      true
+    )
   }) as Effect.Effect<never, RunError<P>, ContextOf<P[number]> | Consumer.Consumer>
 
 /**

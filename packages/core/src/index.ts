@@ -145,6 +145,13 @@ export * as Topic from "./Topic.js"
  */
 export * as TopicPartition from "./TopicPartition.js"
 /**
+ * The port a Kafka client implements for exactly-once pipelines: a transactional producer per
+ * input partition, and its `TransactionError`.
+ *
+ * @since 0.3.0
+ */
+export * as TransactionalProducerDriver from "./TransactionalProducerDriver.js"
+/**
  * The checks behind every constructor's validation, for drivers.
  *
  * @since 0.2.0

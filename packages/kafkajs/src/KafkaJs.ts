@@ -1,6 +1,7 @@
 /**
  * Everything a program needs from Kafka, on kafkajs, in one layer: the `Consumer`, `Producer`
- * and `Admin` services with the drivers under them (`ConsumerDriver`, `ProducerDriver`),
+ * and `Admin` services with the drivers under them (`ConsumerDriver`, `ProducerDriver`,
+ * `TransactionalProducerDriver` for exactly-once pipelines),
  * from one options object (`layer`) or from the environment (`layerConfig`, every setting
  * under `KAFKA_`: docs/configuration.md has the table).
  *
@@ -31,7 +32,8 @@ import * as ClientLayer from "@sluice/core/ClientLayer"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import type * as KafkaError from "@sluice/core/KafkaError"
 import type { SettingsError } from "@sluice/core/SettingsError"
-import type * as Config from "effect/Config"
+import type { TransactionalProducerDriver } from "@sluice/core/TransactionalProducerDriver"
+import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -39,6 +41,7 @@ import * as KafkaJsAdmin from "./KafkaJsAdmin.js"
 import * as KafkaJsConfig from "./KafkaJsConfig.js"
 import * as KafkaJsDriver from "./KafkaJsDriver.js"
 import * as KafkaJsProducer from "./KafkaJsProducer.js"
+import * as KafkaJsTransactional from "./KafkaJsTransactional.js"
 
 /**
  * All settings in one object: the connection (`KafkaJsConfig`: `brokers`, `clientId`, `ssl`,
@@ -53,14 +56,15 @@ export interface Options
   extends KafkaJsConfig.KafkaJsConfig,
     ConsumerSettings.Input,
     KafkaJsDriver.ConsumerOptions,
-    KafkaJsProducer.ProducerOptions {}
+    KafkaJsProducer.ProducerOptions,
+    KafkaJsTransactional.TransactionalOptions {}
 
 /**
  * What the layer provides.
  *
  * @since 0.2.0
  */
-export type Services = ClientLayer.Services
+export type Services = ClientLayer.Services | TransactionalProducerDriver
 
 /**
  * The services from `options`. Checks every setting first (a `SettingsError` before anything
@@ -71,13 +75,16 @@ export type Services = ClientLayer.Services
  */
 export const layer = (options: Options): Layer.Layer<Services, SettingsError | KafkaError.KafkaError | AdminError> =>
   // Everything is checked before the producer connects, so that a bad setting fails at once
-  // even when the brokers cannot be reached.
-  ClientLayer.make(options, {
-    validate: Effect.zipRight(KafkaJsConfig.validate(options), KafkaJsDriver.validateOptions(options)),
-    consumerDriver: KafkaJsDriver.layer(options, options),
-    producerDriver: KafkaJsProducer.layer(options, options),
-    admin: KafkaJsAdmin.layer(options)
-  })
+  // even when the brokers cannot be reached (the transactional driver connects at its first use).
+  Layer.merge(
+    ClientLayer.make(options, {
+      validate: Effect.zipRight(KafkaJsConfig.validate(options), KafkaJsDriver.validateOptions(options)),
+      consumerDriver: KafkaJsDriver.layer(options, options),
+      producerDriver: KafkaJsProducer.layer(options, options),
+      admin: KafkaJsAdmin.layer(options)
+    }),
+    KafkaJsTransactional.layer(options, options)
+  )
 
 /**
  * Reads every setting of `Options` from configuration (the environment by default): the
@@ -87,11 +94,12 @@ export const layer = (options: Options): Layer.Layer<Services, SettingsError | K
  *
  * @since 0.2.0
  */
-export const config: Config.Config<Options> = ClientLayer.config(
-  KafkaJsConfig.config,
-  ConsumerSettings.config,
-  KafkaJsDriver.config,
-  KafkaJsProducer.config
+export const config: Config.Config<Options> = Config.map(
+  Config.all([
+    ClientLayer.config(KafkaJsConfig.config, ConsumerSettings.config, KafkaJsDriver.config, KafkaJsProducer.config),
+    KafkaJsTransactional.config
+  ]),
+  ([client, transactional]): Options => ({ ...client, ...transactional })
 )
 
 /**

@@ -40,3 +40,9 @@ export * as KafkaJsError from "./KafkaJsError.js"
  * @since 0.1.0
  */
 export * as KafkaJsProducer from "./KafkaJsProducer.js"
+/**
+ * The TransactionalProducerDriver on kafkajs: exactly-once pipelines.
+ *
+ * @since 0.3.0
+ */
+export * as KafkaJsTransactional from "./KafkaJsTransactional.js"

@@ -62,6 +62,7 @@ import * as Producer from "@sluice/core/Producer"
 import { ProducerDriver, type ProducerRecord, type RecordMetadata } from "@sluice/core/ProducerDriver"
 import type { SettingsError } from "@sluice/core/SettingsError"
 import type { TopicPartition } from "@sluice/core/TopicPartition"
+import { TransactionalProducerDriver } from "@sluice/core/TransactionalProducerDriver"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -328,6 +329,33 @@ export interface FetchFaultOptions {
 }
 
 /**
+ * What an injected transaction fault does to the next matching transaction's commit:
+ *
+ * - `timeout`: the coordinator aborts it as if it had outlived its timeout, and bumps the
+ *   producer's epoch (as Kafka does), so the producer is fenced: `TransactionError` reason
+ *   `timeout`, not retriable;
+ * - `retriable`: the commit fails and the transaction is aborted cleanly: reason `connection`,
+ *   retriable (the same producer may try again).
+ *
+ * @since 0.3.0
+ */
+export type TransactionFault = "timeout" | "retriable"
+
+/**
+ * Which transactions `Faults.failTransactions` fails.
+ *
+ * @since 0.3.0
+ */
+export interface TransactionFaultOptions {
+  /** Fail this many commits (that match), then stop. Default 1. */
+  readonly times?: number | undefined
+  /** Default `timeout`. */
+  readonly error?: TransactionFault | undefined
+  /** Only the transactions of this transactional id (default: any). */
+  readonly transactionalId?: string | undefined
+}
+
+/**
  * Scripted and random faults. Handler faults (fail at a record, hang, be slow) are not the
  * driver's: see `HandlerFaults`.
  *
@@ -361,7 +389,9 @@ export interface Faults {
     readonly interval: Duration.DurationInput
     readonly groupId?: string | undefined
   }) => Effect.Effect<void>
-  /** Removes every commit and fetch fault rule. */
+  /** Fails the next matching transaction commits (see `TransactionFault`). */
+  readonly failTransactions: (options?: TransactionFaultOptions) => Effect.Effect<void>
+  /** Removes every commit, fetch and transaction fault rule. */
   readonly clear: Effect.Effect<void>
 }
 
@@ -428,6 +458,7 @@ export const make = (
     readonly handle: Handle
     readonly consumer: ConsumerDriver["Type"]
     readonly producer: ProducerDriver["Type"]
+    readonly transactional: TransactionalProducerDriver["Type"]
     readonly testCluster: TestCluster["Type"]
     readonly admin: Admin["Type"]
   },
@@ -436,8 +467,9 @@ export const make = (
 > => internal.make({ ...defaults, ...options })
 
 /**
- * A fresh simulated cluster as the `ConsumerDriver`, the `ProducerDriver`, the `TestCluster`,
- * the `Admin` service and its `MemoryKafka` handle. Works under `TestClock` (`it.effect`) and
+ * A fresh simulated cluster as the `ConsumerDriver`, the `ProducerDriver`, the
+ * `TransactionalProducerDriver` (exactly-once pipelines), the `TestCluster`, the `Admin` service
+ * and its `MemoryKafka` handle. Works under `TestClock` (`it.effect`) and
  * the live clock.
  *
  * The cluster has no brokers and keeps every record: its `Admin` reports partitions without a
@@ -452,12 +484,13 @@ export const make = (
  */
 export const layer = (
   options: Partial<Options> = {}
-): Layer.Layer<MemoryKafka | ConsumerDriver | ProducerDriver | TestCluster | Admin> =>
+): Layer.Layer<MemoryKafka | ConsumerDriver | ProducerDriver | TransactionalProducerDriver | TestCluster | Admin> =>
   Layer.scopedContext(
     Effect.map(make(options), (cluster) =>
       Context.make(MemoryKafka, cluster.handle).pipe(
         Context.add(ConsumerDriver, cluster.consumer),
         Context.add(ProducerDriver, cluster.producer),
+        Context.add(TransactionalProducerDriver, cluster.transactional),
         Context.add(TestCluster, cluster.testCluster),
         Context.add(Admin, cluster.admin)
       )
@@ -488,6 +521,13 @@ export const layerClient = (
   settings: ConsumerSettings.Input,
   options: Partial<Options> = {}
 ): Layer.Layer<
-  Consumer.Consumer | Producer.Producer | MemoryKafka | ConsumerDriver | ProducerDriver | TestCluster | Admin,
+  | Consumer.Consumer
+  | Producer.Producer
+  | MemoryKafka
+  | ConsumerDriver
+  | ProducerDriver
+  | TransactionalProducerDriver
+  | TestCluster
+  | Admin,
   SettingsError
 > => Layer.provideMerge(Layer.merge(Consumer.layer(settings), Producer.layer), layer(options))

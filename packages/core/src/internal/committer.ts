@@ -24,6 +24,7 @@ import * as TP from "../TopicPartition.js"
 import * as Metrics from "./metrics.js"
 import type { SessionHandle } from "./session.js"
 import * as Tracing from "./tracing.js"
+import { asKafkaError } from "./transactional.js"
 import type { Worker } from "./worker.js"
 
 export class Committer {
@@ -41,7 +42,9 @@ export class Committer {
     private readonly workers: ReadonlyMap<string, Worker>,
     private readonly session: SessionHandle,
     private readonly publish: Metrics.Publish,
-    private readonly metrics: Metrics.EngineMetrics | undefined
+    private readonly metrics: Metrics.EngineMetrics | undefined,
+    /** The engine's loss of partitions (revocation's), for a partition whose producer was fenced. */
+    private readonly lose: (partitions: ReadonlyArray<TP.TopicPartition>) => Effect.Effect<void>
   ) {}
 
   /** A record finished: counts it towards `commitEvery`. */
@@ -81,16 +84,74 @@ export class Committer {
   commitWorkers(workers: Iterable<Worker>): Effect.Effect<boolean> {
     return Effect.suspend(() => {
       const pending = this.pendingOffsets(workers)
+      if (pending.length === 0) return Effect.succeed(true)
+      let transactional = 0
+      for (const p of pending) if (p.worker.transaction !== undefined) transactional++
+      if (transactional === 0) return this.commitSession(pending)
+      // Exactly-once partitions commit in their own transactions, never through the session.
+      const plain = pending.filter((p) => p.worker.transaction === undefined)
+      return Effect.zipWith(
+        plain.length === 0 ? Effect.succeed(true) : this.commitSession(plain),
+        Effect.forEach(
+          pending.filter((p) => p.worker.transaction !== undefined),
+          (p) => this.commitTransaction(p.worker, p.offset),
+          { concurrency: "unbounded" }
+        ),
+        (a, b) => a && b.every((ok) => ok)
+      )
+    })
+  }
+
+  /** An exactly-once partition's frontier and outputs in one transaction (`transactional.ts`). */
+  private commitTransaction(worker: Worker, offset: OffsetAndMetadata): Effect.Effect<boolean> {
+    const group = this.metrics?.group
+    return Effect.flatMap(worker.transaction!.commit(offset, this.retry()), (result) => {
+      if (result === "skipped") return Effect.succeed(true)
+      if (result === "committed") {
+        if (group !== undefined) Metrics.commits.unsafeUpdate(1, group)
+        if (offset.offset >= worker.committed) {
+          worker.committed = offset.offset
+          worker.committedMetadata = offset.metadata ?? ""
+        }
+        return Effect.as(this.publish(ConsumerEvent.Committed({ offsets: [offset] })), true)
+      }
+      if (group !== undefined) Metrics.commitFailures.unsafeUpdate(1, group)
+      if (result === "fenced") {
+        // A fenced producer: the partition moved on (G10). Lost, on a fiber of its own: this
+        // commit may run on the partition's fiber, which the loss interrupts.
+        return Effect.as(Effect.forkDaemon(this.lose([worker.topicPartition])), false)
+      }
+      const error = asKafkaError(result)
+      return Effect.as(
+        Effect.zipRight(
+          Effect.logWarning("Sluice: transaction commit failed", error),
+          this.publish(ConsumerEvent.CommitFailed({ offsets: [offset], error }))
+        ),
+        false
+      )
+    })
+  }
+
+  private retry() {
+    return Schedule.exponential(this.settings.commitRetryBase).pipe(
+      Schedule.intersect(Schedule.recurs(this.settings.commitRetries))
+    )
+  }
+
+  /** Commits one worker's frontier now, under the lock (an exactly-once partition's transaction). */
+  commitOne(worker: Worker): Effect.Effect<void> {
+    return this.lock.withPermits(1)(Effect.asVoid(this.commitWorkers([worker])))
+  }
+
+  private commitSession(pending: ReadonlyArray<{ worker: Worker; offset: OffsetAndMetadata }>): Effect.Effect<boolean> {
+    return Effect.suspend(() => {
       const session = this.session.current
-      if (pending.length === 0 || session === undefined) return Effect.succeed(true)
+      if (session === undefined) return Effect.succeed(true)
       const offsets = pending.map((p) => p.offset)
       const started = Metrics.seconds()
       const group = this.metrics?.group
-      const retry = Schedule.exponential(this.settings.commitRetryBase).pipe(
-        Schedule.intersect(Schedule.recurs(this.settings.commitRetries))
-      )
       return session.commit(offsets).pipe(
-        Effect.retry({ schedule: retry, while: (error: KafkaError) => error.retriable }),
+        Effect.retry({ schedule: this.retry(), while: (error: KafkaError) => error.retriable }),
         Effect.withSpan(
           "Consumer.commit",
           Tracing.engineSpan(this.groupId, "commit", { "sluice.partitions": offsets.length })
@@ -127,11 +188,18 @@ export class Committer {
     })
   }
 
-  /** Commits the frontier of every owned partition. */
+  /**
+   * Commits the frontier of every owned partition, but exactly-once ones: they commit by their
+   * own pipeline's count and time (`transactional.ts`).
+   */
   readonly commitAll: Effect.Effect<void> = Effect.suspend(() => {
     this.finishedSinceCommit = 0
-    return this.lock.withPermits(1)(Effect.asVoid(this.commitWorkers(this.workers.values())))
+    return this.lock.withPermits(1)(Effect.asVoid(this.commitWorkers(this.plainWorkers())))
   })
+
+  private *plainWorkers(): Iterable<Worker> {
+    for (const worker of this.workers.values()) if (worker.transaction === undefined) yield worker
+  }
 
   /** Commits by count (`commitEvery`) or by time (`commitInterval`), until interrupted. */
   get periodically(): Effect.Effect<never> {

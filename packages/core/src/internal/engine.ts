@@ -78,7 +78,15 @@ export class Engine<R> {
     this.publish = Metrics.publisher(options.events)
     this.metrics = settings.metrics ? new Metrics.EngineMetrics(options.groupId) : undefined
     this.backpressure = new Backpressure(settings, this.session, this.publish)
-    this.committer = new Committer(settings, options.groupId, this.workers, this.session, this.publish, this.metrics)
+    this.committer = new Committer(
+      settings,
+      options.groupId,
+      this.workers,
+      this.session,
+      this.publish,
+      this.metrics,
+      (partitions) => this.revocation.lose(partitions)
+    )
     this.revocation = new Revocation(
       settings,
       this.workers,

@@ -16,6 +16,7 @@ import type { Committer as StreamCommitter } from "../CommittableRecord.js"
 import type { RawRecord } from "../ConsumerRecord.js"
 import type { Backpressure } from "./backpressure.js"
 import type { Committer } from "./committer.js"
+import type { PartitionTransactions } from "./transactional.js"
 import type { Worker } from "./worker.js"
 
 /** How a worker consumes its partition's records: a handler loop, lanes, or a user's stream. */
@@ -42,6 +43,10 @@ export interface Flow {
   fail(error: unknown): void
   /** The stream API's commit: finishes the offsets below each given one and commits them now. */
   readonly commitUpTo: StreamCommitter
+  /** Makes `worker` an exactly-once partition: committed only in its transactions (`transactional.ts`). */
+  transactional(worker: Worker, transaction: PartitionTransactions): void
+  /** Commits `worker`'s frontier now, under the commit lock (an exactly-once partition's transaction). */
+  commitNow(worker: Worker): Effect.Effect<void>
 }
 
 /** The engine's `Flow`: backpressure for taking, the committer for finishing, `fatal` for failing. */
@@ -83,5 +88,13 @@ export class EngineFlow implements Flow {
 
   fail(error: unknown): void {
     Deferred.unsafeDone(this.fatal, Exit.fail(error))
+  }
+
+  transactional(worker: Worker, transaction: PartitionTransactions): void {
+    worker.transaction = transaction
+  }
+
+  commitNow(worker: Worker): Effect.Effect<void> {
+    return this.committer.commitOne(worker)
   }
 }

@@ -18,6 +18,7 @@
  * - `alreadyFinished`, `fiber`, `logEnd`: the engine, at assignment and delivery.
  * - `finishedSinceReport` and the sample: `begin` and `finish`; `EngineMetrics.report` resets
  *   the count (metrics.ts).
+ * - `transaction`: the exactly-once processor through its `Flow`, once, before it takes a record.
  */
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
@@ -27,6 +28,7 @@ import { OffsetTracker } from "../OffsetTracker.js"
 import * as TP from "../TopicPartition.js"
 import * as Metrics from "./metrics.js"
 import { RecordQueue } from "./recordQueue.js"
+import type { PartitionTransactions } from "./transactional.js"
 
 /** One record in this many is timed for `sluice_handler_duration_seconds`. */
 const sampleEvery = 16
@@ -67,6 +69,8 @@ export class Worker {
   private sampleIn: number
   private sampleOffset = -1
   private sampleStart = 0
+  /** An exactly-once pipeline's partition: committed in transactions, never through the group session. */
+  transaction: PartitionTransactions | undefined = undefined
   /** Opened when the worker's revocation (or shutdown) has ended: its work and final commit are done. */
   readonly released: Effect.Latch = Effect.unsafeMakeLatch(false)
 

@@ -11,6 +11,7 @@
  * | `coordinator.ts` | the group registry and the rebalances: generations, assignment    |
  * | `poll.ts`        | each member's poll loop: controls and delivery                    |
  * | `commits.ts`     | commit checks and the committed offsets                           |
+ * | `transactions.ts`| producer epochs, open transactions, transactional offset commits  |
  * | `faults.ts`      | injected faults                                                   |
  * | `journal.ts`     | the history tests inspect: events, commits, ownerships            |
  * | `session.ts`     | the consumer port: `subscribe` and the `GroupSession`             |
@@ -36,6 +37,7 @@ import { Logs } from "./log.js"
 import { PollLoop } from "./poll.js"
 import { Prng } from "./prng.js"
 import { Notifier } from "./signal.js"
+import { Transactions } from "./transactions.js"
 
 export class Cluster {
   /** Draws member ids and random commit faults: same seed, same run. */
@@ -49,6 +51,7 @@ export class Cluster {
   readonly faults: Faults
   readonly commits: Commits
   readonly poll: PollLoop
+  readonly transactions: Transactions
 
   constructor(
     readonly options: MemoryKafka.Options,
@@ -61,5 +64,6 @@ export class Cluster {
     this.faults = new Faults(scope, this.coordinator, this.membership, this.journal, this.prng, this.changed)
     this.commits = new Commits(options, this.logs, this.faults, this.journal)
     this.poll = new PollLoop(options, this.logs, this.membership, this.commits, this.faults, this.journal, this.changed)
+    this.transactions = new Transactions(this.logs, this.commits)
   }
 }

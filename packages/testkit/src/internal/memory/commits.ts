@@ -48,6 +48,19 @@ export class Commits {
     this.store(groupId, { id: "", generation: -1 }, offsets, now)
   }
 
+  /**
+   * Stores offsets sent to a transaction, when it commits: the transaction checked the producer's
+   * epoch; the commit log names the transactional id (`transaction:<id>`) and generation -1.
+   */
+  commitInTransaction(
+    groupId: string,
+    transactionalId: string,
+    offsets: ReadonlyArray<OffsetAndMetadata>,
+    now: number
+  ): void {
+    this.store(groupId, { id: `transaction:${transactionalId}`, generation: -1 }, offsets, now)
+  }
+
   /** A deleted topic's committed offsets go with it. */
   forgetTopic(topic: string): void {
     for (const store of this.byGroup.values()) {

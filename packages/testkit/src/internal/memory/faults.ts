@@ -160,7 +160,8 @@ export class Faults {
   }
 
   /** The faults as `MemoryKafka.Faults` exposes them. */
-  handle(): MemoryKafka.Faults {
+  /** The faults of the public handle but transactions' (`handle.ts` adds those, from `transactions.ts`). */
+  handle(): Omit<MemoryKafka.Faults, "failTransactions"> {
     return {
       failCommits: (o = {}) =>
         Effect.sync(() => {

@@ -8,10 +8,11 @@
  * through `Logs`, faults through `Faults`, subscriptions through `session.ts`.
  */
 import * as Admin from "@sluice/core/Admin"
-import type { ConsumerDriver } from "@sluice/core/ConsumerDriver"
+import type { ConsumerDriver, OffsetAndMetadata } from "@sluice/core/ConsumerDriver"
 import * as KafkaError from "@sluice/core/KafkaError"
 import type { ProducerDriver, ProducerRecord } from "@sluice/core/ProducerDriver"
 import * as TP from "@sluice/core/TopicPartition"
+import type { TransactionalProducerDriver } from "@sluice/core/TransactionalProducerDriver"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as MemoryKafka from "../../MemoryKafka.js"
@@ -123,7 +124,14 @@ export const make = (options: MemoryKafka.Options) =>
         (e) => ({ ...e })
       ),
       groupEvents: byGroup(() => journal.events),
-      faults: cluster.faults.handle()
+      faults: {
+        ...cluster.faults.handle(),
+        failTransactions: (o = {}) => Effect.sync(() => cluster.transactions.addFault(o)),
+        clear: Effect.zipRight(
+          cluster.faults.handle().clear,
+          Effect.sync(() => cluster.transactions.clearFaults())
+        )
+      }
     }
 
     const consumer: ConsumerDriver["Type"] = {
@@ -137,6 +145,35 @@ export const make = (options: MemoryKafka.Options) =>
       flush: Effect.void
     }
 
+    const transactional: TransactionalProducerDriver["Type"] = {
+      name: "memory",
+      open: ({ groupId, topicPartition, transactionalId }) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          const epoch = cluster.transactions.init(transactionalId, now)
+          // Read after the fence: the former producer's transaction is settled by now.
+          const committed = commits.ofGroup(groupId)?.get(TP.key(topicPartition))
+          const commit = (records: ReadonlyArray<ProducerRecord>, offsets: ReadonlyArray<OffsetAndMetadata>) =>
+            Effect.gen(function* () {
+              const began = cluster.transactions.begin(transactionalId, epoch, records, yield* Clock.currentTimeMillis)
+              if (began !== undefined) return yield* Effect.fail(began)
+              // The transaction is open here: another producer of the id may fence it meanwhile.
+              yield* Effect.yieldNow()
+              const ended = cluster.transactions.end(
+                transactionalId,
+                epoch,
+                groupId,
+                offsets,
+                yield* Clock.currentTimeMillis
+              )
+              if (ended !== undefined) return yield* Effect.fail(ended)
+            }).pipe(Effect.withSpan("MemoryKafka.transaction", { attributes: { transactionalId } }))
+          return {
+            committed: committed === undefined ? undefined : { offset: committed.offset, metadata: committed.metadata },
+            commit
+          }
+        }).pipe(Effect.withSpan("MemoryKafka.openTransactional", { attributes: { transactionalId } }))
+    }
+
     const testCluster: TestCluster["Type"] = {
       name: "memory",
       createTopic: (topic, partitions) => createTopic(topic, partitions),
@@ -144,9 +181,12 @@ export const make = (options: MemoryKafka.Options) =>
       committed: (groupId, topic) =>
         Effect.map(committed(groupId, topic), (map) => new Map(Array.from(map, ([p, c]) => [p, c.offset]))),
       endOffsets,
+      // What a read_committed reader sees: no transaction markers, nothing aborted or still open.
       readAll: (topic) =>
-        Effect.map(topicOrFail(topic, "readAll"), (found) => found.partitions.flatMap((log) => log.records))
+        Effect.map(topicOrFail(topic, "readAll"), (found) =>
+          found.partitions.flatMap((log) => log.readCommitted(0, log.stableEnd()))
+        )
     }
 
-    return { handle, consumer, producer, testCluster, admin: Admin.make(adminPrimitives(cluster)) }
+    return { handle, consumer, producer, transactional, testCluster, admin: Admin.make(adminPrimitives(cluster)) }
   })

@@ -29,10 +29,28 @@ const recordSize = (record: RawRecord): number => {
   return size
 }
 
+/**
+ * A transaction as the log sees it (`transactions.ts` drives it): its records are invisible to
+ * readers until it commits, and stay invisible when it aborts. `marker` is the state of a
+ * commit or abort marker, the control record Kafka writes at an offset of its own.
+ */
+export interface LogTransaction {
+  state: "open" | "committed" | "aborted" | "marker"
+  /** The partitions it wrote to. */
+  readonly logs: Set<PartitionLog>
+}
+
+/** The state of every transaction marker. */
+const marker: LogTransaction = { state: "marker", logs: new Set() }
+
 export class PartitionLog {
   readonly records: Array<RawRecord> = []
   /** `bytes[i]` is the size of `records[0..i)`: a batch's size in O(1), its byte bound by bisection. */
   readonly bytes: Array<number> = [0]
+  /** The transaction of each transactional record and marker, by offset (empty: none ever written). */
+  readonly transactional = new Map<number, LogTransaction>()
+  /** The first offset of each open transaction on this partition: readers stop before the lowest. */
+  readonly open = new Map<LogTransaction, number>()
 
   constructor(
     readonly topic: string,
@@ -42,6 +60,46 @@ export class PartitionLog {
   append(record: RawRecord): void {
     this.records.push(record)
     this.bytes.push(this.bytes[this.bytes.length - 1]! + recordSize(record))
+  }
+
+  /**
+   * The last stable offset: what a `read_committed` reader may read up to (excluded), below the
+   * first record of the earliest open transaction.
+   */
+  stableEnd(): number {
+    if (this.open.size === 0) return this.records.length
+    let end = this.records.length
+    for (const first of this.open.values()) if (first < end) end = first
+    return end
+  }
+
+  /** Whether a `read_committed` reader sees the record at `offset` (below `stableEnd`). */
+  visible(offset: number): boolean {
+    if (this.transactional.size === 0) return true
+    const txn = this.transactional.get(offset)
+    return txn === undefined || txn.state === "committed"
+  }
+
+  /** The records of `[from, to)` a `read_committed` reader sees: no marker, nothing aborted. */
+  readCommitted(from: number, to: number): Array<RawRecord> {
+    const slice = this.records.slice(from, to)
+    return this.transactional.size === 0 ? slice : slice.filter((r) => this.visible(r.offset))
+  }
+
+  /** Ends `txn` on this partition: its marker takes the next offset. */
+  endTransaction(txn: LogTransaction, now: number): void {
+    this.open.delete(txn)
+    const offset = this.records.length
+    this.transactional.set(offset, marker)
+    this.append({
+      topic: this.topic,
+      partition: this.partition,
+      offset,
+      key: null,
+      value: null,
+      headers: noHeaders,
+      timestamp: now
+    })
   }
 
   /** The end of a batch from `from`: at most `maxRecords` and `maxBytes`, at least one record. */
@@ -135,6 +193,11 @@ export class Logs {
     return true
   }
 
+  /** Tells the poll loops reading `topic` that it changed (a transaction ended). */
+  appended(topic: string): void {
+    this.listener.appended(topic)
+  }
+
   log(topic: string, partition: number): PartitionLog | undefined {
     return this.topics.get(topic)?.partitions[partition]
   }
@@ -144,7 +207,15 @@ export class Logs {
     return this.topics.get(topic)?.partitions.length
   }
 
-  produce(records: ReadonlyArray<ProducerRecord>, now: number): ReadonlyArray<RecordMetadata> | KafkaError.KafkaError {
+  /**
+   * Appends `records`; with `txn`, as part of that open transaction (invisible to readers until
+   * it commits).
+   */
+  produce(
+    records: ReadonlyArray<ProducerRecord>,
+    now: number,
+    txn?: LogTransaction
+  ): ReadonlyArray<RecordMetadata> | KafkaError.KafkaError {
     // Partitions are chosen for the whole batch before anything is appended: a send that
     // fails appends nothing.
     const targets = new Array<PartitionLog>(records.length)
@@ -193,6 +264,11 @@ export class Logs {
         timestamp: record.timestamp ?? now
       }
       log.append(raw)
+      if (txn !== undefined) {
+        log.transactional.set(raw.offset, txn)
+        if (!log.open.has(txn)) log.open.set(txn, raw.offset)
+        txn.logs.add(log)
+      }
       out[i] = raw
       if (log.topic !== last) {
         last = log.topic

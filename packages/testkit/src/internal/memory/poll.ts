@@ -139,10 +139,13 @@ export class PollLoop {
             continue
           }
         }
-        if (from >= log.records.length) continue
-        const to = log.batchEnd(from, self.options.maxBatchSize, maxBytes)
+        // read_committed: nothing at or past the first record of an open transaction.
+        const end = log.open.size === 0 ? log.records.length : log.stableEnd()
+        if (from >= end) continue
+        const to = Math.min(end, log.batchEnd(from, self.options.maxBatchSize, maxBytes))
         fetching.position = to
-        yield* member.listener.onRecords(fetching.tp, log.records.slice(from, to), log.records.length)
+        const batch = log.readCommitted(from, to)
+        if (batch.length > 0) yield* member.listener.onRecords(fetching.tp, batch, log.records.length)
         delivered += to - from
         // A rebalance or a crash is handled before anything else is delivered.
         if (member.inbox.length > 0 || member.status !== "active") break
