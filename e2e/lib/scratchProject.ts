@@ -16,7 +16,7 @@ import { promisify } from "node:util"
 export const rootDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 
 /** The publishable packages, by folder under packages/ (each is `@sluice/<name>`). */
-export const sluicePackages = ["core", "kafkajs", "testkit"] as const
+export const sluicePackages = ["core", "kafkajs", "testkit", "cli"] as const
 export type SluicePackage = (typeof sluicePackages)[number]
 
 const execFileAsync = promisify(execFile)

@@ -77,6 +77,21 @@ describe("a new user's project", () => {
   })
 
   describe.skipIf(broker === undefined)("on the real broker", () => {
+    it("the sluice executable (@sluice/cli) runs from the installed package: an unknown group is a message and exit 1", async () => {
+      const sluice = join(project, "node_modules", ".bin", "sluice")
+      const failure = await sh(
+        sluice,
+        ["lag", "--group", "e2e-no-such-group", "--brokers", broker!.brokers.join(",")],
+        project
+      ).then(
+        () => new Error("exited 0"),
+        (error: Error) => error
+      )
+      expect(failure.message).toMatch(/sluice lag: group "e2e-no-such-group" not found/)
+      const { stdout } = await sh(sluice, ["--version"], project)
+      expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+/)
+    })
+
     for (const node of nodes) {
       it(`runs with plain node ${node === process.execPath ? process.version : node}: consumes, exits 0 on SIGTERM, everything committed`, () =>
         consumesAndCommits(node, join("dist", "main.js"), "plain"))

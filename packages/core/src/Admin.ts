@@ -203,6 +203,8 @@ export type GroupState = "Empty" | "Stable" | "Rebalancing"
 export interface GroupMember {
   readonly memberId: string
   readonly clientId: string
+  /** The address the member connected from, as the broker saw it (undefined where the driver has none). */
+  readonly host?: string | undefined
   /** The partitions the member was given (empty while a rebalance runs). */
   readonly assignment: ReadonlyArray<TopicPartition>
 }

@@ -214,6 +214,8 @@ export const primitives = (
             members: group.members.map((m) => ({
               memberId: m.memberId,
               clientId: m.clientId,
+              // kafkajs passes Kafka's own form on, e.g. "/127.0.0.1".
+              host: m.clientHost.replace(/^\//, ""),
               assignment: assignmentOf(m.memberAssignment)
             }))
           }
