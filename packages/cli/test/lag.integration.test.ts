@@ -2,8 +2,8 @@
  * `sluice lag` as a user runs it: the executable (`src/bin.ts` under tsx) spawned as a process
  * against the real broker. The test produces and commits known offsets, holds a member on the
  * group, and reads the screen: every partition with its owner, committed offset, log-end
- * offset, lag and bar; `--watch` shows the log end moving; bad input ends with a message and a
- * non-zero exit, never a hang.
+ * offset, lag and bar; `--watch` shows the log end moving; an unknown group or unreachable
+ * brokers end with a message and exit 1, never a hang (bad flags: cli.test.ts, in process).
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { dirname, join } from "node:path"
@@ -189,13 +189,10 @@ describe.skipIf(broker === undefined)("sluice lag on a real broker", () => {
     expect(run.stderr).toBe("")
   })
 
-  it("bad input ends with a message and a non-zero exit, never a hang", async () => {
-    const [unknown, unreachable, badFlag, badBrokers, badInterval] = await Promise.all([
+  it("an unknown group or unreachable brokers end with a message and exit 1, never a hang", async () => {
+    const [unknown, unreachable] = await Promise.all([
       sluice(["lag", "--group", uniqueName("sluice-no-such-group"), "--brokers", brokers.join(",")]),
-      sluice(["lag", "--group", groupId, "--brokers", "127.0.0.1:1", "--timeout", "2"]),
-      sluice(["lag", "--brokers", brokers.join(",")]),
-      sluice(["lag", "--group", groupId, "--brokers", "no-port"]),
-      sluice(["lag", "--group", groupId, "--brokers", brokers.join(","), "--watch", "--interval", "0"])
+      sluice(["lag", "--group", groupId, "--brokers", "127.0.0.1:1", "--timeout", "2"])
     ])
     expect(unknown.code).toBe(1)
     expect(unknown.stderr).toMatch(
@@ -203,12 +200,6 @@ describe.skipIf(broker === undefined)("sluice lag on a real broker", () => {
     )
     expect(unreachable.code).toBe(1)
     expect(unreachable.stderr).toMatch(/^sluice lag: (could not reach|no answer from) 127\.0\.0\.1:1/)
-    expect(badFlag.code).toBe(2)
-    expect(badFlag.stderr).toContain("Expected to find option: '--group'")
-    expect(badBrokers.code).toBe(2)
-    expect(badBrokers.stderr).toBe('sluice lag: --brokers must be host:port[,host:port…], got "no-port"\n')
-    expect(badInterval.code).toBe(2)
-    expect(badInterval.stderr).toBe("sluice lag: --interval must be a positive number of seconds, got 0\n")
-    for (const run of [unknown, unreachable, badFlag, badBrokers, badInterval]) expect(run.stdout).toBe("")
-  })
+    for (const run of [unknown, unreachable]) expect(run.stdout).toBe("")
+  }, 120_000)
 })
