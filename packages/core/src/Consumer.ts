@@ -41,7 +41,7 @@ import * as Stream from "effect/Stream"
 import * as CommittableRecord from "./CommittableRecord.js"
 import { ConsumerDriver, type Subscription } from "./ConsumerDriver.js"
 import { HandlerDefect, HandlerError, type HandlerFailure } from "./ConsumerError.js"
-import type { ConsumerEvent } from "./ConsumerEvent.js"
+import { type ConsumerEvent, ConsumerEvent as ConsumerEventOf } from "./ConsumerEvent.js"
 import type * as ConsumerRecord from "./ConsumerRecord.js"
 import * as ConsumerSettings from "./ConsumerSettings.js"
 import type * as Health from "./Health.js"
@@ -233,6 +233,21 @@ export interface ConsumerService {
    * under `rules` (see the `Health` module).
    */
   readonly health: (rules?: Partial<Health.Rules>) => Effect.Effect<Health.Health>
+  /**
+   * @internal Stall detection's report (O3): publishes `ConsumerEvent.Stalled` and marks the
+   * partition stalled in the health of the group's running member.
+   */
+  readonly reportStall: (
+    groupId: string,
+    stall: {
+      readonly partition: TopicPartition
+      readonly offset: number
+      readonly millis: number
+      readonly interrupted: boolean
+    }
+  ) => Effect.Effect<void>
+  /** @internal The partition's stalled records all ended: it is no longer stalled in the health. */
+  readonly clearStall: (groupId: string, partition: TopicPartition) => Effect.Effect<void>
 }
 
 /**
@@ -378,7 +393,18 @@ export const make = (
       commit,
       events: Stream.fromPubSub(events),
       subscribeEvents: PubSub.subscribe(events),
-      health: (rules) => members.health(rules)
+      health: (rules) => members.health(rules),
+      reportStall: (groupId, stall) =>
+        Effect.zipRight(
+          Effect.sync(() => {
+            for (const member of members.running) if (member.groupId === groupId) member.stall(stall.partition)
+          }),
+          Effect.asVoid(PubSub.publish(events, ConsumerEventOf.Stalled(stall)))
+        ),
+      clearStall: (groupId, partition) =>
+        Effect.sync(() => {
+          for (const member of members.running) if (member.groupId === groupId) member.unstall(partition)
+        })
     } satisfies ConsumerService
   })
 

@@ -11,7 +11,7 @@ import type { TopicPartition } from "./TopicPartition.js"
 
 /**
  * One diagnostic event, tagged by what happened: a partition assigned, revoked or lost, a
- * commit made or failed, a partition's fetching paused or resumed.
+ * commit made or failed, a partition's fetching paused or resumed, a record stalled.
  *
  * @since 0.1.0
  */
@@ -38,6 +38,16 @@ export type ConsumerEvent = Data.TaggedEnum<{
   /** The partition's buffer is full: fetching it stopped until the buffer drains. */
   Paused: { readonly partition: TopicPartition; readonly buffered: number }
   Resumed: { readonly partition: TopicPartition; readonly buffered: number }
+  /**
+   * A record has been in flight longer than its pipeline's `stallTimeout` (O3); `interrupted`
+   * when its `onStall` policy interrupts it (and settles it by its error policy).
+   */
+  Stalled: {
+    readonly partition: TopicPartition
+    readonly offset: number
+    readonly millis: number
+    readonly interrupted: boolean
+  }
 }>
 
 /**

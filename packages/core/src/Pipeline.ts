@@ -10,6 +10,7 @@
  * import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
  * import * as Effect from "effect/Effect"
  * import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
  * import * as Schedule from "effect/Schedule"
  * import * as Schema from "effect/Schema"
  *
@@ -40,6 +41,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import * as Schedule from "effect/Schedule"
 import * as Consumer from "./Consumer.js"
@@ -52,6 +54,7 @@ import type { Processor } from "./internal/flow.js"
 import * as Metrics from "./internal/metrics.js"
 import { type BatchOptions as BatchLimits, batch as batchProcessor, validBatch } from "./internal/processors/batch.js"
 import { handlerProcessor } from "./internal/processors/handler.js"
+import { type StallReports, StallWatch } from "./internal/stall.js"
 import * as Tracing from "./internal/tracing.js"
 import * as Transactional from "./internal/transactional.js"
 import * as Validate from "./internal/validate.js"
@@ -59,6 +62,7 @@ import type { KafkaError } from "./KafkaError.js"
 import * as ProcessingMode from "./ProcessingMode.js"
 import { Producer } from "./Producer.js"
 import { SettingsError } from "./SettingsError.js"
+import * as StallPolicy from "./StallPolicy.js"
 import * as Topic from "./Topic.js"
 import type { TransactionalProducerDriver, TransactionError } from "./TransactionalProducerDriver.js"
 
@@ -87,12 +91,18 @@ export class DeadLetterFailed extends Data.TaggedError("DeadLetterFailed")<{
 
 /**
  * Why a pipeline stopped its consumer: the `stop` policy (with the handler's or decoder's
- * error), a flood limit, a dead letter that could not be written, or a policy chosen by
- * `ErrorPolicy.match` that is not valid.
+ * error), a flood limit, a dead letter that could not be written, a policy chosen by
+ * `ErrorPolicy.match` that is not valid, or a stalled record whose `onStall` policy stops.
  *
  * @since 0.1.0
  */
-export type PipelineError<E> = E | Topic.DecodeError | FloodLimitExceeded | DeadLetterFailed | SettingsError
+export type PipelineError<E> =
+  | E
+  | Topic.DecodeError
+  | FloodLimitExceeded
+  | DeadLetterFailed
+  | SettingsError
+  | StallPolicy.RecordStalled
 
 /**
  * What one run of a pipeline does with a record: decode, handle, settle by the policy. Fails
@@ -121,7 +131,12 @@ export type ProcessBatch<E, R> = (
  * @since 0.2.0
  */
 export type Started<E, R> =
-  | { readonly _tag: "Records"; readonly process: Process<E, R> }
+  | {
+      readonly _tag: "Records"
+      readonly process: Process<E, R>
+      /** With a `stallTimeout`: starts the run's stall watch, which `process` then guards its attempts with. */
+      readonly watch?: ((groupId: string, reports: StallReports) => StallWatch) | undefined
+    }
   | { readonly _tag: "Chunks"; readonly process: ProcessBatch<E, R>; readonly limits: BatchLimits }
 
 /**
@@ -170,7 +185,7 @@ export const deadLetterHeaders = {
  *
  * @since 0.2.0
  */
-export interface Options<K, V, H, E, R, RP, B extends BatchOptions | undefined = undefined> {
+export interface Options<K, V, H, E, R, RP, B extends BatchOptions | undefined = undefined, RS = never> {
   readonly topic: Topic.Topic<K, V, H> | ReadonlyArray<Topic.Topic<K, V, H>>
   /** What to do with a record; with `batch`, with a chunk of one partition's records. */
   readonly handler: HandlerOf<K, V, H, E, R, B>
@@ -181,6 +196,14 @@ export interface Options<K, V, H, E, R, RP, B extends BatchOptions | undefined =
   readonly mode?: ProcessingMode.ProcessingMode | undefined
   /** Hands the handler chunks of records instead of one record at a time (see `BatchOptions`). */
   readonly batch?: B
+  /**
+   * A record in flight longer than this is stalled (O3): reported as a `ConsumerEvent.Stalled`,
+   * in `sluice_records_stalled` and in `Consumer.health`, then handled by `onStall`. A finite
+   * positive duration; off unless given. Not for batch pipelines.
+   */
+  readonly stallTimeout?: Duration.DurationInput | undefined
+  /** What a stalled record gets: `StallPolicy.report` (the default) or `StallPolicy.interrupt(policy)`. */
+  readonly onStall?: StallPolicy.StallPolicy<RS> | undefined
 }
 
 /**
@@ -277,9 +300,9 @@ const noFloodLimit = { handled: () => {}, deadLettered: (_topic: string) => Effe
  *
  * @since 0.1.0
  */
-export const make = <K, V, H, E, R, RP = never, B extends BatchOptions | undefined = undefined>(
-  options: Options<K, V, H, E, R, RP, B>
-): Pipeline<E, R | RP> => {
+export const make = <K, V, H, E, R, RP = never, B extends BatchOptions | undefined = undefined, RS = never>(
+  options: Options<K, V, H, E, R, RP, B, RS>
+): Pipeline<E, R | RP | RS> => {
   const topics: ReadonlyArray<Topic.Topic<K, V, H>> = Array.isArray(options.topic)
     ? (options.topic as ReadonlyArray<Topic.Topic<K, V, H>>)
     : [options.topic as Topic.Topic<K, V, H>]
@@ -300,11 +323,16 @@ export const make = <K, V, H, E, R, RP = never, B extends BatchOptions | undefin
           : floodCounter(yield* ErrorPolicy.validateFloodLimit(options.floodLimit, "floodLimit"))
       const byName = new Map(topics.map((t) => [t.name, t]))
       const settle = settler<E, R, RP>(policy, flood)
+      const stall = yield* stallOf(options.stallTimeout, options.onStall, batch !== undefined, flood)
       if (batch === undefined) {
         const given = options.handler as (record: Topic.TypedRecord<K, V, H>) => Effect.Effect<void, E, R>
         // Exactly once: what a failed attempt sent is dropped, so a retry does not send it twice.
         const handler = exactly ? (record: Topic.TypedRecord<K, V, H>) => Transactional.attempt(given(record)) : given
-        return { _tag: "Records", process: recordProcess(byName, handler, settle, flood.handled) } as const
+        return {
+          _tag: "Records",
+          process: recordProcess(byName, handler, settle, flood.handled, stall),
+          watch: stall?.bind
+        } as const
       }
       if (exactly) {
         return yield* Validate.fail(
@@ -470,23 +498,117 @@ const settler = <E, R, RP>(
 const positions = (raws: ReadonlyArray<RawRecord>): string =>
   raws.length === 1 ? position(raws[0]!) : `${position(raws[0]!)} and ${raws.length - 1} more`
 
-/** One run's record processor: decode, handle, settle by the policy. */
+/**
+ * A run's stall detection: the watch (bound to the run's group and reports when the run
+ * starts) and the settlement of an interrupted attempt by the `onStall` policy.
+ */
+interface Stall<R> {
+  current: StallWatch | undefined
+  readonly bind: (groupId: string, reports: StallReports) => StallWatch
+  /** Typed loosely: its failures join the pipeline's own (`PipelineError` has `RecordStalled`). */
+  readonly settle: Settle<StallPolicy.RecordStalled, unknown, any>
+  readonly _R?: (_: never) => R
+}
+
+/** Checks `stallTimeout` and `onStall`; `undefined` when stall detection is off. */
+const stallOf = <RS>(
+  timeout: Duration.DurationInput | undefined,
+  onStall: StallPolicy.StallPolicy<RS> | undefined,
+  batch: boolean,
+  flood: Flood
+): Effect.Effect<Stall<RS> | undefined, SettingsError> =>
+  Effect.gen(function* () {
+    if (timeout === undefined) {
+      if (onStall !== undefined) return yield* Validate.fail("onStall", "onStall needs a stallTimeout")
+      return undefined
+    }
+    if (batch) return yield* Validate.fail("stallTimeout", "stall detection is not available for batch pipelines")
+    const millis = Duration.toMillis(yield* Validate.duration("stallTimeout", timeout))
+    const policy = onStall ?? StallPolicy.report
+    const tag = (policy as { readonly _tag?: unknown } | null)?._tag
+    if (tag !== "Report" && tag !== "Interrupt") {
+      return yield* Validate.fail(
+        "onStall",
+        `onStall must be StallPolicy.report or StallPolicy.interrupt(…), got ${Validate.show(policy)}`
+      )
+    }
+    // The stall policy settles only `RecordStalled`: a decoding failure never reaches it.
+    const settle =
+      policy._tag === "Interrupt"
+        ? settler<StallPolicy.RecordStalled, never, RS>(
+            (yield* ErrorPolicy.validate(policy.policy, "onStall.policy")) as ErrorPolicy.ErrorPolicy<any, RS>,
+            flood
+          )
+        : (error: StallPolicy.RecordStalled | Topic.DecodeError) => Effect.fail(error)
+    const stall: Stall<RS> = {
+      current: undefined,
+      bind: (groupId, reports) => {
+        stall.current = new StallWatch(millis, policy, groupId, reports)
+        return stall.current
+      },
+      settle
+    }
+    return stall
+  })
+
+/**
+ * A failure of one policy's settlement met inside the other's retry (a stall during a retry of
+ * a failure, or a failure during a retry of a stall): carried out as a defect so that the retry
+ * loop around it, which feeds every error to its schedule, does not mistake it for its own, and
+ * turned back into the failure it was at the top of the record's processing.
+ */
+class Escaped {
+  constructor(readonly error: unknown) {}
+}
+
+const carryOut = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, never, R> =>
+  Effect.catchAll(effect, (error) => Effect.die(new Escaped(error)))
+
+const recoverEscaped = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.catchSomeDefect(effect, (defect) =>
+    defect instanceof Escaped ? Option.some(Effect.fail(defect.error as E)) : Option.none()
+  )
+
+/** One run's record processor: decode, handle (watched for stalls when asked), settle by the policy. */
 const recordProcess =
-  <K, V, H, E, F, R>(
+  <K, V, H, E, F, R, RS>(
     byName: ReadonlyMap<string, Topic.Topic<K, V, H>>,
     handler: (record: Topic.TypedRecord<K, V, H>) => Effect.Effect<void, E, R>,
     settle: Settle<E, F, R>,
-    handled: () => void
-  ): ((raw: RawRecord) => Effect.Effect<void, F, R>) =>
+    handled: () => void,
+    stall: Stall<RS> | undefined
+  ): ((raw: RawRecord) => Effect.Effect<void, F, R | RS>) =>
   (raw) => {
     const topic = byName.get(raw.topic)
     if (topic === undefined) return Effect.void
     const decoded = Topic.decode(topic, raw)
     if (Either.isLeft(decoded)) return settle(decoded.left, [raw], undefined)
     const attempt = Effect.suspend(() => handler(decoded.right))
-    return attempt.pipe(
-      Effect.tap(handled),
-      Effect.catchAll((error) => settle(error, [raw], attempt))
+    const watch = stall?.current
+    if (stall === undefined || watch === undefined) {
+      return attempt.pipe(
+        Effect.tap(handled),
+        Effect.catchAll((error) => settle(error, [raw], attempt))
+      )
+    }
+    const guarded = watch.guard(raw, attempt)
+    const isStalled = (error: unknown): error is StallPolicy.RecordStalled => error instanceof StallPolicy.RecordStalled
+    // Each policy's retries are watched too; a failure of the other kind met during them is
+    // settled by its own policy (see `Escaped`).
+    const viaStall = (error: StallPolicy.RecordStalled): Effect.Effect<void, F, R | RS> =>
+      stall.settle(error, [raw], rerunForStall) as Effect.Effect<void, F, R | RS>
+    const viaPolicy = (error: E): Effect.Effect<void, F, R | RS> => settle(error, [raw], rerunForPolicy)
+    const rerunForPolicy: Effect.Effect<void, E, R> = Effect.catchIf(guarded, isStalled, (error) =>
+      carryOut(viaStall(error))
+    ) as Effect.Effect<void, E, R>
+    const rerunForStall: Effect.Effect<void, StallPolicy.RecordStalled, R> = Effect.catchAll(guarded, (error) =>
+      isStalled(error) ? Effect.fail(error) : carryOut(viaPolicy(error as E))
+    ) as Effect.Effect<void, StallPolicy.RecordStalled, R>
+    return recoverEscaped(
+      guarded.pipe(
+        Effect.tap(handled),
+        Effect.catchAll((error) => (isStalled(error) ? viaStall(error) : viaPolicy(error as E)))
+      )
     )
   }
 
@@ -639,6 +761,8 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
     if (pipelines.length === 0) return yield* Validate.fail("pipelines", "Pipeline.run needs at least one pipeline")
     const consumer = yield* Consumer.Consumer
     const routes = new Map<string, Process<any, any>>()
+    /** The stall watches of the pipelines that asked for one, started with the run. */
+    const watches: Array<(groupId: string, reports: StallReports) => StallWatch> = []
     const modes = new Map<string, ProcessingMode.ProcessingMode>()
     /** The batch pipelines' topics, each with its pipeline's processor. */
     const chunks = new Map<string, Processor<any>>()
@@ -676,6 +800,7 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
         if (started._tag === "Records") {
           routes.set(topic, started.process)
           modes.set(topic, pipeline.mode)
+          if (started.watch !== undefined && !watches.includes(started.watch)) watches.push(started.watch)
         } else {
           chunks.set(topic, chunked!)
         }
@@ -700,11 +825,19 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
         groupId
       )
     }
-    return yield* consumer.runProcessor(
+    const member = consumer.runProcessor(
       [...routes.keys(), ...chunks.keys(), ...transactional.keys()],
       undefined,
       processor,
       true
+    )
+    if (watches.length === 0) return yield* member
+    const reports: StallReports = { stalled: consumer.reportStall, cleared: consumer.clearStall }
+    return yield* Effect.scoped(
+      Effect.zipRight(
+        Effect.forEach(watches, (bind) => Effect.forkScoped(bind(groupId, reports).watching), { discard: true }),
+        member
+      )
     )
   }) as Effect.Effect<never, RunError<P>, ContextOf<P[number]> | Consumer.Consumer>
 

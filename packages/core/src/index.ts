@@ -133,6 +133,12 @@ export * as SettingsConfig from "./SettingsConfig.js"
  */
 export * as SettingsError from "./SettingsError.js"
 /**
+ * What a pipeline does with a record in flight longer than its stall timeout.
+ *
+ * @since 0.2.0
+ */
+export * as StallPolicy from "./StallPolicy.js"
+/**
  * A topic described once: its name and the codecs of its keys, values and headers.
  *
  * @since 0.1.0

@@ -1,0 +1,186 @@
+/**
+ * O3 stall detection, on the simulated cluster and on the real broker: a record in flight
+ * longer than its pipeline's `stallTimeout` raises `ConsumerEvent.Stalled`, counts in
+ * `sluice_records_stalled` and marks its partition stalled in the health; `report` lets it go
+ * on, `interrupt(policy)` interrupts it (finalizers run) and settles it by the policy (retried,
+ * then dead-lettered). The other partitions and keys go on meanwhile.
+ */
+
+import { describe, expect, it } from "@effect/vitest"
+import * as Codec from "@sluice/core/Codec"
+import * as Consumer from "@sluice/core/Consumer"
+import type { ConsumerEvent } from "@sluice/core/ConsumerEvent"
+import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
+import * as Pipeline from "@sluice/core/Pipeline"
+import * as ProcessingMode from "@sluice/core/ProcessingMode"
+import * as Producer from "@sluice/core/Producer"
+import * as StallPolicy from "@sluice/core/StallPolicy"
+import * as Topic from "@sluice/core/Topic"
+import { brokerForTests } from "@sluice/testkit/KafkaBroker"
+import { TestCluster } from "@sluice/testkit/TestCluster"
+import { committedWhen, eventually, uniqueName } from "@sluice/testkit/TestHelpers"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
+import { type Cluster, realBroker, simulated } from "./observability.support.js"
+
+const broker = await brokerForTests()
+
+const stalledCount = (groupId: string, topic: string, partition: number): number => {
+  for (const pair of Metric.unsafeSnapshot()) {
+    if (pair.metricKey.name !== "sluice_records_stalled") continue
+    const tags = new Map(pair.metricKey.tags.map((t) => [t.key, t.value]))
+    if (tags.get("group") === groupId && tags.get("topic") === topic && tags.get("partition") === String(partition)) {
+      return (pair.metricState as unknown as { count: number }).count
+    }
+  }
+  return 0
+}
+
+/** The consumer's events so far, collected from a subscription made before the run. */
+const collecting = Effect.gen(function* () {
+  const consumer = yield* Consumer.Consumer
+  const queue = yield* consumer.subscribeEvents
+  const seen: Array<ConsumerEvent> = []
+  yield* Effect.forkScoped(Effect.forever(Effect.map(Queue.take(queue), (e) => seen.push(e))))
+  return seen
+})
+
+const suite = (cluster: Cluster) =>
+  describe(`O3 stall detection (${cluster.name})`, () => {
+    it.live(
+      "O3 report: a stalled record raises Stalled, the metric and the health mark, and goes on; the other partition is handled meanwhile",
+      () =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const name = uniqueName("o3-report")
+            const groupId = uniqueName("o3-report-group")
+            const topic = Topic.make({ name, key: Codec.string, value: Codec.string })
+            let release = false
+            const handled: Array<string> = []
+            const pipeline = Pipeline.make({
+              topic,
+              handler: (record) =>
+                Effect.zipRight(
+                  record.value === "slow" ? eventually(() => release, "the release") : Effect.void,
+                  Effect.sync(() => handled.push(record.value))
+                ),
+              stallTimeout: "300 millis"
+            })
+            yield* Effect.gen(function* () {
+              const c = yield* TestCluster
+              yield* c.createTopic(name, 2)
+              const seen = yield* collecting
+              yield* Effect.flatMap(Producer.Producer, (p) =>
+                p.send(topic, [
+                  { key: "a", value: "slow", partition: 0 },
+                  { key: "b", value: "after-slow", partition: 0 },
+                  ...Array.from({ length: 5 }, (_, i) => ({ key: `c${i}`, value: `other-${i}`, partition: 1 }))
+                ])
+              )
+              const run = yield* Effect.fork(Pipeline.run(pipeline))
+              yield* eventually(() => seen.some((e) => e._tag === "Stalled"), "the Stalled event")
+              const stalled = seen.find((e) => e._tag === "Stalled")!
+              expect(stalled).toMatchObject({ partition: { topic: name, partition: 0 }, offset: 0, interrupted: false })
+              expect((stalled as { millis: number }).millis).toBeGreaterThanOrEqual(300)
+              expect(stalledCount(groupId, name, 0)).toBe(1)
+              const health = yield* Consumer.health()
+              expect(health.members[0]!.stalled).toEqual([{ topic: name, partition: 0 }])
+              // The other partition went on; the stalled one waits, in order.
+              yield* eventually(() => handled.filter((v) => v.startsWith("other-")).length === 5, "partition 1 handled")
+              expect(handled).not.toContain("after-slow")
+              release = true
+              yield* eventually(() => handled.includes("after-slow"), "the stalled record went on")
+              expect(handled.indexOf("slow")).toBeLessThan(handled.indexOf("after-slow"))
+              const after = yield* Consumer.health()
+              expect(after.members[0]!.stalled).toEqual([])
+              yield* committedWhen(groupId, name, (c) => c.get(0) === 2 && c.get(1) === 5)
+              yield* Fiber.interrupt(run)
+            }).pipe(Effect.provide(cluster.services(groupId)))
+          })
+        )
+    )
+
+    it.live(
+      "O3 interrupt: a stalled attempt is interrupted (finalizer run), retried, then dead-lettered; other keys go on",
+      () =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const name = uniqueName("o3-interrupt")
+            const dlq = `${name}.dlq`
+            const groupId = uniqueName("o3-interrupt-group")
+            const topic = Topic.make({ name, key: Codec.string, value: Codec.string })
+            let attempts = 0
+            let finalized = 0
+            const handled: Array<string> = []
+            const pipeline = Pipeline.make({
+              topic,
+              mode: ProcessingMode.keyed({ concurrency: 4 }),
+              handler: (record) =>
+                record.value === "hang"
+                  ? Effect.acquireUseRelease(
+                      Effect.sync(() => attempts++),
+                      () => Effect.never,
+                      () => Effect.sync(() => finalized++)
+                    )
+                  : Effect.sync(() => handled.push(record.value)),
+              stallTimeout: "300 millis",
+              onStall: StallPolicy.interrupt(ErrorPolicy.retry(Schedule.recurs(1), ErrorPolicy.deadLetter(dlq)))
+            })
+            yield* Effect.gen(function* () {
+              const c = yield* TestCluster
+              yield* c.createTopic(name, 1)
+              yield* c.createTopic(dlq, 1)
+              const seen = yield* collecting
+              yield* Effect.flatMap(Producer.Producer, (p) =>
+                p.send(topic, [
+                  { key: "stuck", value: "hang", partition: 0 },
+                  ...Array.from({ length: 6 }, (_, i) => ({ key: `k${i}`, value: `v${i}`, partition: 0 }))
+                ])
+              )
+              const run = yield* Effect.fork(Pipeline.run(pipeline))
+              // The other keys are handled while the stuck one hangs.
+              yield* eventually(() => handled.length === 6 && attempts === 1, "the other keys handled during the stall")
+              const end = yield* c.endOffsets(name)
+              yield* committedWhen(groupId, name, (committed) => committed.get(0) === end.get(0))
+              expect(attempts).toBe(2)
+              expect(finalized).toBe(2)
+              const letters = yield* c.readAll(dlq)
+              expect(letters.map((r) => new TextDecoder().decode(r.value!))).toEqual(["hang"])
+              const error = letters[0]!.headers.find((h) => h.key === "sluice.dlq.error")!
+              expect(new TextDecoder().decode(error.value!)).toContain("RecordStalled")
+              const stalls = seen.filter((e) => e._tag === "Stalled")
+              expect(stalls.length).toBe(2)
+              expect(stalls.every((e) => (e as { interrupted: boolean }).interrupted)).toBe(true)
+              expect(stalledCount(groupId, name, 0)).toBe(2)
+              expect((yield* Consumer.health()).members[0]!.stalled).toEqual([])
+              yield* Fiber.interrupt(run)
+            }).pipe(Effect.provide(cluster.services(groupId)))
+          })
+        )
+    )
+
+    it.effect("O3 a bad stallTimeout or onStall is a SettingsError naming the setting", () =>
+      Effect.gen(function* () {
+        const topic = Topic.make({ name: "o3-settings" })
+        const bad = (options: Partial<Parameters<typeof Pipeline.make>[0]>) =>
+          Effect.flip(Pipeline.make({ topic, handler: () => Effect.void, ...options } as never).start)
+        expect((yield* bad({ stallTimeout: -1 })).setting).toBe("stallTimeout")
+        expect((yield* bad({ onStall: StallPolicy.report })).setting).toBe("onStall")
+        expect((yield* bad({ stallTimeout: "1 second", onStall: { _tag: "Nope" } as never })).setting).toBe("onStall")
+        expect(
+          (yield* bad({ stallTimeout: "1 second", onStall: StallPolicy.interrupt(ErrorPolicy.deadLetter("")) })).setting
+        ).toBe("onStall.policy.topic")
+        expect(
+          (yield* bad({ stallTimeout: "1 second", batch: { size: 10, within: "1 second" } } as never)).setting
+        ).toBe("stallTimeout")
+      })
+    )
+  })
+
+suite(simulated)
+describe.skipIf(broker === undefined)("on the real broker", () => {
+  suite(realBroker(broker!))
+})
