@@ -1,9 +1,16 @@
 /**
  * The lag screen's text, from a group description: the heading, a row per partition, bars
- * scaled to the largest lag, partitions without a committed offset or an owner.
+ * scaled to the largest lag, partitions without a committed offset or an owner; `show` on the
+ * simulated cluster's `Admin` (any driver's works): JSON, and a screen per interval.
  */
 import { describe, expect, it } from "@effect/vitest"
 import type { GroupDescription } from "@sluice/core/Admin"
+import * as Admin from "@sluice/core/Admin"
+import * as MemoryKafka from "@sluice/testkit/MemoryKafka"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
+import { vi } from "vitest"
 import * as Lag from "../src/Lag.js"
 
 const group: GroupDescription = {
@@ -45,4 +52,64 @@ describe("Lag.render", () => {
       "group billing  state Empty  members 0  lag 0\n\n(no partitions: the group has no committed offsets and no assignment)"
     )
   })
+})
+
+describe("Lag.show on the simulated cluster's Admin", () => {
+  const setup = Effect.gen(function* () {
+    const kafka = yield* MemoryKafka.MemoryKafka
+    yield* kafka.createTopic("orders", 2)
+    yield* kafka.produce(
+      Array.from({ length: 6 }, (_, i) => ({
+        topic: "orders",
+        partition: i % 2,
+        key: null,
+        value: new TextEncoder().encode(String(i)),
+        headers: []
+      }))
+    )
+    const admin = yield* Admin.Admin
+    yield* admin.resetOffsets({ groupId: "billing", topic: "orders", to: Admin.offsets([{ partition: 0, offset: 1 }]) })
+  })
+
+  it.effect("--json prints the group as Admin describes it; --watch a screen per interval", () =>
+    Effect.gen(function* () {
+      yield* setup
+      const lines: Array<string> = []
+      const spy = vi.spyOn(console, "log").mockImplementation((line: unknown) => {
+        lines.push(String(line))
+      })
+      try {
+        yield* Lag.show({ groupId: "billing", brokers: "memory", timeout: "5 seconds", json: true })
+        const expected = yield* Effect.flatMap(Admin.Admin, (admin) => admin.describeGroup("billing"))
+        expect(lines.map((l) => JSON.parse(l))).toEqual([JSON.parse(JSON.stringify(expected))])
+        expect(expected.offsets.map((o) => [o.partition, o.committed, o.endOffset, o.lag])).toEqual([
+          [0, 1, 3, 2],
+          [1, undefined, 3, undefined]
+        ])
+
+        lines.length = 0
+        const watching = yield* Effect.fork(
+          Lag.show({ groupId: "billing", brokers: "memory", timeout: "5 seconds", watch: { interval: "2 seconds" } })
+        )
+        yield* TestClock.adjust("5 seconds")
+        yield* Fiber.interrupt(watching)
+        // A screen at 0 s, 2 s and 4 s, separated by blank lines.
+        expect(lines.filter((l) => l.startsWith("group billing  state Empty  members 0  lag 2"))).toHaveLength(3)
+        expect(lines.filter((l) => l === "")).toHaveLength(2)
+      } finally {
+        spy.mockRestore()
+      }
+    }).pipe(Effect.provide(MemoryKafka.layer({ seed: 2 })))
+  )
+
+  it.effect("an unknown group is a LagError with reason UnknownGroup", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(Lag.describe("nobody", { timeout: "5 seconds" }))
+      expect(error).toMatchObject({
+        _tag: "LagError",
+        reason: "UnknownGroup",
+        message: 'group "nobody" not found: it has no members and no committed offsets'
+      })
+    }).pipe(Effect.provide(MemoryKafka.layer({ seed: 3 })))
+  )
 })

@@ -477,5 +477,31 @@ export const brokerSuite = <E>(
         expect(error).toMatchObject({ _tag: "AdminError", reason: "GroupNotEmpty" })
         yield* Fiber.interrupt(member.fiber)
       }))
+
+    test("a live member is described with its member id, client id and the host it connected from", () =>
+      Effect.gen(function* () {
+        const admin = yield* Admin.Admin
+        const { groupId, topic } = yield* freshTopic("admin-host", 1, 1)
+        const member = yield* startMember({
+          name: "a",
+          groupId,
+          topic,
+          probe: [],
+          settings: { sessionTimeout: "6 seconds", clientId: "admin-host-client" }
+        })
+        yield* eventually(() => ownedPartitions(member.events).size === 1, "the member to join")
+        let described: Admin.GroupDescription | undefined
+        for (let i = 0; i < 100 && described?.members[0]?.assignment.length !== 1; i++) {
+          described = yield* admin.describeGroup(groupId)
+          if (described.members[0]?.assignment.length !== 1) yield* Effect.sleep("100 millis")
+        }
+        expect(described?.members).toHaveLength(1)
+        const described0 = described!.members[0]!
+        expect(described0.memberId).toMatch(/^admin-host-client-/)
+        expect(described0.clientId).toBe("admin-host-client")
+        // The broker's view of the client's address, without Kafka's leading slash.
+        expect(described0.host).toMatch(/^[\w.:-]+$/)
+        yield* Fiber.interrupt(member.fiber)
+      }))
   })
 }

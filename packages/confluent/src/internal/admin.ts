@@ -56,6 +56,7 @@ const consumerGroupType = 1
 interface NativeMember {
   readonly memberId: string
   readonly clientId: string
+  readonly clientHost?: string
   readonly assignment?: { readonly topicPartitions?: ReadonlyArray<{ topic: string; partition: number }> } | null
 }
 
@@ -299,6 +300,8 @@ export const primitives = (client: NativeAdmin, config: ConfluentConfig.Resolved
             members: group.members.map((m) => ({
               memberId: m.memberId,
               clientId: m.clientId,
+              // Kafka's own form, e.g. "/127.0.0.1".
+              host: m.clientHost?.replace(/^\//, ""),
               assignment: (m.assignment?.topicPartitions ?? [])
                 .map((tp) => TP.make(tp.topic, tp.partition))
                 .sort(TP.order)
