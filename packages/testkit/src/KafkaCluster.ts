@@ -358,7 +358,9 @@ export const make = (options: Options = {}) =>
     )
     yield* Effect.acquireRelease(launch("start"), () =>
       Effect.gen(function* () {
-        for (const node of nodes) if (states.get(node) === "paused") yield* Effect.ignore(resume(node))
+        // Its data is deleted next: no need for a controlled shutdown, which can take 20 s
+        // when the last nodes wait for a quorum that is gone.
+        yield* Effect.ignore(stopAll(Duration.zero))
         yield* Effect.ignore(launch("stop"))
       })
     )
