@@ -10,8 +10,9 @@
  * - `consumer` protocol (KIP-848, Kafka 4.0+ brokers): the broker assigns, incrementally, with
  *   no join barrier.
  *
- * `groupInstanceId` makes the member static (KIP-345): restarted within the session timeout,
- * it gets its partitions back without a rebalance.
+ * The consumer settings' `groupInstanceId` (`ConsumerSettings`, carried by each
+ * `Subscription`) makes the member static (KIP-345): restarted within the session timeout, it
+ * gets its partitions back without a rebalance.
  *
  * @example
  * ```ts
@@ -22,7 +23,7 @@
  * // … KIP-848, static …
  * const Kip848 = ConfluentDriver.layer(
  *   { brokers: ["127.0.0.1:9092"] },
- *   { groupProtocol: "consumer", groupInstanceId: "orders-1" }
+ *   { groupProtocol: "consumer" }
  * )
  * // … or from KAFKA_BROKERS (comma-separated) and KAFKA_CLIENT_ID.
  * const FromEnv = ConfluentDriver.layerConfig()
@@ -76,12 +77,6 @@ export interface ConsumerOptions {
    * `range`; the broker's default when left out. Refused with the classic protocol.
    */
   readonly remoteAssignor?: "uniform" | "range" | undefined
-  /**
-   * Makes the member static (`group.instance.id`): a member restarted within the session
-   * timeout gets its partitions back and nothing moves. Unique per member of the group: give
-   * each process (and each `subscribe` of one driver) its own.
-   */
-  readonly groupInstanceId?: string | undefined
   /** Records one poll takes from librdkafka at most (`consume(n)`). */
   readonly batchSize?: number | undefined
   /** How long a poll waits for a first record: an idle member polls this often. */
@@ -172,14 +167,10 @@ export const resolveOptions = (
         `remoteAssignor must be "uniform" or "range", got ${String(options.remoteAssignor)}`
       )
     }
-    if (options.groupInstanceId !== undefined && options.groupInstanceId.trim().length === 0) {
-      return yield* invalid("groupInstanceId", "groupInstanceId must not be empty")
-    }
     return {
       groupProtocol,
       assignor,
       remoteAssignor: options.remoteAssignor,
-      groupInstanceId: options.groupInstanceId,
       batchSize: yield* positive("batchSize", options.batchSize ?? consumerDefaults.batchSize),
       pollTimeout: Duration.decode(options.pollTimeout ?? consumerDefaults.pollTimeout),
       fetchWait: Duration.decode(options.fetchWait ?? consumerDefaults.fetchWait),
@@ -242,7 +233,7 @@ const { duration, number, optional } = SettingsConfig
 /**
  * Reads the consumer options from configuration (the environment by default):
  * `KAFKA_GROUP_PROTOCOL` (`classic`/`consumer`), `KAFKA_ASSIGNOR`, `KAFKA_REMOTE_ASSIGNOR`,
- * `KAFKA_GROUP_INSTANCE_ID`, `KAFKA_BATCH_SIZE`, `KAFKA_POLL_TIMEOUT`, `KAFKA_FETCH_WAIT`,
+ * `KAFKA_BATCH_SIZE`, `KAFKA_POLL_TIMEOUT`, `KAFKA_FETCH_WAIT`,
  * `KAFKA_FETCH_QUEUE_KBYTES`, `KAFKA_ALLOW_AUTO_TOPIC_CREATION`, `KAFKA_READ_UNCOMMITTED`.
  * Values are checked by `resolveOptions`.
  *
@@ -253,7 +244,6 @@ export const config: Config.Config<ConsumerOptions> = Config.nested(
     groupProtocol: optional(Config.literal("classic", "consumer")("GROUP_PROTOCOL")),
     assignor: optional(Config.literal(...assignors)("ASSIGNOR")),
     remoteAssignor: optional(Config.literal("uniform", "range")("REMOTE_ASSIGNOR")),
-    groupInstanceId: optional(Config.string("GROUP_INSTANCE_ID")),
     batchSize: optional(number("BATCH_SIZE")),
     pollTimeout: optional(duration("POLL_TIMEOUT")),
     fetchWait: optional(duration("FETCH_WAIT")),

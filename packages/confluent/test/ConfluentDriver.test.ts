@@ -20,7 +20,6 @@ describe("ConfluentDriver settings", () => {
       expect(assignor.message).toContain("KIP-848")
       const remote = yield* refused({ brokers: ["a:1"] }, { remoteAssignor: "uniform" })
       expect(remote).toMatchObject({ _tag: "SettingsError", setting: "remoteAssignor" })
-      expect((yield* refused({ brokers: ["a:1"] }, { groupInstanceId: " " })).setting).toBe("groupInstanceId")
       expect((yield* refused({ brokers: ["a:1"] }, { batchSize: 0 })).setting).toBe("batchSize")
     })
   )
@@ -60,8 +59,10 @@ describe("ConfluentDriver settings", () => {
       })
       expect(Properties.consumerTopic(subscription)).toEqual({ "auto.offset.reset": "earliest" })
 
-      const kip848 = yield* ConfluentDriver.resolveOptions({ groupProtocol: "consumer", groupInstanceId: "i-1" })
-      const next = Properties.consumer(config, subscription, kip848)
+      const kip848 = yield* ConfluentDriver.resolveOptions({ groupProtocol: "consumer" })
+      expect(Properties.consumer(config, subscription, kip848)["group.instance.id"]).toBeUndefined()
+      // Static membership comes with each subscription (the consumer settings' groupInstanceId).
+      const next = Properties.consumer(config, fixture({ groupInstanceId: "i-1" }), kip848)
       expect(next["group.protocol"]).toBe("consumer")
       expect(next["group.instance.id"]).toBe("i-1")
       for (const key of ["session.timeout.ms", "heartbeat.interval.ms", "partition.assignment.strategy"]) {

@@ -70,7 +70,7 @@ const member = (
     return { seen, owned, close: Scope.close(scope, Exit.void) }
   })
 
-const subscriptionOf = (groupId: string, topic: string, clientId: string): Subscription => ({
+const subscriptionOf = (groupId: string, topic: string, clientId: string, groupInstanceId?: string): Subscription => ({
   groupId,
   topics: [topic],
   startFrom: "latest",
@@ -78,7 +78,8 @@ const subscriptionOf = (groupId: string, topic: string, clientId: string): Subsc
   rebalanceTimeout: Duration.seconds(30),
   heartbeatInterval: Duration.millis(500),
   maxBytesPerPartition: 1_048_576,
-  clientId
+  clientId,
+  groupInstanceId
 })
 
 /** Produces a record to every partition every 50 ms, for as long as the scope lives. */
@@ -106,7 +107,7 @@ const steadily = (topic: string, partitions: number) =>
 const joined = (
   name: string,
   options: ConfluentDriver.ConsumerOptions,
-  a: { readonly driver: ConfluentDriver.ConsumerOptions; readonly holdRevocation?: Duration.DurationInput },
+  a: { readonly holdRevocation?: Duration.DurationInput; readonly groupInstanceId?: string },
   traffic: boolean
 ) =>
   Effect.gen(function* () {
@@ -116,8 +117,8 @@ const joined = (
     yield* cluster.createTopic(topic, 4)
     if (traffic) yield* steadily(topic, 4)
     const first = yield* member(
-      a.driver,
-      subscriptionOf(groupId, topic, "a"),
+      options,
+      subscriptionOf(groupId, topic, "a", a.groupInstanceId),
       a.holdRevocation === undefined ? {} : { holdRevocation: a.holdRevocation }
     )
     yield* eventually(() => first.owned.size === 4, "a to own all four partitions", "60 seconds")
@@ -140,12 +141,7 @@ describe.skipIf(broker === undefined)("confluent: incremental rebalancing on a r
       () =>
         Effect.gen(function* () {
           // a's revocations are held 3 s: its owned set shrinks only once they are done.
-          const { a, b } = yield* joined(
-            `g11-${protocol}`,
-            options,
-            { driver: options, holdRevocation: "3 seconds" },
-            true
-          )
+          const { a, b } = yield* joined(`g11-${protocol}`, options, { holdRevocation: "3 seconds" }, true)
           const revoking = a.seen.filter((s) => s.event === "revoking")
           const revokedPartitions = new Set(revoking.flatMap((s) => s.partitions))
           // Only what moved to b was revoked; nothing a kept.
@@ -177,13 +173,13 @@ describe.skipIf(broker === undefined)("confluent: incremental rebalancing on a r
           const { a, b, groupId, topic } = yield* joined(
             `static-${protocol}`,
             options,
-            { driver: { ...options, groupInstanceId: instance } },
+            { groupInstanceId: instance },
             false
           )
           const kept = [...a.owned].sort()
           const before = b.seen.length
           yield* a.close
-          const again = yield* member({ ...options, groupInstanceId: instance }, subscriptionOf(groupId, topic, "a"))
+          const again = yield* member(options, subscriptionOf(groupId, topic, "a", instance))
           yield* eventually(() => again.owned.size === 2, "the restarted a to get its partitions", "30 seconds")
           expect([...again.owned].sort()).toEqual(kept)
           // Give a rebalance time to show, if there were one.

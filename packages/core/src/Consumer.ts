@@ -269,7 +269,8 @@ const subscription = (
   rebalanceTimeout: settings.rebalanceTimeout,
   heartbeatInterval: settings.heartbeatInterval,
   maxBytesPerPartition: settings.maxBytesPerPartition,
-  clientId: settings.clientId
+  clientId: settings.clientId,
+  groupInstanceId: settings.groupInstanceId
 })
 
 /**

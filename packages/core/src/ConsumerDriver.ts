@@ -57,6 +57,11 @@ export interface Subscription {
   /** Upper bound on what one fetch returns per partition: bounds the buffer overshoot. */
   readonly maxBytesPerPartition: number
   readonly clientId: string
+  /**
+   * Static membership (`group.instance.id`), or undefined for a dynamic member. A driver whose
+   * client cannot be a static member fails `subscribe` rather than join as a dynamic one.
+   */
+  readonly groupInstanceId?: string | undefined
 }
 
 /**

@@ -86,6 +86,14 @@ export interface ConsumerSettings {
   /** Sent to the brokers to name this client in their logs and quotas. */
   readonly clientId: string
   /**
+   * Static membership (KIP-345, `group.instance.id`): the member keeps its identity across
+   * restarts, so a process restarted within the session timeout gets its partitions back and no
+   * other member's partition moves. Unique within the group: give each process its own (e.g.
+   * from the host name). Undefined: a dynamic member. Drivers that cannot (kafkajs) refuse it;
+   * the simulated cluster treats every member as dynamic.
+   */
+  readonly groupInstanceId: string | undefined
+  /**
    * Where a partition starts when the group has no committed offset for it. Sluice defaults
    * to `earliest`, unlike Kafka's `latest`: a new group that silently skips what was already
    * in the topic is the kind of loss this library exists to prevent.
@@ -139,6 +147,7 @@ export interface ConsumerSettings {
  */
 export const defaults: Omit<ConsumerSettings, "groupId"> = {
   clientId: "sluice",
+  groupInstanceId: undefined,
   startFrom: "earliest",
   commitInterval: Duration.seconds(1),
   commitEvery: 1_000,
@@ -165,6 +174,7 @@ export const defaults: Omit<ConsumerSettings, "groupId"> = {
 export interface Input {
   readonly groupId: string
   readonly clientId?: string | undefined
+  readonly groupInstanceId?: string | undefined
   readonly startFrom?: "earliest" | "latest" | undefined
   readonly commitInterval?: Duration.DurationInput | undefined
   readonly commitEvery?: number | undefined
@@ -265,6 +275,10 @@ export const make = (input: Input): Effect.Effect<ConsumerSettings, SettingsErro
     return {
       groupId,
       clientId,
+      groupInstanceId:
+        input.groupInstanceId === undefined
+          ? undefined
+          : yield* Validate.name("groupInstanceId", input.groupInstanceId),
       startFrom,
       commitInterval: yield* Validate.optionalDuration("commitInterval", input.commitInterval, defaults.commitInterval),
       commitEvery: yield* Validate.positiveInt("commitEvery", input.commitEvery ?? defaults.commitEvery),
@@ -304,7 +318,7 @@ const { duration, number, optional } = SettingsConfig
 
 /**
  * Reads the settings from configuration (the environment by default), every name under
- * `KAFKA_`: `KAFKA_GROUP_ID` (required), `KAFKA_CLIENT_ID`, `KAFKA_START_FROM`,
+ * `KAFKA_`: `KAFKA_GROUP_ID` (required), `KAFKA_CLIENT_ID`, `KAFKA_GROUP_INSTANCE_ID`, `KAFKA_START_FROM`,
  * `KAFKA_COMMIT_INTERVAL`, `KAFKA_COMMIT_EVERY`, `KAFKA_COMMIT_RETRIES`,
  * `KAFKA_COMMIT_RETRY_BASE`, `KAFKA_REVOCATION` (`drain` or `interrupt`),
  * `KAFKA_DRAIN_TIMEOUT` (implies `drain`), `KAFKA_BUFFER_PER_PARTITION`,
@@ -321,6 +335,7 @@ export const config: Config.Config<Input> = Config.nested(
   Config.all({
     groupId: Config.string("GROUP_ID"),
     clientId: optional(Config.string("CLIENT_ID")),
+    groupInstanceId: optional(Config.string("GROUP_INSTANCE_ID")),
     startFrom: optional(Config.literal("earliest", "latest")("START_FROM")),
     commitInterval: optional(duration("COMMIT_INTERVAL")),
     commitEvery: optional(number("COMMIT_EVERY")),

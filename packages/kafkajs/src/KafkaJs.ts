@@ -33,6 +33,7 @@ import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import type * as KafkaError from "@sluice/core/KafkaError"
 import type { SettingsError } from "@sluice/core/SettingsError"
 import type { TransactionalProducerDriver } from "@sluice/core/TransactionalProducerDriver"
+import * as Validate from "@sluice/core/Validate"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
@@ -78,7 +79,16 @@ export const layer = (options: Options): Layer.Layer<Services, SettingsError | K
   // even when the brokers cannot be reached (the transactional driver connects at its first use).
   Layer.merge(
     ClientLayer.make(options, {
-      validate: Effect.zipRight(KafkaJsConfig.validate(options), KafkaJsDriver.validateOptions(options)),
+      validate: Effect.all([
+        KafkaJsConfig.validate(options),
+        KafkaJsDriver.validateOptions(options),
+        options.groupInstanceId === undefined
+          ? Effect.void
+          : Validate.fail(
+              "groupInstanceId",
+              "groupInstanceId: kafkajs cannot be a static member; use @sluice/confluent, or leave groupInstanceId out"
+            )
+      ]),
       consumerDriver: KafkaJsDriver.layer(options, options),
       producerDriver: KafkaJsProducer.layer(options, options),
       admin: KafkaJsAdmin.layer(options)

@@ -189,7 +189,9 @@ const cases: ReadonlyArray<readonly [string, fc.Arbitrary<any>, (value: any) => 
   ["maxWindow", invalidInt(1, 24_504), (v) => ({ maxWindow: v })],
   ["buffer.perPartition", invalidInt(1), (v) => ({ buffer: { perPartition: v } })],
   ["readUncommitted", fc.constantFrom("true", 1, 0), (v) => ({ readUncommitted: v })],
-  ["idempotent", fc.constantFrom("false", 1, 0), (v) => ({ idempotent: v })]
+  ["idempotent", fc.constantFrom("false", 1, 0), (v) => ({ idempotent: v })],
+  // kafkajs cannot be a static member: refused rather than joined as a dynamic one.
+  ["groupInstanceId", fc.constantFrom("host-1", "a"), (v) => ({ groupInstanceId: v })]
 ]
 
 describe("KafkaJs.layer refuses bad settings with a SettingsError before it connects", () => {

@@ -20,7 +20,6 @@ export interface ConsumerOptions {
   readonly assignor: "range" | "roundrobin" | "cooperative-sticky"
   /** Consumer protocol only: the broker's assignor, or the broker's default when undefined. */
   readonly remoteAssignor: "uniform" | "range" | undefined
-  readonly groupInstanceId: string | undefined
   readonly batchSize: number
   readonly pollTimeout: Duration.Duration
   readonly fetchWait: Duration.Duration
@@ -98,7 +97,7 @@ export const consumer = (
     "isolation.level": options.readUncommitted ? "read_uncommitted" : "read_committed",
     "allow.auto.create.topics": options.allowAutoTopicCreation
   }
-  if (options.groupInstanceId !== undefined) properties["group.instance.id"] = options.groupInstanceId
+  if (subscription.groupInstanceId !== undefined) properties["group.instance.id"] = subscription.groupInstanceId
   if (options.groupProtocol === "classic") {
     const session = millis(subscription.sessionTimeout)
     properties["session.timeout.ms"] = session

@@ -7,7 +7,7 @@
  * File:line references are to kafkajs 2.2.4 `src/`.
  */
 import type { GroupListener, GroupSession, Subscription } from "@sluice/core/ConsumerDriver"
-import type * as KafkaError from "@sluice/core/KafkaError"
+import * as KafkaError from "@sluice/core/KafkaError"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -36,6 +36,17 @@ export const subscribe =
     listener: GroupListener
   ): Effect.Effect<GroupSession, KafkaError.KafkaError, Scope.Scope> =>
     Effect.gen(function* () {
+      if (subscription.groupInstanceId !== undefined) {
+        // Joining as a dynamic member instead would rebalance at every restart the user
+        // configured static membership to avoid.
+        return yield* Effect.fail(
+          KafkaError.make({
+            reason: "protocol",
+            operation: "KafkaJsDriver.subscribe",
+            message: `kafkajs cannot be a static member (groupInstanceId ${JSON.stringify(subscription.groupInstanceId)}): use @sluice/confluent, or leave groupInstanceId out`
+          })
+        )
+      }
       const runtime = yield* Effect.runtime<never>()
       const failure = yield* Deferred.make<never, KafkaError.KafkaError>()
       const kafka = makeKafka(config, subscription.clientId, runtime)
