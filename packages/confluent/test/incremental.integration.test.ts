@@ -26,7 +26,7 @@ const broker = await brokerForTests()
 
 interface Seen {
   readonly at: number
-  readonly event: "assigned" | "revoking" | "revoked" | "lost" | "records"
+  readonly event: "assigning" | "assigned" | "revoking" | "revoked" | "lost" | "records"
   readonly partitions: ReadonlyArray<number>
 }
 
@@ -34,7 +34,7 @@ interface Seen {
 const member = (
   driver: ConfluentDriver.ConsumerOptions,
   subscription: Subscription,
-  options: { readonly holdRevocation?: Duration.DurationInput } = {}
+  options: { readonly holdRevocation?: Duration.DurationInput; readonly holdAssignment?: Duration.DurationInput } = {}
 ) =>
   Effect.gen(function* () {
     const seen: Array<Seen> = []
@@ -43,12 +43,13 @@ const member = (
       seen.push({ at: Date.now(), event, partitions: partitions.map((tp) => tp.partition).sort() })
     const listener: GroupListener = {
       onAssigned: (assignments) =>
-        Effect.sync(() => {
+        Effect.gen(function* () {
+          const partitions = assignments.map((a) => a.topicPartition)
+          note("assigning", partitions)
+          if (options.holdAssignment !== undefined && assignments.length > 0)
+            yield* Effect.sleep(options.holdAssignment)
           for (const a of assignments) owned.add(a.topicPartition.partition)
-          note(
-            "assigned",
-            assignments.map((a) => a.topicPartition)
-          )
+          note("assigned", partitions)
         }),
       onRevoked: (partitions) =>
         Effect.gen(function* () {
@@ -62,7 +63,12 @@ const member = (
           for (const tp of partitions) owned.delete(tp.partition)
           note("lost", partitions)
         }),
-      onRecords: (tp) => Effect.sync(() => note("records", [tp]))
+      onRecords: (tp, records) =>
+        Effect.sync(() => {
+          // A record before its partition's onAssigned returned would break the port's contract.
+          if (!owned.has(tp.partition)) note("lost", [tp])
+          if (records.length > 0) note("records", [tp])
+        })
     }
     const scope = yield* Scope.make()
     const consumer = yield* ConfluentDriver.make({ brokers: broker!.brokers, logLevel: "error" }, driver)
@@ -160,6 +166,56 @@ describe.skipIf(broker === undefined)("confluent: incremental rebalancing on a r
           )
           expect(a.seen.filter((s) => s.event === "lost")).toEqual([])
           yield* b.close
+          yield* a.close
+        }).pipe(Effect.provide(layer)),
+      120_000
+    )
+
+    it.scopedLive(
+      `G11 (${protocol}) while the engine takes its time over newly assigned partitions, the partitions the member keeps go on being fetched and delivered`,
+      () =>
+        Effect.gen(function* () {
+          const cluster = yield* TestCluster
+          const topic = uniqueName(`g11-assign-${protocol}`)
+          const groupId = uniqueName(`g11-assign-${protocol}-group`)
+          yield* cluster.createTopic(topic, 4)
+          yield* steadily(topic, 4)
+          // a holds every non-empty assignment 3 s in onAssigned (the engine reading offsets,
+          // starting workers, … made slow).
+          const a = yield* member(options, subscriptionOf(groupId, topic, "a"), { holdAssignment: "3 seconds" })
+          yield* eventually(() => a.owned.size === 4, "a to own all four partitions", "60 seconds")
+          const b = yield* member(options, subscriptionOf(groupId, topic, "b"))
+          yield* eventually(() => b.owned.size === 2 && a.owned.size === 2, "two partitions each", "60 seconds")
+          const kept = [...a.owned]
+          // b leaves: its two partitions come back to a, whose onAssigned takes 3 s.
+          yield* b.close
+          yield* eventually(() => a.owned.size === 4, "a to own all four again", "60 seconds")
+          const assigning = a.seen.filter((s) => s.event === "assigning" && s.partitions.length > 0).at(-1)!
+          const assigned = a.seen.filter((s) => s.event === "assigned" && s.partitions.length > 0).at(-1)!
+          expect(assigned.at - assigning.at).toBeGreaterThanOrEqual(2900)
+          // Records of every kept partition arrived while onAssigned was held …
+          for (const partition of kept) {
+            expect(
+              a.seen.some(
+                (s) =>
+                  s.event === "records" &&
+                  s.at > assigning.at + 500 &&
+                  s.at < assigned.at &&
+                  s.partitions.includes(partition)
+              ),
+              `records of kept partition ${partition} during the assignment`
+            ).toBe(true)
+          }
+          // … none of a new one before its onAssigned returned (a "lost" note would say so).
+          expect(a.seen.filter((s) => s.event === "lost")).toEqual([])
+          yield* eventually(
+            () =>
+              assigning.partitions.every((p) =>
+                a.seen.some((s) => s.event === "records" && s.at > assigned.at && s.partitions.includes(p))
+              ),
+            "records of the new partitions after onAssigned",
+            "10 seconds"
+          )
           yield* a.close
         }).pipe(Effect.provide(layer)),
       120_000

@@ -53,13 +53,49 @@ export const handOver = (member: Member, owned: Owned, records: ReadonlyArray<Ra
       from = to
       yield* member.callListener("onRecords", member.listener.onRecords(owned.topicPartition, slice))
     }
-    if (owned.status !== "owned" || from === records.length) return
+    if (owned.status === "revoking" || from === records.length) return
     for (let i = from; i < records.length; i++) {
       owned.held.push(records[i]!)
       owned.heldBytes += size(records[i]!)
     }
-    if (owned.paused && owned.heldBytes > limit) member.fetching(owned, false)
+    if ((owned.paused || owned.status === "assigning") && owned.heldBytes > limit) member.fetching(owned, false)
   })
+
+/**
+ * Delivers the records held for partitions that may take them again (resumed, or assigned to
+ * the engine), and lets librdkafka fetch each again once all its held records went. Call with
+ * the member's lock held.
+ */
+export const flushHeld = (member: Member, owned: ReadonlyArray<Owned>): Effect.Effect<void> =>
+  Effect.forEach(
+    owned,
+    (o) =>
+      Effect.suspend(() => {
+        const held = o.held
+        o.held = []
+        o.heldBytes = 0
+        return handOver(member, o, held)
+      }).pipe(
+        Effect.zipRight(
+          Effect.sync(() => {
+            if (o.status === "owned" && !o.paused && o.held.length === 0) member.fetching(o, true)
+          })
+        )
+      ),
+    { discard: true }
+  )
+
+/**
+ * Forgets the records held for `owned` below `offset` (its committed offset, once known: they
+ * were finished by an earlier owner) and expects nothing below it from librdkafka.
+ */
+export const startAt = (owned: Owned, offset: number): void => {
+  if (owned.held.some((r) => r.offset < offset)) {
+    owned.held = owned.held.filter((r) => r.offset >= offset)
+    owned.heldBytes = owned.held.reduce((bytes, r) => bytes + size(r), 0)
+  }
+  if (owned.next === undefined || owned.next < offset) owned.next = offset
+}
 
 /** Takes polled records of one partition: drops those received already, hands the rest over. */
 const receive = (member: Member, owned: Owned, records: ReadonlyArray<RawRecord>): Effect.Effect<void> => {
@@ -86,8 +122,8 @@ const deliverBatch = (member: Member, messages: ReadonlyArray<NativeMessage>): E
           partition = message.partition
           const owned = member.owned.get(TP.key(message))
           // Records of a partition leaving (or left) are dropped: its next owner fetches them
-          // again from the committed offset.
-          if (owned === undefined || owned.status !== "owned") part = undefined
+          // again from the committed offset. Those of a partition being assigned are held.
+          if (owned === undefined || owned.status === "revoking") part = undefined
           else {
             part = parts.get(owned)
             if (part === undefined) {

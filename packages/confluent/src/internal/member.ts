@@ -22,8 +22,12 @@ import type { ConsumerOptions } from "./properties.js"
 /** A partition this member was assigned and has not given up yet. */
 export interface Owned {
   readonly topicPartition: TP.TopicPartition
-  /** `revoking` once its `onRevoked`/`onLost` began: commits are still allowed, deliveries are not. */
-  status: "owned" | "revoking"
+  /**
+   * `assigning` from librdkafka's assignment until the engine's `onAssigned` returned: records
+   * are held, not delivered. `revoking` once its `onRevoked`/`onLost` began: commits are still
+   * allowed, deliveries are not.
+   */
+  status: "assigning" | "owned" | "revoking"
   /** The next offset expected from librdkafka: lower ones were received already (delivered or held). */
   next: number | undefined
   /** Paused at the engine's request: nothing is delivered until it resumes. */

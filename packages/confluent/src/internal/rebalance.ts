@@ -20,6 +20,7 @@ import * as Either from "effect/Either"
 import * as Queue from "effect/Queue"
 import { codeOf, codes, toKafkaError } from "../ConfluentError.js"
 import { fetchCommitted } from "./committed.js"
+import { flushHeld, startAt } from "./delivery.js"
 import type { Member, Owned } from "./member.js"
 import { type NativeError, type NativeTopicPartition, offsetStored } from "./native.js"
 import { isEager } from "./properties.js"
@@ -73,50 +74,108 @@ const toNative = (tp: TP.TopicPartition, offset?: number): NativeTopicPartition 
     ? { topic: tp.topic, partition: tp.partition }
     : { topic: tp.topic, partition: tp.partition, offset }
 
+/** The partitions' committed offsets with their metadata; unreadable, the session fails (the member leaves). */
+const committedOf = (member: Member, fresh: ReadonlyArray<TP.TopicPartition>) =>
+  Effect.flatMap(Effect.either(fetchCommitted(member.consumer, fresh, member.config.requestTimeout)), (committed) =>
+    Either.isLeft(committed) ? Effect.as(member.fail(committed.left), undefined) : Effect.succeed(committed.right)
+  )
+
+const newOwned = (tp: TP.TopicPartition, status: Owned["status"], next: number | undefined): Owned => ({
+  topicPartition: tp,
+  status,
+  next,
+  paused: false,
+  held: [],
+  heldBytes: 0,
+  stopped: false
+})
+
 /**
- * A rebalance gave these partitions: their committed offsets (with metadata) are read, the
- * engine hears `onAssigned`, and only then are they assigned in librdkafka, starting exactly
- * at the offsets the engine was told, so no record comes before `onAssigned`.
+ * A rebalance gave these partitions, acknowledged in order: their committed offsets (with
+ * metadata) are read, an external offset store says where they start instead when there is one
+ * (G10), the engine hears `onAssigned`, and only then are they assigned in librdkafka, starting
+ * exactly at the offsets the engine was told. For eager rebalances (nothing is kept through
+ * them anyway) and with an external offset store.
  */
-const assign = (member: Member, partitions: ReadonlyArray<TP.TopicPartition>): Effect.Effect<void> =>
+const assignInOrder = (
+  member: Member,
+  partitions: ReadonlyArray<TP.TopicPartition>,
+  add: (list: ReadonlyArray<NativeTopicPartition>) => Effect.Effect<void>
+): Effect.Effect<void> =>
   Effect.gen(function* () {
-    const eager = isEager(member.options)
-    const add = (list: ReadonlyArray<NativeTopicPartition>) =>
-      acknowledge(member, "assign", () =>
-        eager ? member.consumer.assign(list) : member.consumer.incrementalAssign(list)
-      )
-    if (member.closing) return yield* add(partitions.map((tp) => toNative(tp)))
     const fresh = partitions.filter((tp) => !member.owned.has(TP.key(tp)))
-    const committed = yield* Effect.either(fetchCommitted(member.consumer, fresh, member.config.requestTimeout))
-    if (Either.isLeft(committed)) {
-      // Unacknowledged, the rebalance goes nowhere: the session fails and the member leaves.
-      return yield* member.fail(committed.left)
-    }
-    const given: Array<PartitionAssignment> = fresh.map((tp) => ({
-      topicPartition: tp,
-      committed: committed.right.get(TP.key(tp))
-    }))
-    // An external offset store says where they start instead (G10).
+    const committed = yield* committedOf(member, fresh)
+    if (committed === undefined) return
+    const given = assignmentsOf(fresh, committed)
     const positions = member.listener.positions
     const started =
       positions === undefined || given.length === 0 ? Either.right(given) : yield* Effect.either(positions(given))
     if (Either.isLeft(started)) return yield* member.fail(started.left)
     const assignments = started.right
     const starts = new Map(assignments.map((a) => [TP.key(a.topicPartition), a.committed?.offset]))
-    for (const assignment of assignments) {
-      member.owned.set(TP.key(assignment.topicPartition), {
-        topicPartition: assignment.topicPartition,
-        status: "owned",
-        next: assignment.committed?.offset,
-        paused: false,
-        held: [],
-        heldBytes: 0,
-        stopped: false
-      })
+    for (const a of assignments) {
+      member.owned.set(TP.key(a.topicPartition), newOwned(a.topicPartition, "owned", a.committed?.offset))
     }
     // Even with nothing new: the listener learns that the member is in the group again (the port asks it).
     yield* member.callListener("onAssigned", member.listener.onAssigned(assignments), assignments.length)
     yield* add(partitions.map((tp) => toNative(tp, starts.get(TP.key(tp)) ?? offsetStored)))
+  })
+
+/**
+ * An incremental rebalance (cooperative-sticky, KIP-848) gave these partitions. librdkafka
+ * stops fetching *every* assigned partition until the assignment is acknowledged
+ * (`rdkafka_cgrp.c:1341-1348`), so it is acknowledged at once, before the engine hears of it:
+ * the partitions this member keeps are fetched again straight away (G11). The new ones start
+ * at the group's committed offset (librdkafka reads it as the driver does, and nobody else
+ * commits them now: their previous owner committed before it gave them up, or was fenced);
+ * their records are held (`assigning`) until `onAssigned` returned with the committed offsets
+ * and metadata read meanwhile, then delivered from that offset on.
+ */
+const assignIncremental = (
+  member: Member,
+  partitions: ReadonlyArray<TP.TopicPartition>,
+  add: (list: ReadonlyArray<NativeTopicPartition>) => Effect.Effect<void>
+): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const fresh = partitions.filter((tp) => !member.owned.has(TP.key(tp)))
+    for (const tp of fresh) member.owned.set(TP.key(tp), newOwned(tp, "assigning", undefined))
+    yield* add(partitions.map((tp) => toNative(tp, offsetStored)))
+    const committed = yield* committedOf(member, fresh)
+    if (committed === undefined) return
+    const assignments: Array<PartitionAssignment> = fresh.map((tp) => ({
+      topicPartition: tp,
+      committed: committed.get(TP.key(tp))
+    }))
+    yield* member.callListener("onAssigned", member.listener.onAssigned(assignments), assignments.length)
+    yield* member.lock.withPermits(1)(
+      Effect.suspend(() => {
+        const ready: Array<Owned> = []
+        for (const a of assignments) {
+          const o = member.owned.get(TP.key(a.topicPartition))
+          if (o === undefined || o.status !== "assigning") continue
+          if (a.committed !== undefined) startAt(o, a.committed.offset)
+          o.status = "owned"
+          ready.push(o)
+        }
+        return flushHeld(member, ready)
+      })
+    )
+  })
+
+/** A rebalance gave these partitions (see `assignInOrder` and `assignIncremental`). */
+const assign = (member: Member, partitions: ReadonlyArray<TP.TopicPartition>): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const eager = isEager(member.options)
+    const add = (list: ReadonlyArray<NativeTopicPartition>) =>
+      acknowledge(member, "assign", () =>
+        eager ? member.consumer.assign(list) : member.consumer.incrementalAssign(list)
+      )
+    if (member.closing) return add(partitions.map((tp) => toNative(tp)))
+    // An external offset store (G10) says where new partitions start: librdkafka must be told
+    // those positions, so the assignment waits for them.
+    return eager || member.listener.positions !== undefined
+      ? assignInOrder(member, partitions, add)
+      : assignIncremental(member, partitions, add)
   })
 
 /** Forgets partitions, and lets librdkafka fetch again those it was told to stop. */

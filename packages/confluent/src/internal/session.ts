@@ -13,7 +13,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { toKafkaError } from "../ConfluentError.js"
 import type { Commits } from "./commits.js"
-import { handOver } from "./delivery.js"
+import { flushHeld } from "./delivery.js"
 import type { Member, Owned } from "./member.js"
 import type { NativeTopicPartition } from "./native.js"
 
@@ -73,7 +73,7 @@ export const pause =
     Effect.sync(() => {
       for (const tp of partitions) {
         const o = member.owned.get(TP.key(tp))
-        if (o !== undefined && o.status === "owned") o.paused = true
+        if (o !== undefined && o.status !== "revoking") o.paused = true
       }
     })
 
@@ -95,25 +95,7 @@ export const resume =
         else later.push(o)
       }
       if (later.length === 0) return Effect.void
-      const flush = member.lock.withPermits(1)(
-        Effect.forEach(
-          later,
-          (o) =>
-            Effect.suspend(() => {
-              const held = o.held
-              o.held = []
-              o.heldBytes = 0
-              return handOver(member, o, held)
-            }).pipe(
-              Effect.zipRight(
-                Effect.sync(() => {
-                  if (o.status === "owned" && !o.paused && o.held.length === 0) member.fetching(o, true)
-                })
-              )
-            ),
-          { discard: true }
-        )
-      )
+      const flush = member.lock.withPermits(1)(flushHeld(member, later))
       return Effect.asVoid(Effect.forkIn(flush, member.scope))
     })
 
