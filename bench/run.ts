@@ -24,6 +24,7 @@ import { consoleReport, updateDocs } from "./lib/report.js"
 import type {
   ColdstartSection,
   ContestantSummary,
+  DeploySection,
   EngineSection,
   Goal,
   ImportFigures,
@@ -36,6 +37,7 @@ import type {
 } from "./lib/results.js"
 import { fixed, mb, median, percent, sig, thousands, times } from "./lib/stats.js"
 import type { ColdstartArgs, ColdstartResult, ImportedModule, ImportTime, Variant } from "./workloads/coldstart.js"
+import type { DeployArgs, DeployResult } from "./workloads/deploy.js"
 import type { EngineArgs, EngineResult } from "./workloads/engine.js"
 import type { KeyedArgs, KeyedResult } from "./workloads/keyed.js"
 import type { MemoryArgs, MemoryResult } from "./workloads/memory.js"
@@ -70,7 +72,8 @@ const config = quick
       keyed: { records: 10_000, keys: [100, 10_000], rounds: 3, warmupKeys: [10_000] },
       memory: { records: 1_000_000 },
       revocation: { rounds: 3, warmupRounds: 0 },
-      coldstart: { rounds: 5, warmupRounds: 1, importRounds: 5 }
+      coldstart: { rounds: 5, warmupRounds: 1, importRounds: 5 },
+      deploy: { rounds: 1, rate: 1000 }
     }
   : {
       throughput: { records: 1_000_000, rounds: 3, warmup: "round" as const },
@@ -78,7 +81,8 @@ const config = quick
       keyed: { records: 10_000, keys: [1, 2, 5, 10, 20, 100, 10_000], rounds: 3, warmupKeys: [100, 10_000] },
       memory: { records: 10_000_000 },
       revocation: { rounds: 3, warmupRounds: 1 },
-      coldstart: { rounds: 10, warmupRounds: 1, importRounds: 10 }
+      coldstart: { rounds: 10, warmupRounds: 1, importRounds: 10 },
+      deploy: { rounds: 2, rate: 2000 }
     }
 
 const concurrency = 100
@@ -137,7 +141,7 @@ const freshGroup = (name: string, round: number): string => {
 // Workload 1: throughput on the real broker
 // -----------------------------------------------------------------------------------------
 
-type ContestantName = "raw_kafkajs" | "sluice" | "effect_kafka" | "java"
+type ContestantName = "raw_kafkajs" | "sluice" | "effect_kafka" | "java" | "raw_confluent" | "sluice_confluent"
 
 interface ContestantRun extends ContestantResult {
   readonly round: number
@@ -147,7 +151,9 @@ interface ContestantRun extends ContestantResult {
 const contestantScripts: Record<Exclude<ContestantName, "java">, string> = {
   raw_kafkajs: "contestants/kafkajs.ts",
   sluice: "contestants/sluice.ts",
-  effect_kafka: "contestants/effect-kafka.ts"
+  effect_kafka: "contestants/effect-kafka.ts",
+  raw_confluent: "contestants/confluent.ts",
+  sluice_confluent: "contestants/sluice-confluent.ts"
 }
 
 const runContestant = async (name: ContestantName, topic: string, records: number, round: number) => {
@@ -188,7 +194,7 @@ const throughput = async (): Promise<ThroughputSection> => {
   const { records, rounds } = config.throughput
   const spec = throughputTopic(records)
   await ensureTopic(spec, log)
-  const names: Array<ContestantName> = ["raw_kafkajs", "sluice", "effect_kafka"]
+  const names: Array<ContestantName> = ["raw_kafkajs", "sluice", "effect_kafka", "raw_confluent", "sluice_confluent"]
   if (kafkaLibs() !== undefined) names.push("java")
   else log("Kafka's jars are not in the cache: the Java consumer is left out")
   const runs = new Map<ContestantName, Array<ContestantRun>>(names.map((n) => [n, []]))
@@ -213,6 +219,8 @@ const throughput = async (): Promise<ThroughputSection> => {
   const sluice = summary("sluice")
   const effectKafka = summary("effect_kafka")
   const java = names.includes("java") ? summary("java") : undefined
+  const rawConfluent = summary("raw_confluent")
+  const sluiceConfluent = summary("sluice_confluent")
   const ratio = (other: ContestantSummary | undefined) =>
     other === undefined ? Number.NaN : sig(sluice.records_per_sec / other.records_per_sec, 3)
   const section: ThroughputSection = {
@@ -220,10 +228,19 @@ const throughput = async (): Promise<ThroughputSection> => {
     record_bytes: 100,
     partitions: spec.counts.length,
     rounds,
-    contestants: { raw_kafkajs: raw, sluice, effect_kafka: effectKafka, java },
+    contestants: {
+      raw_kafkajs: raw,
+      sluice,
+      effect_kafka: effectKafka,
+      java,
+      raw_confluent: rawConfluent,
+      sluice_confluent: sluiceConfluent
+    },
     ratio_vs_raw_kafkajs: ratio(raw),
     ratio_vs_effect_kafka: ratio(effectKafka),
-    ratio_vs_java: ratio(java)
+    ratio_vs_java: ratio(java),
+    ratio_confluent_vs_raw: sig(sluiceConfluent.records_per_sec / rawConfluent.records_per_sec, 3),
+    confluent_records_per_sec: sluiceConfluent.records_per_sec
   }
   if (forceProfile || (profileMisses && section.ratio_vs_raw_kafkajs < 0.95)) {
     log("profiling Sluice's contestant (one more run under the CPU profiler)")
@@ -412,6 +429,29 @@ const memory = async (): Promise<MemorySection> => {
     `memory: ${thousands(args.records)} records at ${thousands(section.records_per_sec)} records/s, RSS ${section.rss_mb_at_10_percent} → ${section.rss_mb_at_end} MB (${percent(section.rss_growth)})`
   )
   return section
+}
+
+// -----------------------------------------------------------------------------------------
+// Workload 7: a rolling deploy
+// -----------------------------------------------------------------------------------------
+
+const deploy = async (): Promise<Record<string, DeploySection>> => {
+  const args: DeployArgs = {
+    contestants: ["kafkajs", "confluent_eager", "confluent_cooperative", "confluent_kip848", "confluent_kip848_static"],
+    rounds: config.deploy.rounds,
+    rate: config.deploy.rate,
+    handlerMs: 5
+  }
+  const { result } = await runNode<DeployResult>("workloads/deploy.ts", args, { timeoutMs: 1_800_000 })
+  const out: Record<string, DeploySection> = {}
+  for (const run of result.runs) {
+    const { contestant, ...figures } = run
+    out[contestant] = { ...figures, rate: args.rate, handler_ms: args.handlerMs }
+    log(
+      `deploy ${contestant}: paused per restart ${run.paused_per_restart.join(", ")}, unmoved pause max ${run.unmoved_pause_ms_max} ms, moved per restart max ${run.moved_per_restart_max}, duplicates ${run.duplicates}, lost ${run.lost}`
+    )
+  }
+  return out
 }
 
 // -----------------------------------------------------------------------------------------
@@ -676,7 +716,9 @@ const main = async (): Promise<void> => {
   if (options.reportOnly) return reportOnly()
   if (options.chartOnly) return chartOnly()
   log(`Sluice benchmarks, ${quick ? "quick" : "full"} run`)
-  const needsBroker = (["throughput", "keyed", "revocation", "coldstart"] as const).some((name) => selected.has(name))
+  const needsBroker = (["throughput", "keyed", "revocation", "coldstart", "deploy"] as const).some((name) =>
+    selected.has(name)
+  )
   if (needsBroker) await ensureBroker()
   const date = new Date().toISOString()
   const measured = await commit()
@@ -686,6 +728,7 @@ const main = async (): Promise<void> => {
   const memorySection = await attempt("memory", memory)
   const revocationSection = await attempt("revocation", revocation)
   const coldstartSection = await attempt("coldstart", coldstart)
+  const deploySection = await attempt("deploy", deploy)
   if (needsBroker) await deleteGroups(groupsToDelete).catch(() => undefined)
   const partial = {
     mode: quick ? ("quick" as const) : ("full" as const),
@@ -699,6 +742,7 @@ const main = async (): Promise<void> => {
     memory: memorySection,
     revocation: revocationSection,
     coldstart: coldstartSection,
+    deploy: deploySection,
     profiles,
     errors
   }

@@ -3,38 +3,14 @@
  * default settings but a one-second commit interval: offsets are committed only after
  * their records were handled (and on shutdown).
  */
-import * as Consumer from "@sluice/core/Consumer"
-import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
-import * as ProcessingMode from "@sluice/core/ProcessingMode"
 import * as KafkaJsDriver from "@sluice/kafkajs/KafkaJsDriver"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import { args, brokers, die, emit } from "../lib/common.js"
-import { startProfiler } from "../lib/profiler.js"
-import { type ContestantArgs, Tally } from "./contestant.js"
-
-const { groupId, profile, records, topic } = args<ContestantArgs>()
-
-const program = Effect.gen(function* () {
-  const done = yield* Deferred.make<void>()
-  const tally = new Tally(records, () => Deferred.unsafeDone(done, Effect.void))
-  const consumer = yield* Consumer.make(yield* ConsumerSettings.make({ groupId, commitInterval: "1 second" }))
-  const profiler = profile === undefined ? undefined : yield* Effect.tryPromise(startProfiler)
-  const run = yield* Effect.fork(
-    consumer.run({
-      topics: [topic],
-      mode: ProcessingMode.partition,
-      handler: () => Effect.sync(() => tally.handled())
-    })
-  )
-  yield* Effect.raceFirst(Deferred.await(done), Fiber.join(run))
-  if (profiler !== undefined) yield* Effect.tryPromise(() => profiler.stop(profile!))
-  // Graceful shutdown: drains, commits the final frontiers, leaves the group.
-  yield* Fiber.interrupt(run)
-  return yield* Effect.tryPromise(() => tally.report(groupId, topic))
-})
+import { sluiceContestant } from "../lib/sluiceContestant.js"
+import type { ContestantArgs } from "./contestant.js"
 
 Effect.runPromise(
-  program.pipe(Effect.provide(KafkaJsDriver.layer({ brokers: [...brokers], clientId: "sluice-bench-sluice" })))
+  sluiceContestant(args<ContestantArgs>()).pipe(
+    Effect.provide(KafkaJsDriver.layer({ brokers: [...brokers], clientId: "sluice-bench-sluice" }))
+  )
 ).then(emit, die)

@@ -48,9 +48,13 @@ const sections = (r: Results): Array<string> => {
           row("(a) raw kafkajs, safe `eachBatch` loop", t.contestants.raw_kafkajs),
           row("(b) Sluice over kafkajs, `partition` mode", t.contestants.sluice),
           row("(c) effect-kafka 0.9.0 (commits before processing)", t.contestants.effect_kafka),
-          row("(d) Kafka's Java consumer (ConsumerPerformance)", t.contestants.java)
+          row("(d) Kafka's Java consumer (ConsumerPerformance)", t.contestants.java),
+          row("(e) raw librdkafka (confluent native `consume(1000)`, commit per call)", t.contestants.raw_confluent),
+          row("(f) Sluice over @sluice/confluent, `partition` mode", t.contestants.sluice_confluent)
         ]
-      )}\n\nRatios (records/s): **b/a ${times(t.ratio_vs_raw_kafkajs)}**, **b/c ${times(t.ratio_vs_effect_kafka)}**, **b/d ${times(t.ratio_vs_java)}**.`
+      )}\n\nRatios (records/s): **b/a ${times(t.ratio_vs_raw_kafkajs)}**, **b/c ${times(t.ratio_vs_effect_kafka)}**, **b/d ${times(t.ratio_vs_java)}**${
+        t.ratio_confluent_vs_raw === undefined ? "" : `, **f/e ${times(t.ratio_confluent_vs_raw)}**`
+      }.`
     )
   }
 
@@ -196,6 +200,46 @@ const sections = (r: Results): Array<string> => {
           ]
         ]
       )}\n\nImport time with plain node on the built packages (\`await import()\` in a fresh process, median, with what it imports): ${packages}; the program's other imports ${others}; \`node -e 0\` takes ${c.node_start_ms} ms from spawn to exit.`
+    )
+  }
+
+  const d = r.deploy
+  if (d !== undefined && Object.keys(d).length > 0) {
+    const first = Object.values(d)[0]!
+    const labels: Record<string, string> = {
+      kafkajs: "kafkajs (eager)",
+      confluent_eager: "confluent, classic eager (range)",
+      confluent_cooperative: "confluent, classic cooperative-sticky",
+      confluent_kip848: "confluent, KIP-848",
+      confluent_kip848_static: "confluent, KIP-848 + static membership"
+    }
+    out.push(
+      `**7. Rolling deploy** on the real broker: 3 consumer processes on 12 partitions, ${thousands(first.rate)} records/s produced, a ${first.handler_ms} ms handler in \`partition\` mode; each process in turn gets SIGTERM and a new one takes its place (${first.restarts} restarts). A partition pauses when two of its records are handled more than 100 ms apart.\n\n${table(
+        [
+          "contestant",
+          "paused per restart",
+          "of which unmoved",
+          "moved per restart",
+          "longest pause, unmoved (ms)",
+          "moved (ms)",
+          "restarted member's own (ms)",
+          "steady-state gap (ms)",
+          "duplicates",
+          "lost"
+        ],
+        Object.entries(d).map(([name, s]) => [
+          labels[name] ?? name,
+          s.paused_per_restart.join(", "),
+          s.unmoved_paused_per_restart.join(", "),
+          s.moved_per_restart.join(", "),
+          thousands(s.unmoved_pause_ms_max),
+          thousands(s.moved_pause_ms_max),
+          thousands(s.own_pause_ms_max),
+          thousands(s.steady_gap_ms_max),
+          thousands(s.duplicates),
+          thousands(s.lost)
+        ])
+      )}`
     )
   }
 

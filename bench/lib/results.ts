@@ -39,6 +39,10 @@ export interface ThroughputSection {
     readonly sluice: ContestantSummary
     readonly effect_kafka: ContestantSummary
     readonly java: ContestantSummary | undefined
+    /** The librdkafka client's own safe loop on its native API (`consume(1000)`, commit per call). */
+    readonly raw_confluent?: ContestantSummary | undefined
+    /** Sluice over `@sluice/confluent`. */
+    readonly sluice_confluent?: ContestantSummary | undefined
   }
   /** Sluice ÷ raw kafkajs, records/s (medians). Goal ≥ 0.95. */
   readonly ratio_vs_raw_kafkajs: number
@@ -46,6 +50,10 @@ export interface ThroughputSection {
   readonly ratio_vs_effect_kafka: number
   /** Sluice ÷ Kafka's Java consumer: how far from the ceiling. */
   readonly ratio_vs_java: number
+  /** Sluice over librdkafka ÷ the client's own fastest safe loop. Goal ≥ 1 (issue 13). */
+  readonly ratio_confluent_vs_raw?: number | undefined
+  /** Sluice over librdkafka, records/s (median). */
+  readonly confluent_records_per_sec?: number | undefined
 }
 
 export interface EngineSection {
@@ -204,7 +212,35 @@ export interface Results {
   readonly memory?: MemorySection | undefined
   readonly revocation?: RevocationSection | undefined
   readonly coldstart?: ColdstartSection | undefined
+  /** Workload 7, per contestant (`kafkajs`, `confluent_eager`, `confluent_cooperative`, `confluent_kip848`, `confluent_kip848_static`). */
+  readonly deploy?: Record<string, DeploySection> | undefined
   readonly goals: ReadonlyArray<Goal>
   readonly profiles: Record<string, ProfileSummary>
   readonly errors: Record<string, string>
+}
+
+/** A rolling deploy of three consumer processes (workload 7), for one contestant. */
+export interface DeploySection {
+  readonly restarts: number
+  readonly rate: number
+  readonly handler_ms: number
+  /** Partitions whose handling stopped > 100 ms, per restart. */
+  readonly paused_per_restart: ReadonlyArray<number>
+  /** … of those, partitions that stayed with a member that was not restarted. */
+  readonly unmoved_paused_per_restart: ReadonlyArray<number>
+  /** Partitions that changed member, per restart. */
+  readonly moved_per_restart: ReadonlyArray<number>
+  /** The restarted member's own partitions that came back to it (static membership), per restart. */
+  readonly own_per_restart: ReadonlyArray<number>
+  readonly moved_per_restart_max: number
+  /** The longest pause of a partition that stayed with a member that was not restarted. Goal 0 under incremental protocols. */
+  readonly unmoved_pause_ms_max: number
+  readonly moved_pause_ms_max: number
+  /** The longest pause of the restarted member's own partitions (static membership: they come back to it). */
+  readonly own_pause_ms_max: number
+  /** The longest gap between two handled records of a partition in steady state: the noise floor. */
+  readonly steady_gap_ms_max: number
+  readonly produced: number
+  readonly duplicates: number
+  readonly lost: number
 }

@@ -80,6 +80,11 @@ const committedOf = (member: Member, fresh: ReadonlyArray<TP.TopicPartition>) =>
     Either.isLeft(committed) ? Effect.as(member.fail(committed.left), undefined) : Effect.succeed(committed.right)
   )
 
+const assignmentsOf = (
+  fresh: ReadonlyArray<TP.TopicPartition>,
+  committed: ReadonlyMap<string, PartitionAssignment["committed"]>
+): Array<PartitionAssignment> => fresh.map((tp) => ({ topicPartition: tp, committed: committed.get(TP.key(tp)) }))
+
 const newOwned = (tp: TP.TopicPartition, status: Owned["status"], next: number | undefined): Owned => ({
   topicPartition: tp,
   status,
@@ -142,10 +147,7 @@ const assignIncremental = (
     yield* add(partitions.map((tp) => toNative(tp, offsetStored)))
     const committed = yield* committedOf(member, fresh)
     if (committed === undefined) return
-    const assignments: Array<PartitionAssignment> = fresh.map((tp) => ({
-      topicPartition: tp,
-      committed: committed.get(TP.key(tp))
-    }))
+    const assignments = assignmentsOf(fresh, committed)
     yield* member.callListener("onAssigned", member.listener.onAssigned(assignments), assignments.length)
     yield* member.lock.withPermits(1)(
       Effect.suspend(() => {
