@@ -225,7 +225,8 @@ const sections = (r: Results): Array<string> => {
           "restarted member's own (ms)",
           "steady-state gap (ms)",
           "duplicates",
-          "lost"
+          "lost",
+          "unhandled at the end (lag)"
         ],
         Object.entries(d).map(([name, s]) => [
           labels[name] ?? name,
@@ -237,7 +238,8 @@ const sections = (r: Results): Array<string> => {
           thousands(s.own_pause_ms_max),
           thousands(s.steady_gap_ms_max),
           thousands(s.duplicates),
-          thousands(s.lost)
+          thousands(s.lost),
+          thousands(s.unhandled_at_end ?? 0)
         ])
       )}`
     )

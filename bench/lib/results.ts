@@ -242,5 +242,8 @@ export interface DeploySection {
   readonly steady_gap_ms_max: number
   readonly produced: number
   readonly duplicates: number
+  /** Never handled, yet below the group's committed offset at the end: skipped for good. */
   readonly lost: number
+  /** Produced but not handled yet when the run stopped its members (above the committed offset: lag, not loss). */
+  readonly unhandled_at_end: number
 }

@@ -9,11 +9,12 @@
  *   consecutive handled records), split into those that stayed with a member that was not
  *   restarted (`unmoved`), those that changed member (`moved`), and the restarted member's own;
  * - the longest pause of an unmoved and of a moved partition;
- * - duplicates (records handled twice) and lost records (produced, never handled);
+ * - duplicates (records handled twice) and lost records (never handled, yet below the group's
+ *   committed offset at the end), and the records not handled yet when the run ended (lag);
  * - the longest gap in steady state before the first restart, for scale (the machine's noise).
  */
 import { spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
 import { Partitioners } from "kafkajs"
@@ -46,11 +47,11 @@ const memberScript = path.join(import.meta.dirname, "deployMember.ts")
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
-const waitFor = async (done: () => boolean, what: string, ms: number) => {
+const waitFor = async (done: () => boolean, what: string, ms: number, every = 50) => {
   const deadline = Date.now() + ms
   while (!done()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(50)
+    await sleep(every)
   }
 }
 
@@ -59,7 +60,7 @@ interface Member {
   readonly file: string
   readonly exited: Promise<number | null>
   readonly kill: (signal: NodeJS.Signals) => void
-  /** Lines handled so far (read from its file). */
+  /** Bytes it wrote to its file so far: more than 0 once it handled a record. */
   readonly handled: () => number
 }
 
@@ -127,7 +128,7 @@ const runContestant = async (a: DeployArgs, contestant: DeployContestant): Promi
       file,
       exited,
       kill: (signal) => child.kill(signal),
-      handled: () => (existsSync(file) ? readFileSync(file, "utf8").length : 0)
+      handled: () => (existsSync(file) ? statSync(file).size : 0)
     }
   }
 
@@ -164,7 +165,7 @@ const runContestant = async (a: DeployArgs, contestant: DeployContestant): Promi
       for (const { file, slot } of files) for (const h of readLines(file, slot)) seen.add(`${h.partition}:${h.offset}`)
       return seen.size
     }
-    await waitFor(() => distinct() >= total, "every produced record to be handled", 60_000).catch((error) =>
+    await waitFor(() => distinct() >= total, "every produced record to be handled", 120_000, 1_000).catch((error) =>
       log(String(error))
     )
     for (const m of members) m.kill("SIGTERM")
@@ -181,7 +182,15 @@ const runContestant = async (a: DeployArgs, contestant: DeployContestant): Promi
     for (const list of byPartition.values()) list.sort((x, y) => x.at - y.at)
     const keys = new Set(all.map((h) => `${h.partition}:${h.offset}`))
     const duplicates = all.length - keys.size
-    const lost = total - [...keys].filter((k) => Number(k.split(":")[1]) < produced[Number(k.split(":")[0])]!).length
+    // Lost: below the group's committed offset (so no later member would handle it) and never
+    // handled. Records above it that were not handled yet when the run ended are lag, not loss.
+    const committed = await withAdmin((admin) => admin.fetchOffsets({ groupId, topics: [topic] }))
+    let lost = 0
+    for (const { partition, offset } of committed[0]?.partitions ?? []) {
+      for (let o = 0; o < Number(offset); o++) if (!keys.has(`${partition}:${o}`)) lost++
+    }
+    const unhandled =
+      total - [...keys].filter((k) => Number(k.split(":")[1]) < produced[Number(k.split(":")[0])]!).length
 
     /** The longest gap between consecutive handled records of `list` within [from, to] (the one spanning `from` included). */
     const longestGap = (list: ReadonlyArray<Handled>, from: number, to: number) => {
@@ -249,7 +258,8 @@ const runContestant = async (a: DeployArgs, contestant: DeployContestant): Promi
       steady_gap_ms_max: steadyGap,
       produced: total,
       duplicates,
-      lost
+      lost,
+      unhandled_at_end: unhandled
     }
   } finally {
     producing = false
@@ -265,7 +275,7 @@ const main = async (a: DeployArgs): Promise<DeployResult> => {
   for (const contestant of a.contestants) {
     const run = await runContestant(a, contestant)
     log(
-      `deploy ${contestant}: paused per restart ${run.paused_per_restart.join(",")} (unmoved ${run.unmoved_paused_per_restart.join(",")}, moved ${run.moved_per_restart.join(",")}), longest pause unmoved ${run.unmoved_pause_ms_max} ms, moved ${run.moved_pause_ms_max} ms, own ${run.own_pause_ms_max} ms (steady ${run.steady_gap_ms_max} ms); duplicates ${run.duplicates}, lost ${run.lost} of ${run.produced}`
+      `deploy ${contestant}: paused per restart ${run.paused_per_restart.join(",")} (unmoved ${run.unmoved_paused_per_restart.join(",")}, moved ${run.moved_per_restart.join(",")}), longest pause unmoved ${run.unmoved_pause_ms_max} ms, moved ${run.moved_pause_ms_max} ms, own ${run.own_pause_ms_max} ms (steady ${run.steady_gap_ms_max} ms); duplicates ${run.duplicates}, lost ${run.lost} of ${run.produced} (${run.unhandled_at_end} not handled yet at the end)`
     )
     runs.push(run)
   }
