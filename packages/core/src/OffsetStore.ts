@@ -33,10 +33,13 @@ import * as TP from "./TopicPartition.js"
  *   transaction must roll back; the new owner handles the record.
  * - `unclaimed`: `save` ran outside a handler of a consumer that keeps its offsets in a store,
  *   or for a record of another partition than the handler's.
+ * - `alreadySaved`: every record was saved by an earlier transaction (one whose commit seemed to
+ *   fail: the connection dropped during COMMIT, and the retry came): this transaction must roll
+ *   back, and the records are finished. A transactional helper turns it into success.
  *
  * @since 0.3.0
  */
-export type OffsetStoreErrorReason = "unavailable" | "fenced" | "unclaimed"
+export type OffsetStoreErrorReason = "unavailable" | "fenced" | "unclaimed" | "alreadySaved"
 
 /**
  * A failed store operation.
@@ -110,7 +113,8 @@ export interface Service {
   /**
    * Records `offsets` of the claimed partition as finished, in the caller's transaction:
    * reads the stored position holding the row's lock, fails `fenced` when the generation is
-   * not the claim's, and writes `advance(stored, offsets, floor)`.
+   * not the claim's, `alreadySaved` when every offset is finished in it already (`isSaved`),
+   * and writes `advance(stored, offsets, floor)`.
    */
   readonly save: (claim: Claim, offsets: ReadonlyArray<number>, floor: number) => Effect.Effect<void, OffsetStoreError>
 }
@@ -142,6 +146,23 @@ export const advance = (stored: Position | undefined, offsets: Iterable<number>,
   while (finished.delete(frontier)) frontier++
   const above = Array.from(finished).sort((a, b) => a - b)
   return { offset: frontier, metadata: OffsetMetadata.encode(frontier, above) }
+}
+
+/**
+ * Whether every one of `offsets` is finished in `stored`: below its frontier, or among the
+ * offsets finished above it.
+ *
+ * @since 0.3.0
+ */
+export const isSaved = (stored: Position | undefined, offsets: ReadonlyArray<number>): boolean => {
+  if (stored === undefined || offsets.length === 0) return false
+  let above: Set<number> | undefined
+  for (const offset of offsets) {
+    if (offset < stored.offset) continue
+    above ??= new Set(OffsetMetadata.decode(stored.offset, stored.metadata))
+    if (!above.has(offset)) return false
+  }
+  return true
 }
 
 /**

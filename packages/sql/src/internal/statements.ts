@@ -1,0 +1,118 @@
+/**
+ * The SQL behind the store (PostgreSQL): the table, the claim (one upsert that raises the
+ * generation of every claimed row and returns the positions) and the save (the row read
+ * holding its lock, checked against the claim, advanced and written back, all in the caller's
+ * transaction).
+ *
+ * Why the save reads before it writes: in keyed and unordered modes several transactions of
+ * one partition are open at once and commit in any order, so each must add its offsets to
+ * what the others committed, not overwrite it with what it saw when it began. `FOR UPDATE`
+ * makes the read wait for the row's last writer, and the generation it reads is the one the
+ * commit will be judged by: a claim in between waits for this transaction, or this one sees
+ * the claim and is fenced.
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as OffsetStore from "@sluice/core/OffsetStore"
+import * as TP from "@sluice/core/TopicPartition"
+import * as Effect from "effect/Effect"
+import type * as Schedule from "effect/Schedule"
+
+export const ddl = (table: string): string =>
+  `CREATE TABLE IF NOT EXISTS ${quoteIdentifier(table)} (
+  group_id text NOT NULL,
+  topic text NOT NULL,
+  partition integer NOT NULL,
+  "offset" bigint NOT NULL,
+  metadata text NOT NULL DEFAULT '',
+  generation bigint NOT NULL,
+  PRIMARY KEY (group_id, topic, partition)
+)`
+
+/** PostgreSQL's identifier quoting, per part of a schema-qualified name (already checked to be a plain name). */
+const quoteIdentifier = (name: string): string =>
+  name
+    .split(".")
+    .map((part) => `"${part}"`)
+    .join(".")
+
+interface Row {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: string | number
+  readonly metadata: string
+  readonly generation: string | number
+}
+
+const unavailable = (operation: string) => (cause: SqlError) =>
+  OffsetStore.error({ reason: "unavailable", operation, message: cause.message, cause })
+
+const positionOf = (row: Row): OffsetStore.Position | undefined => {
+  const offset = Number(row.offset)
+  return offset < 0 ? undefined : { offset, metadata: row.metadata }
+}
+
+export const store = (
+  sql: SqlClient.SqlClient,
+  table: string,
+  retry: Schedule.Schedule<unknown, OffsetStore.OffsetStoreError>
+): OffsetStore.Service => {
+  const t = sql(table)
+  return {
+    claim: (groupId, partitions) => {
+      if (partitions.length === 0) return Effect.succeed([])
+      // One order for every claimer: two members claiming overlapping rows never deadlock.
+      const rows = [...partitions].sort(TP.order).map((tp) => ({
+        group_id: groupId,
+        topic: tp.topic,
+        partition: tp.partition,
+        offset: -1,
+        metadata: "",
+        generation: 1
+      }))
+      return sql<Row>`INSERT INTO ${t} AS stored ${sql.insert(rows)}
+        ON CONFLICT (group_id, topic, partition) DO UPDATE SET generation = stored.generation + 1
+        RETURNING topic, partition, "offset", metadata, generation`.pipe(
+        Effect.mapError(unavailable("SqlOffsetStore.claim")),
+        Effect.retry(retry),
+        Effect.map((claimed) =>
+          claimed.map(
+            (row): OffsetStore.Claim => ({
+              groupId,
+              topicPartition: TP.make(row.topic, Number(row.partition)),
+              generation: Number(row.generation),
+              position: positionOf(row)
+            })
+          )
+        ),
+        Effect.withSpan("SqlOffsetStore.claim", { attributes: { groupId, partitions: partitions.length } })
+      )
+    },
+    save: (claim, offsets, floor) =>
+      Effect.gen(function* () {
+        const { topic, partition } = claim.topicPartition
+        const where = sql`group_id = ${claim.groupId} AND topic = ${topic} AND partition = ${partition}`
+        const [row] = yield* sql<Row>`SELECT topic, partition, "offset", metadata, generation FROM ${t}
+          WHERE ${where} FOR UPDATE`.pipe(Effect.mapError(unavailable("SqlOffsetStore.save")))
+        if (row === undefined || Number(row.generation) !== claim.generation) {
+          return yield* OffsetStore.error({
+            reason: "fenced",
+            operation: "SqlOffsetStore.save",
+            message: `${TP.format(claim.topicPartition)} of group ${claim.groupId} was claimed by a later owner (generation ${claim.generation}, stored ${row === undefined ? "none" : row.generation})`
+          })
+        }
+        const stored = positionOf(row)
+        if (OffsetStore.isSaved(stored, offsets)) {
+          return yield* OffsetStore.error({
+            reason: "alreadySaved",
+            operation: "SqlOffsetStore.save",
+            message: `${TP.format(claim.topicPartition)}@${offsets.join(",")} was saved by an earlier transaction`
+          })
+        }
+        const next = OffsetStore.advance(stored, offsets, floor)
+        yield* sql`UPDATE ${t} SET "offset" = ${next.offset}, metadata = ${next.metadata} WHERE ${where}`.pipe(
+          Effect.mapError(unavailable("SqlOffsetStore.save"))
+        )
+      }).pipe(Effect.withSpan("SqlOffsetStore.save", { attributes: { offsets: offsets.length } }))
+  }
+}
