@@ -165,7 +165,38 @@ const program = Effect.gen(function* () {
   }
   for (const child of consumers) child?.kill("SIGTERM")
   for (const child of consumers) if (child !== undefined) yield* exited(child)
+
+  // The topic read back: a record value at two offsets was written twice (idempotence broken),
+  // an offset outside the ledger was written without an acknowledgement.
+  const ends = yield* Effect.tryPromise(() => admin.fetchTopicOffsets(topic))
+  const values = new Map<string, Array<string>>()
+  const reader = new Kafka({
+    clientId: "sluice-chaos-reader",
+    brokers: [...brokers],
+    logLevel: logLevel.NOTHING
+  }).consumer({
+    groupId: `${groupId}-reader`
+  })
+  yield* Effect.tryPromise(async () => {
+    await reader.connect()
+    await reader.subscribe({ topic, fromBeginning: true })
+    const remaining = new Map(ends.map((e) => [e.partition, Number(e.high)]))
+    await new Promise<void>((resolve) => {
+      void reader.run({
+        eachMessage: async ({ partition, message }) => {
+          const value = message.value?.toString() ?? ""
+          values.set(value, [...(values.get(value) ?? []), `${partition}:${message.offset}`])
+          if (Number(message.offset) + 1 >= (remaining.get(partition) ?? 0)) remaining.delete(partition)
+          if ([...remaining.values()].every((end) => end === 0) || remaining.size === 0) resolve()
+        }
+      })
+    })
+    await reader.disconnect()
+  })
   yield* Effect.tryPromise(() => admin.disconnect()).pipe(Effect.ignore)
+  const doubled = [...values].filter(([, at]) => at.length > 1)
+  const inTopic = [...values.values()].flat()
+  const unacknowledged = inTopic.filter((k) => !acked.has(k))
 
   const lines = handledLines()
   const distinct = new Set(lines)
@@ -173,6 +204,16 @@ const program = Effect.gen(function* () {
   const duplicates = lines.length - distinct.size
   log(
     `faults: ${[...faults].map(([f, n]) => `${f} ×${n}`).join(", ")}; failed sends=${failedSends} (records of unknown fate, not in the ledger)`
+  )
+  log(
+    `read back: ${inTopic.length} records in the topic, ${doubled.length} values written twice${
+      doubled.length > 0
+        ? ` (${doubled
+            .slice(0, 5)
+            .map(([v, at]) => `${v} at ${at.join(" and ")}`)
+            .join("; ")})`
+        : ""
+    }, ${unacknowledged.length} offsets without an acknowledgement${unacknowledged.length > 0 ? ` (${unacknowledged.slice(0, 5).join(" ")})` : ""}`
   )
   console.info(`produced=${acked.size} handled=${distinct.size} lost=${lost.length} duplicates=${duplicates}`)
   if (lost.length > 0) {
