@@ -339,6 +339,7 @@ export const suite = <E>(
     commitInterval: options.commitInterval
   }
   const wait = (predicate: () => boolean, what: string) => eventually(predicate, what, options.patience)
+  const cleanups: Array<Effect.Effect<void>> = []
 
   // The cluster runs from Kafka's jars: without Java the tests are skipped with one line,
   // except under CI=true, where the layer fails with the launcher's message.
@@ -372,7 +373,12 @@ export const suite = <E>(
                   if (state === "killed" || state === "stopped") yield* Effect.ignore(cluster.restart(node))
                 }
               })
-              yield* body(cluster).pipe(Effect.provide(driver(cluster.brokers)), Effect.ensuring(heal))
+              // A failed test's writer and members must not run on into the next test.
+              const cleanup = Effect.suspend(() => Effect.all(cleanups.splice(0), { discard: true }))
+              yield* body(cluster).pipe(
+                Effect.provide(driver(cluster.brokers)),
+                Effect.ensuring(Effect.zipRight(cleanup, heal))
+              )
             }),
           options.testTimeout
         )
@@ -386,6 +392,10 @@ export const suite = <E>(
           yield* testCluster.createTopic(topic, partitions)
           const writer = yield* startWriter(topic, partitions)
           const group = yield* startGroup(topic, groupId, settings, members)
+          cleanups.push(
+            writer.stop,
+            Effect.suspend(() => Effect.forEach(group.members, (m) => Fiber.interrupt(m.fiber), { discard: true }))
+          )
           yield* wait(
             () => everyPartitionOwned(group, partitions) && handledOk(group).size >= 100,
             "the group to own every partition and handle records"
@@ -506,6 +516,8 @@ export const suite = <E>(
           yield* wait(
             () => everyPartitionOwned(group, partitions) && handledOk(group).size >= target,
             "the group to recover and catch up"
+          ).pipe(
+            Effect.catchAllDefect((defect) => Effect.die(new Error(`${String(defect)}: ${diagnose(writer, group)}`)))
           )
           const recovered = since(resumedAt)
           yield* finish(writer, group, options.patience)
