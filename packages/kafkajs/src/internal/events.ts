@@ -53,6 +53,7 @@ const onGroupJoin =
     void member.serial(async () => {
       member.memberId = memberId
       member.fenced = false
+      member.coordinatorMoved = false
       member.crashed = undefined
       member.restarts = 0
       if (member.owned.size > 0) {

@@ -46,6 +46,13 @@ export class Member {
   closed = false
   /** An error seen by this member said it is out of the generation (see `coordinator.ts`). */
   fenced = false
+  /**
+   * A commit was answered NOT_COORDINATOR_FOR_GROUP after kafkajs's retries: kafkajs pins the
+   * coordinator of a generation (`offsetManager/index.js:88-94` only reconnects to the same
+   * broker), so no commit can land until the member rejoins and finds the new one. Cleared by
+   * the next join.
+   */
+  coordinatorMoved = false
   /** kafkajs crashed and stopped its runner; cleared by the next join. */
   crashed: { readonly error: Error; readonly restart: boolean } | undefined = undefined
   restarts = 0

@@ -13,6 +13,7 @@ import * as KafkaError from "@sluice/core/KafkaError"
 import * as TP from "@sluice/core/TopicPartition"
 import * as Effect from "effect/Effect"
 import { isFenced, toKafkaError } from "../KafkaJsError.js"
+import { chain, str } from "./errorChain.js"
 import type { Member } from "./member.js"
 
 export const pause =
@@ -44,6 +45,10 @@ export const commit =
         Effect.fail(KafkaError.make({ reason: "rebalance", operation: "KafkaJsDriver.commit", message }))
       if (member.closed || consumer === undefined) return refuse("the session is closed")
       if (member.crashed !== undefined) return refuse("kafkajs crashed and left the group")
+      // Refused at once rather than sent to the old coordinator again: a revocation's final
+      // commits would each wait out kafkajs's retries (seen in failover test F3, a paused
+      // coordinator resumed: 25 s per partition, past the rebalance timeout).
+      if (member.coordinatorMoved) return refuse("the group coordinator moved; commits resume once the member rejoins")
       for (const offset of offsets) {
         if (!member.owned.has(TP.key(offset))) {
           return refuse(`${TP.format(offset)} is not owned by this member (revoked, lost or never assigned)`)
@@ -58,11 +63,21 @@ export const commit =
       const before = member.commitsSeen
       return Effect.tryPromise({
         try: () => consumer.commitOffsets(request),
-        catch: (error) => toKafkaError(error, "KafkaJsDriver.commit", { commit: true })
+        catch: (error) =>
+          movedCoordinator(error)
+            ? KafkaError.make({
+                reason: "rebalance",
+                operation: "KafkaJsDriver.commit",
+                message:
+                  "KafkaJsDriver.commit: the group coordinator moved (NOT_COORDINATOR_FOR_GROUP); kafkajs commits to the old one until the member rejoins",
+                cause: error
+              })
+            : toKafkaError(error, "KafkaJsDriver.commit", { commit: true })
       }).pipe(
         Effect.tapError((error) =>
           Effect.sync(() => {
             if (isFenced(error.cause)) member.fenced = true
+            if (movedCoordinator(error.cause)) member.coordinatorMoved = true
           })
         ),
         Effect.flatMap(() =>
@@ -72,6 +87,10 @@ export const commit =
         )
       )
     }).pipe(Effect.withSpan("KafkaJsDriver.commit", { attributes: { partitions: offsets.length } }))
+
+/** kafkajs's answer when the broker it commits to is no longer the group's coordinator. */
+const movedCoordinator = (error: unknown): boolean =>
+  chain(error).some((e) => str(e.type) === "NOT_COORDINATOR_FOR_GROUP")
 
 /** Closes the member: no join, delivery or commit after this. */
 export const close = (member: Member): Effect.Effect<void> =>
