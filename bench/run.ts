@@ -26,6 +26,7 @@ import type {
   ContestantSummary,
   DeploySection,
   EngineSection,
+  ExactlyOnceSection,
   Goal,
   ImportFigures,
   KeyedRow,
@@ -39,6 +40,7 @@ import { fixed, mb, median, percent, sig, thousands, times } from "./lib/stats.j
 import type { ColdstartArgs, ColdstartResult, ImportedModule, ImportTime, Variant } from "./workloads/coldstart.js"
 import type { DeployArgs, DeployResult } from "./workloads/deploy.js"
 import type { EngineArgs, EngineResult } from "./workloads/engine.js"
+import type { ExactlyOnceArgs, ExactlyOnceResult } from "./workloads/exactlyOnce.js"
 import type { KeyedArgs, KeyedResult } from "./workloads/keyed.js"
 import type { MemoryArgs, MemoryResult } from "./workloads/memory.js"
 import type { RevocationArgs, RevocationResult } from "./workloads/revocation.js"
@@ -73,7 +75,8 @@ const config = quick
       memory: { records: 1_000_000 },
       revocation: { rounds: 3, warmupRounds: 0 },
       coldstart: { rounds: 5, warmupRounds: 1, importRounds: 5 },
-      deploy: { rounds: 1, rate: 1000 }
+      deploy: { rounds: 1, rate: 1000 },
+      exactlyOnce: { records: 20_000, rounds: 1, sizes: [100, 500, 2000] }
     }
   : {
       throughput: { records: 1_000_000, rounds: 3, warmup: "round" as const },
@@ -82,7 +85,8 @@ const config = quick
       memory: { records: 10_000_000 },
       revocation: { rounds: 3, warmupRounds: 1 },
       coldstart: { rounds: 10, warmupRounds: 1, importRounds: 10 },
-      deploy: { rounds: 2, rate: 2000 }
+      deploy: { rounds: 2, rate: 2000 },
+      exactlyOnce: { records: 100_000, rounds: 3, sizes: [100, 500, 2000] }
     }
 
 const concurrency = 100
@@ -556,6 +560,40 @@ const coldstart = async (): Promise<ColdstartSection> => {
 }
 
 // -----------------------------------------------------------------------------------------
+// Workload 8: exactly once (the Kafka sink)
+// -----------------------------------------------------------------------------------------
+
+const exactlyOnce = async (): Promise<ExactlyOnceSection> => {
+  const args: ExactlyOnceArgs = { ...config.exactlyOnce, partitions: 3 }
+  const before = os.loadavg().map((l) => fixed(l))
+  const { result } = await runNode<ExactlyOnceResult>("workloads/exactlyOnce.ts", args, { timeoutMs: 1_800_000 })
+  const after = os.loadavg().map((l) => fixed(l))
+  const rate = (variant: string) =>
+    Math.round(median(result.runs.filter((r) => r.variant === variant).map((r) => r.recordsPerSec)))
+  const atLeastOnce = rate("at_least_once")
+  const batched = rate("at_least_once_batched")
+  const bySize = Object.fromEntries(args.sizes.map((size) => [String(size), rate(`exactly_once_${size}`)]))
+  const best = args.sizes.reduce((a, b) => (bySize[String(b)]! > bySize[String(a)]! ? b : a))
+  const section: ExactlyOnceSection = {
+    kafka: {
+      records: args.records,
+      partitions: args.partitions,
+      rounds: args.rounds,
+      records_per_sec: { at_least_once: atLeastOnce, at_least_once_batched: batched, exactly_once: bySize },
+      best_size: best,
+      ratio: fixed(bySize[String(best)]! / atLeastOnce, 3),
+      ratio_vs_batched: fixed(bySize[String(best)]! / batched, 3),
+      load_average: { before, after }
+    }
+  }
+  const k = section.kafka!
+  log(
+    `exactly_once (kafka): at least once ${thousands(atLeastOnce)} records/s (batched ${thousands(batched)}), exactly once ${args.sizes.map((s) => `${s}: ${thousands(bySize[String(s)]!)}`).join(", ")} records/s; best size ${best}: ${times(k.ratio)} (${times(k.ratio_vs_batched)} of batched); load ${before[0]} → ${after[0]}`
+  )
+  return section
+}
+
+// -----------------------------------------------------------------------------------------
 // Goals, machine, output
 // -----------------------------------------------------------------------------------------
 
@@ -569,6 +607,13 @@ const goals = (r: Omit<Results, "goals">): Array<Goal> => {
   })
   const t = r.throughput
   return [
+    goal(
+      "exactly_once_kafka",
+      "exactly once ÷ at least once ≥ 0.5 (Kafka sink, best transaction size)",
+      r.exactly_once?.kafka?.ratio,
+      times(r.exactly_once?.kafka?.ratio ?? 0),
+      (v) => v >= 0.5
+    ),
     goal(
       "ratio_vs_raw_kafkajs",
       "Sluice ÷ raw kafkajs ≥ 0.95",
@@ -716,8 +761,8 @@ const main = async (): Promise<void> => {
   if (options.reportOnly) return reportOnly()
   if (options.chartOnly) return chartOnly()
   log(`Sluice benchmarks, ${quick ? "quick" : "full"} run`)
-  const needsBroker = (["throughput", "keyed", "revocation", "coldstart", "deploy"] as const).some((name) =>
-    selected.has(name)
+  const needsBroker = (["throughput", "keyed", "revocation", "coldstart", "deploy", "exactly_once"] as const).some(
+    (name) => selected.has(name)
   )
   if (needsBroker) await ensureBroker()
   const date = new Date().toISOString()
@@ -729,6 +774,7 @@ const main = async (): Promise<void> => {
   const revocationSection = await attempt("revocation", revocation)
   const coldstartSection = await attempt("coldstart", coldstart)
   const deploySection = await attempt("deploy", deploy)
+  const exactlyOnceSection = await attempt("exactly_once", exactlyOnce)
   if (needsBroker) await deleteGroups(groupsToDelete).catch(() => undefined)
   const partial = {
     mode: quick ? ("quick" as const) : ("full" as const),
@@ -743,6 +789,7 @@ const main = async (): Promise<void> => {
     revocation: revocationSection,
     coldstart: coldstartSection,
     deploy: deploySection,
+    exactly_once: exactlyOnceSection,
     profiles,
     errors
   }

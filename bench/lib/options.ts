@@ -4,7 +4,16 @@
  */
 import { parseArgs } from "node:util"
 
-export const workloads = ["throughput", "engine", "keyed", "memory", "revocation", "coldstart", "deploy"] as const
+export const workloads = [
+  "throughput",
+  "engine",
+  "keyed",
+  "memory",
+  "revocation",
+  "coldstart",
+  "deploy",
+  "exactly_once"
+] as const
 export type Workload = (typeof workloads)[number]
 
 export interface Options {

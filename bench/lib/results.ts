@@ -200,6 +200,33 @@ export interface Goal {
   readonly met: boolean | undefined
 }
 
+/**
+ * Exactly once against at least once on the same workload (records/s ratios), per sink: `kafka`
+ * (a topic → topic pipeline on the real broker, kafkajs transactions).
+ */
+export interface ExactlyOnceSection {
+  readonly kafka?:
+    | {
+        readonly records: number
+        readonly partitions: number
+        readonly rounds: number
+        /** Median records/s of each variant; `exactly_once` by transaction size. */
+        readonly records_per_sec: {
+          readonly at_least_once: number
+          readonly at_least_once_batched: number
+          readonly exactly_once: Readonly<Record<string, number>>
+        }
+        /** The transaction size (records per partition) with the best ratio. */
+        readonly best_size: number
+        /** Exactly once at `best_size` ÷ at least once with the same handler (a send per record). */
+        readonly ratio: number
+        /** Exactly once at `best_size` ÷ at least once as a batch pipeline (a send per chunk of 500). */
+        readonly ratio_vs_batched: number
+        readonly load_average: { readonly before: ReadonlyArray<number>; readonly after: ReadonlyArray<number> }
+      }
+    | undefined
+}
+
 export interface Results {
   readonly mode: "full" | "quick"
   readonly date: string
@@ -214,6 +241,7 @@ export interface Results {
   readonly coldstart?: ColdstartSection | undefined
   /** Workload 7, per contestant (`kafkajs`, `confluent_eager`, `confluent_cooperative`, `confluent_kip848`, `confluent_kip848_static`). */
   readonly deploy?: Record<string, DeploySection> | undefined
+  readonly exactly_once?: ExactlyOnceSection | undefined
   readonly goals: ReadonlyArray<Goal>
   readonly profiles: Record<string, ProfileSummary>
   readonly errors: Record<string, string>

@@ -29,7 +29,7 @@ export const enriched = Topic.make({
 })
 
 /** A stand-in for a lookup (a table, a cache): the customer's tier. */
-const tierOf = (customer: string) => {
+const tierOf = (customer: string): "gold" | "silver" | "bronze" => {
   const n = Number(customer.slice(2)) % 3
   return n === 0 ? "gold" : n === 1 ? "silver" : "bronze"
 }
