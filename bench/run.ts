@@ -32,6 +32,7 @@ import type {
   KeyedRow,
   KeyedSection,
   MemorySection,
+  ObservabilitySection,
   Results,
   RevocationSection,
   ThroughputSection
@@ -43,6 +44,7 @@ import type { EngineArgs, EngineResult } from "./workloads/engine.js"
 import type { ExactlyOnceArgs, ExactlyOnceResult } from "./workloads/exactlyOnce.js"
 import type { KeyedArgs, KeyedResult } from "./workloads/keyed.js"
 import type { MemoryArgs, MemoryResult } from "./workloads/memory.js"
+import type { ObservabilityArgs, ObservabilityResult, ObservabilityVariant } from "./workloads/observability.js"
 import type { RevocationArgs, RevocationResult } from "./workloads/revocation.js"
 
 // -----------------------------------------------------------------------------------------
@@ -71,6 +73,7 @@ const config = quick
       // fresh process anyway), and a whole warm-up round would cost a quarter of the minute.
       throughput: { records: 100_000, rounds: 3, warmup: "one" as const },
       engine: { records: 100_000, rounds: 3, warmupRounds: 1 },
+      observability: { records: 100_000, rounds: 3 },
       keyed: { records: 10_000, keys: [100, 10_000], rounds: 3, warmupKeys: [10_000] },
       memory: { records: 1_000_000 },
       revocation: { rounds: 3, warmupRounds: 0 },
@@ -81,6 +84,7 @@ const config = quick
   : {
       throughput: { records: 1_000_000, rounds: 3, warmup: "round" as const },
       engine: { records: 1_000_000, rounds: 5, warmupRounds: 1 },
+      observability: { records: 300_000, rounds: 5 },
       keyed: { records: 10_000, keys: [1, 2, 5, 10, 20, 100, 10_000], rounds: 3, warmupKeys: [100, 10_000] },
       memory: { records: 10_000_000 },
       revocation: { rounds: 3, warmupRounds: 1 },
@@ -329,6 +333,58 @@ const engine = async (): Promise<EngineSection> => {
       profiles[`engine_${mode}`] = summarize(path.join(profileDir, `engine-${mode}.cpuprofile`))
     }
   }
+  return section
+}
+
+// -----------------------------------------------------------------------------------------
+// Workload 2b: the cost of observability (metrics, tracers) on the engine
+// -----------------------------------------------------------------------------------------
+
+const observabilityVariants: ReadonlyArray<ObservabilityVariant> = [
+  "off",
+  "metrics",
+  "noopTracer",
+  "nonRecording",
+  "recording"
+]
+
+const observability = async (): Promise<ObservabilitySection> => {
+  const { records, rounds } = config.observability
+  const runs: Array<{ round: number; variant: ObservabilityVariant; cpu: number; rate: number }> = []
+  // Each run in a process of its own (with its own warm-up round), the variants alternating
+  // in order round by round: what one variant leaves on the heap never slows another.
+  for (let round = 1; round <= rounds; round++) {
+    const order = round % 2 === 0 ? [...observabilityVariants].reverse() : observabilityVariants
+    for (const variant of order) {
+      const args: ObservabilityArgs = { records, partitions: 12, variants: [variant], rounds: 1, warmupRounds: 1 }
+      const { result } = await runNode<ObservabilityResult>("workloads/observability.ts", args, engineChild)
+      const run = result.runs[0]!
+      runs.push({ round, variant, cpu: (run.cpuSeconds * 1e6) / records, rate: records / run.seconds })
+      log(`observability round ${round} ${variant}: ${fixed((run.cpuSeconds * 1e6) / records, 3)} CPU µs/record`)
+    }
+  }
+  const cpu = (v: ObservabilityVariant) => median(runs.filter((r) => r.variant === v).map((r) => r.cpu))
+  const rate = (v: ObservabilityVariant) => median(runs.filter((r) => r.variant === v).map((r) => r.rate))
+  const over = (v: ObservabilityVariant) => fixed(cpu(v) / cpu("off") - 1, 3)
+  const section: ObservabilitySection = {
+    records,
+    partitions: 12,
+    rounds,
+    one_process_per_run: true,
+    load_average_1min: fixed(os.loadavg()[0] ?? 0, 2),
+    cpu_us_per_record: Object.fromEntries(observabilityVariants.map((v) => [v, fixed(cpu(v), 3)])),
+    records_per_sec: Object.fromEntries(observabilityVariants.map((v) => [v, Math.round(rate(v))])),
+    overhead: {
+      metrics: over("metrics"),
+      noop_tracer: over("noopTracer"),
+      non_recording_tracer: over("nonRecording"),
+      recording_tracer: over("recording")
+    },
+    runs: runs.map((r) => ({ round: r.round, variant: r.variant, cpu_us_per_record: fixed(r.cpu, 3) }))
+  }
+  log(
+    `observability overhead: metrics ${percent(section.overhead.metrics)}, no-op tracer ${percent(section.overhead.noop_tracer)}, OpenTelemetry non-recording tracer ${percent(section.overhead.non_recording_tracer)}, recording tracer ${percent(section.overhead.recording_tracer)}`
+  )
   return section
 }
 
@@ -629,6 +685,20 @@ const goals = (r: Omit<Results, "goals">): Array<Goal> => {
       (v) => v >= 1
     ),
     goal(
+      "observability_metrics",
+      "metrics cost ≤ 5 % CPU per record (engine, partition mode)",
+      r.observability?.overhead.metrics,
+      percent(r.observability?.overhead.metrics ?? 0),
+      (v) => v <= 0.05
+    ),
+    goal(
+      "observability_non_recording_tracer",
+      "a non-recording tracer costs ≤ 5 % CPU per record (engine, partition mode; Effect tracer with no-op spans)",
+      r.observability?.overhead.noop_tracer,
+      percent(r.observability?.overhead.noop_tracer ?? 0),
+      (v) => v <= 0.05
+    ),
+    goal(
       "engine_partition",
       "engine ≥ 1,000,000 records/s in partition mode on one core",
       r.engine?.records_per_sec.partition,
@@ -769,6 +839,7 @@ const main = async (): Promise<void> => {
   const measured = await commit()
   const throughputSection = await attempt("throughput", throughput)
   const engineSection = await attempt("engine", engine)
+  const observabilitySection = await attempt("observability", observability)
   const keyedSection = await attempt("keyed", keyed)
   const memorySection = await attempt("memory", memory)
   const revocationSection = await attempt("revocation", revocation)
@@ -784,6 +855,7 @@ const main = async (): Promise<void> => {
     versions: versions(measured),
     throughput: throughputSection,
     engine: engineSection,
+    observability: observabilitySection,
     keyed: keyedSection,
     memory: memorySection,
     revocation: revocationSection,

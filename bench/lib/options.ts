@@ -7,6 +7,7 @@ import { parseArgs } from "node:util"
 export const workloads = [
   "throughput",
   "engine",
+  "observability",
   "keyed",
   "memory",
   "revocation",

@@ -76,6 +76,30 @@ export interface EngineSection {
   readonly runs: ReadonlyArray<{ readonly round: number; readonly mode: string; readonly records_per_sec: number }>
 }
 
+/** The cost of observability on workload 2 (partition mode): CPU time per record against both off. */
+export interface ObservabilitySection {
+  readonly records: number
+  readonly partitions: number
+  readonly rounds: number
+  /** Each variant in a process of its own: an OpenTelemetry tracer's garbage must not slow the others. */
+  readonly one_process_per_run: true
+  readonly load_average_1min: number
+  /** Median CPU µs per record of each variant. */
+  readonly cpu_us_per_record: Record<string, number>
+  /** Median records/s (wall) of each variant. */
+  readonly records_per_sec: Record<string, number>
+  /** CPU per record ÷ the `off` variant's, minus 1: 0.05 is 5 % more. */
+  readonly overhead: {
+    readonly metrics: number
+    /** An Effect tracer whose spans record nothing: Sluice's per-record span work alone. */
+    readonly noop_tracer: number
+    /** `@effect/opentelemetry` with `AlwaysOffSampler`: its context hook runs on every fiber step. */
+    readonly non_recording_tracer: number
+    readonly recording_tracer: number
+  }
+  readonly runs: ReadonlyArray<{ readonly round: number; readonly variant: string; readonly cpu_us_per_record: number }>
+}
+
 export interface KeyedRow {
   readonly keys: number
   /** Median first-to-last time. */
@@ -235,6 +259,7 @@ export interface Results {
   readonly versions: Record<string, string>
   readonly throughput?: ThroughputSection | undefined
   readonly engine?: EngineSection | undefined
+  readonly observability?: ObservabilitySection | undefined
   readonly keyed?: KeyedSection | undefined
   readonly memory?: MemorySection | undefined
   readonly revocation?: RevocationSection | undefined

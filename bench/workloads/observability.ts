@@ -1,0 +1,178 @@
+/**
+ * The cost of observability (issue 15): the engine workload's no-op pipeline (workload 2,
+ * partition mode, simulated cluster) run alternately with
+ *
+ * - `off`: metrics off (`metrics: false`) and no tracer (Effect's built-in one, which exports
+ *   nothing: records get no span);
+ * - `metrics`: metrics on, no tracer;
+ * - `noopTracer`: metrics off and an Effect `Tracer` whose spans record nothing: what Sluice's
+ *   per-record spans cost by themselves;
+ * - `nonRecording`: metrics off and an OpenTelemetry tracer (`@effect/opentelemetry`) whose
+ *   sampler records nothing (`AlwaysOffSampler`): each record gets a span that is dropped;
+ * - `recording`: metrics off and an OpenTelemetry tracer that records every span and hands it
+ *   to an exporter that drops it (what a real exporter does besides the network).
+ *
+ * Ratios of CPU time against `off`, from runs in one process after warm-up rounds.
+ */
+import * as Resource from "@effect/opentelemetry/Resource"
+import * as OtelTracer from "@effect/opentelemetry/Tracer"
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+  type SpanExporter
+} from "@opentelemetry/sdk-trace-base"
+import * as Consumer from "@sluice/core/Consumer"
+import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
+import * as MemoryKafka from "@sluice/testkit/MemoryKafka"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Tracer from "effect/Tracer"
+import { args, die, emit, gc } from "../lib/common.js"
+import { mode, Progress, produceRoundRobin, runUntilDone } from "../lib/sluice.js"
+
+export type ObservabilityVariant = "off" | "metrics" | "noopTracer" | "nonRecording" | "recording"
+
+export interface ObservabilityArgs {
+  readonly records: number
+  readonly partitions: number
+  readonly variants: ReadonlyArray<ObservabilityVariant>
+  readonly rounds: number
+  readonly warmupRounds: number
+}
+
+export interface ObservabilityRun {
+  readonly round: number
+  readonly variant: ObservabilityVariant
+  readonly seconds: number
+  readonly cpuSeconds: number
+  /** Spans the exporter received (the recording tracer's). */
+  readonly exported: number
+}
+
+export interface ObservabilityResult {
+  readonly runs: ReadonlyArray<ObservabilityRun>
+}
+
+const topic = "bench-observability"
+const value = new Uint8Array(100)
+const key = new TextEncoder().encode("k")
+
+/** Counts what it is handed and drops it. */
+class DroppingExporter implements SpanExporter {
+  count = 0
+  export(spans: Array<ReadableSpan>, done: (result: { code: 0 }) => void): void {
+    this.count += spans.length
+    done({ code: 0 })
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve()
+  }
+}
+
+const otel = (recording: boolean, exporter: DroppingExporter) =>
+  OtelTracer.layer.pipe(
+    Layer.provide(Resource.layer({ serviceName: "bench" })),
+    Layer.provide(
+      Layer.succeed(
+        OtelTracer.OtelTracerProvider,
+        new BasicTracerProvider({
+          sampler: recording ? new AlwaysOnSampler() : new AlwaysOffSampler(),
+          spanProcessors: [new SimpleSpanProcessor(exporter)]
+        })
+      )
+    )
+  )
+
+/** A tracer whose spans keep nothing: ids, and no-ops for attributes, events and the end. */
+const noopTracer = Tracer.make({
+  span: (name, parent, context, links, startTime, kind) => ({
+    _tag: "Span",
+    name,
+    spanId: "0000000000000001",
+    traceId: "00000000000000000000000000000001",
+    parent,
+    context,
+    status: { _tag: "Started", startTime },
+    attributes: new Map(),
+    links,
+    sampled: false,
+    kind,
+    end: () => {},
+    attribute: () => {},
+    event: () => {},
+    addLinks: () => {}
+  }),
+  context: (f) => f()
+})
+
+const runOnce = (a: ObservabilityArgs, variant: ObservabilityVariant, round: number) => {
+  const exporter = new DroppingExporter()
+  const tracing =
+    variant === "noopTracer"
+      ? Layer.setTracer(noopTracer)
+      : variant === "nonRecording"
+        ? otel(false, exporter)
+        : variant === "recording"
+          ? otel(true, exporter)
+          : Layer.empty
+  return Effect.gen(function* () {
+    const handle = yield* MemoryKafka.MemoryKafka
+    yield* produceRoundRobin(handle, {
+      topic,
+      partitions: a.partitions,
+      records: a.records,
+      chunk: 12_000,
+      key: () => key,
+      value
+    })
+    const progress = yield* Progress.make(a.records)
+    const settings = yield* ConsumerSettings.make({
+      groupId: `observability-${variant}-${round}`,
+      metrics: variant === "metrics"
+    })
+    const consumer = yield* Consumer.make(settings)
+    yield* runUntilDone(
+      consumer,
+      {
+        topics: [topic],
+        mode: mode("partition", 1),
+        handler: () =>
+          Effect.sync(() => {
+            progress.start()
+            progress.tick()
+          })
+      },
+      progress,
+      600_000
+    )
+    return {
+      round,
+      variant,
+      seconds: progress.seconds,
+      cpuSeconds: progress.cpuSeconds,
+      exported: exporter.count
+    } satisfies ObservabilityRun
+  }).pipe(Effect.provide(Layer.merge(MemoryKafka.layer({ partitions: a.partitions }), tracing)))
+}
+
+const program = (a: ObservabilityArgs) =>
+  Effect.gen(function* () {
+    const runs: Array<ObservabilityRun> = []
+    for (let round = -a.warmupRounds + 1; round <= a.rounds; round++) {
+      const order = round % 2 === 0 ? [...a.variants].reverse() : a.variants
+      for (const variant of order) {
+        gc()
+        const run = yield* runOnce(a, variant, round)
+        if (round > 0) runs.push(run)
+        process.stderr.write(
+          `observability ${round > 0 ? `round ${round}` : "warm-up"} ${variant}: ${Math.round(a.records / run.seconds)} records/s\n`
+        )
+      }
+    }
+    return { runs } satisfies ObservabilityResult
+  })
+
+Effect.runPromise(program(args<ObservabilityArgs>())).then(emit, die)
