@@ -23,7 +23,7 @@ describe.skipIf(broker === undefined)("confluent", () => {
     brokers: broker?.brokers ?? [],
     cluster: ConfluentTestCluster.layer(broker?.brokers ?? []),
     modes: ["partition"],
-    trials: 5,
-    records: 5000
+    trials: 4,
+    records: 4000
   })
 })
