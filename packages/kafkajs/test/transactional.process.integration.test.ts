@@ -153,10 +153,10 @@ describe.skipIf(broker === undefined)("exactly-once consumer processes on a real
   it("G10 a zombie is fenced: a process paused (SIGSTOP) past its session timeout while the group moves on, then resumed, makes nothing visible", async () => {
     const records = 2000
     const { committed, outputs, start } = await setup("g10-zombie", records)
-    const zombie = start("zombie", { SLUICE_HANDLER_MS: "5" })
+    const zombie = start("zombie", { SLUICE_HANDLER_MS: "3" })
     await waitFor(async () => (await committed()) > 0, "the first member to commit")
     zombie.child.kill("SIGSTOP")
-    const successor = start("successor", { SLUICE_HANDLER_MS: "5" })
+    const successor = start("successor", { SLUICE_HANDLER_MS: "3" })
     // The group expels the paused member after its session timeout and gives its partitions to the
     // successor, whose producers fence the zombie's.
     await waitFor(successor.assigned, "the successor's assignment")

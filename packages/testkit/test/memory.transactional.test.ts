@@ -142,7 +142,7 @@ describe("memory: transactions", () => {
       () =>
         Effect.gen(function* () {
           const kafka = yield* MemoryKafka.MemoryKafka
-          const total = 3000
+          const total = 2000
           const started = Date.now()
           const group = `g10-${name}`
           yield* kafka.createTopic("in", 4)
