@@ -199,6 +199,21 @@ new_cluster_id() {
   echo "$id"
 }
 
+# The broker's log: INFO to the console (kafka.log), the request log only when it warns.
+write_log_config() {
+  cat >"$1" <<'EOF'
+status = warn
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = out
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+EOF
+}
+
 write_config() {
   mkdir -p "$dir/data"
   cat >"$dir/server.properties" <<EOF
@@ -223,17 +238,7 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 group.min.session.timeout.ms=1000
 EOF
-  cat >"$dir/log4j2.properties" <<'EOF'
-status = warn
-appender.out.type = Console
-appender.out.name = out
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.out.ref = out
-logger.request.name = kafka.request.logger
-logger.request.level = WARN
-EOF
+  write_log_config "$dir/log4j2.properties"
 }
 
 start() {
@@ -398,17 +403,7 @@ num.replica.fetchers=1
 background.threads=2
 log.cleaner.enable=false
 EOF
-  cat >"$d/log4j2.properties" <<'EOF'
-status = warn
-appender.out.type = Console
-appender.out.name = out
-appender.out.layout.type = PatternLayout
-appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.out.ref = out
-logger.request.name = kafka.request.logger
-logger.request.level = WARN
-EOF
+  write_log_config "$d/log4j2.properties"
 }
 
 # Starts node $1's JVM on its (formatted) data dir, in the background.
