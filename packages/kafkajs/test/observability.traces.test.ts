@@ -135,6 +135,68 @@ const suite = (cluster: Cluster) =>
         })
     )
 
+    it.live(
+      "O1 a record whose producer's trace is not sampled gets no span; what its handler sends carries the unsampled context on",
+      () =>
+        Effect.gen(function* () {
+          const otel = tracing()
+          const name = uniqueName("o1-unsampled")
+          const out = `${name}.out`
+          const topic = Topic.make({ name, key: Codec.string, value: Codec.string })
+          const outTopic = Topic.make({ name: out, key: Codec.string, value: Codec.string })
+          const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
+          let handled = 0
+          const pipeline = Pipeline.make({
+            topic,
+            handler: (record) =>
+              Effect.zipRight(
+                Effect.flatMap(Producer.Producer, (p) => p.send(outTopic, [{ key: record.key, value: record.value }])),
+                Effect.sync(() => handled++)
+              )
+          })
+          yield* Effect.gen(function* () {
+            const c = yield* TestCluster
+            yield* c.createTopic(name, 1)
+            yield* c.createTopic(out, 1)
+            const header = (flags: string) => ({
+              key: "traceparent",
+              value: new TextEncoder().encode(`00-${traceId}-00f067aa0ba902b7-${flags}`)
+            })
+            yield* c.produce([
+              {
+                topic: name,
+                partition: 0,
+                key: new TextEncoder().encode("k"),
+                value: new TextEncoder().encode("a"),
+                headers: [header("00")]
+              },
+              {
+                topic: name,
+                partition: 0,
+                key: new TextEncoder().encode("k"),
+                value: new TextEncoder().encode("b"),
+                headers: [header("01")]
+              }
+            ])
+            const run = yield* Effect.fork(Pipeline.run(pipeline))
+            yield* eventually(
+              () => handled === 2 && named(otel.spans(), `process ${name}`).length === 1,
+              "both handled"
+            )
+            yield* Fiber.interrupt(run)
+            const sent = yield* c.readAll(out)
+            const flags = sent.map((r) =>
+              new TextDecoder().decode(r.headers.find((h) => h.key === "traceparent")!.value!).slice(-2)
+            )
+            expect(flags).toEqual(["00", "01"])
+            expect(sent.every((r) => new TextDecoder().decode(r.headers[0]!.value!).includes(traceId))).toBe(true)
+          }).pipe(Effect.provide(Layer.merge(cluster.services(uniqueName("o1-unsampled-group")), otel.layer)))
+          const process = named(otel.spans(), `process ${name}`)
+          expect(process.length).toBe(1)
+          expect(process[0]!.attributes["messaging.kafka.offset"]).toBe(1)
+        })
+    )
+
     it.live("O1 a batch pipeline's chunk span links the producing span of each of its records", () =>
       Effect.gen(function* () {
         const otel = tracing()

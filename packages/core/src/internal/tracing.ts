@@ -14,6 +14,7 @@
  * Kafka): `messaging.kafka.offset` and `messaging.consumer.group.name`, not the deprecated
  * `messaging.kafka.message.offset` and `messaging.kafka.consumer.group`.
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
@@ -53,8 +54,20 @@ export const parse = (value: string): Tracer.ExternalSpan | undefined => {
   if (version.length !== 2 || version === "ff" || (version === "00" && parts.length !== 4)) return undefined
   if (!hex32.test(traceId) || traceId === zeros32 || !hex16.test(spanId) || spanId === zeros16) return undefined
   if (!/^[0-9a-f]{2}$/.test(flags)) return undefined
-  return Tracer.externalSpan({ traceId, spanId, sampled: (Number.parseInt(flags, 16) & 1) === 1 })
+  const traceFlags = Number.parseInt(flags, 16)
+  return Tracer.externalSpan({
+    traceId,
+    spanId,
+    sampled: (traceFlags & 1) === 1,
+    context: Context.make(otelTraceFlags, traceFlags)
+  })
 }
+
+/**
+ * Where `@effect/opentelemetry` looks for a remote parent's trace flags (it takes a parent
+ * without them as sampled): its tag, by key, so that core needs no OpenTelemetry package.
+ */
+const otelTraceFlags = Context.GenericTag<"OtelTraceFlags", number>("@effect/opentelemetry/Tracer/OtelTraceFlags")
 
 const decoder = new TextDecoder()
 
@@ -87,10 +100,15 @@ export const recordAttributes = (raw: RawRecord, groupId: string): Record<string
 /**
  * Runs `effect` (the processing of `raw`) in the record's span: `process <topic>`, kind
  * consumer, child of the producing span when the record carries one, else a trace of its own
- * (not a child of the consumer's long-lived run span).
+ * (not a child of the consumer's long-lived run span). A producer whose trace is not sampled
+ * gets no span.
  */
 export const recordSpan = <A, E, R>(raw: RawRecord, groupId: string, effect: Effect.Effect<A, E, R>) => {
   const parent = producerOf(raw.headers)
+  // The producer's trace is not sampled: under OpenTelemetry's default (parent-based) sampler
+  // the span would record nothing, so none is made (a span costs more than a no-op handler).
+  // The parent stays current, so what the handler sends carries the unsampled context on.
+  if (parent !== undefined && !parent.sampled) return Effect.withParentSpan(effect, parent)
   return Effect.withSpan(effect, `process ${raw.topic}`, {
     kind: "consumer",
     attributes: recordAttributes(raw, groupId),
