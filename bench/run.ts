@@ -26,6 +26,7 @@ import type {
   ContestantSummary,
   DeploySection,
   EngineSection,
+  ExactlyOncePostgresSection,
   ExactlyOnceSection,
   Goal,
   ImportFigures,
@@ -42,6 +43,10 @@ import type { ColdstartArgs, ColdstartResult, ImportedModule, ImportTime, Varian
 import type { DeployArgs, DeployResult } from "./workloads/deploy.js"
 import type { EngineArgs, EngineResult } from "./workloads/engine.js"
 import type { ExactlyOnceArgs, ExactlyOnceResult } from "./workloads/exactlyOnce.js"
+import type {
+  ExactlyOnceArgs as ExactlyOncePostgresArgs,
+  ExactlyOnceResult as ExactlyOncePostgresResult
+} from "./workloads/exactlyOncePostgres.js"
 import type { KeyedArgs, KeyedResult } from "./workloads/keyed.js"
 import type { MemoryArgs, MemoryResult } from "./workloads/memory.js"
 import type { ObservabilityArgs, ObservabilityResult, ObservabilityVariant } from "./workloads/observability.js"
@@ -79,7 +84,8 @@ const config = quick
       revocation: { rounds: 3, warmupRounds: 0 },
       coldstart: { rounds: 5, warmupRounds: 1, importRounds: 5 },
       deploy: { rounds: 1, rate: 1000 },
-      exactlyOnce: { records: 20_000, rounds: 1, sizes: [100, 500, 2000] }
+      exactlyOnce: { records: 20_000, rounds: 1, sizes: [100, 500, 2000] },
+      exactlyOncePostgres: { records: 10_000, rounds: 2 }
     }
   : {
       throughput: { records: 1_000_000, rounds: 3, warmup: "round" as const },
@@ -90,7 +96,8 @@ const config = quick
       revocation: { rounds: 3, warmupRounds: 1 },
       coldstart: { rounds: 10, warmupRounds: 1, importRounds: 10 },
       deploy: { rounds: 2, rate: 2000 },
-      exactlyOnce: { records: 100_000, rounds: 3, sizes: [100, 500, 2000] }
+      exactlyOnce: { records: 100_000, rounds: 3, sizes: [100, 500, 2000] },
+      exactlyOncePostgres: { records: 50_000, rounds: 3 }
     }
 
 const concurrency = 100
@@ -616,6 +623,44 @@ const coldstart = async (): Promise<ColdstartSection> => {
 }
 
 // -----------------------------------------------------------------------------------------
+// Workload 8b: exactly once into PostgreSQL (the external offset store)
+// -----------------------------------------------------------------------------------------
+
+const exactlyOncePostgres = async (): Promise<ExactlyOncePostgresSection> => {
+  const args: ExactlyOncePostgresArgs = {
+    records: config.exactlyOncePostgres.records,
+    chunk: 200,
+    partitions: 3,
+    rounds: config.exactlyOncePostgres.rounds
+  }
+  const { result } = await runNode<ExactlyOncePostgresResult>("workloads/exactlyOncePostgres.ts", args, {
+    timeoutMs: 1_800_000
+  })
+  const rate = (shape: string, variant: string) =>
+    Math.round(
+      median(result.runs.filter((r) => r.shape === shape && r.variant === variant).map((r) => r.records / r.seconds))
+    )
+  const shape = (name: string) => {
+    const atLeastOnce = rate(name, "atLeastOnce")
+    const exactly = rate(name, "exactlyOnce")
+    return { at_least_once: atLeastOnce, exactly_once: exactly, ratio: fixed(exactly / atLeastOnce, 2) }
+  }
+  const section: ExactlyOncePostgresSection = {
+    records: args.records,
+    chunk: args.chunk,
+    partitions: args.partitions,
+    rounds: args.rounds,
+    load_average_1min: fixed(os.loadavg()[0] ?? 0, 2),
+    batch: shape("batch"),
+    record: shape("record")
+  }
+  log(
+    `exactly_once.postgres: batches of ${args.chunk} ${section.batch.exactly_once} vs ${section.batch.at_least_once} records/s (${section.batch.ratio}x), a record at a time ${section.record.exactly_once} vs ${section.record.at_least_once} (${section.record.ratio}x)`
+  )
+  return section
+}
+
+// -----------------------------------------------------------------------------------------
 // Workload 8: exactly once (the Kafka sink)
 // -----------------------------------------------------------------------------------------
 
@@ -846,6 +891,7 @@ const main = async (): Promise<void> => {
   const coldstartSection = await attempt("coldstart", coldstart)
   const deploySection = await attempt("deploy", deploy)
   const exactlyOnceSection = await attempt("exactly_once", exactlyOnce)
+  const exactlyOncePostgresSection = await attempt("exactly_once_postgres", exactlyOncePostgres)
   if (needsBroker) await deleteGroups(groupsToDelete).catch(() => undefined)
   const partial = {
     mode: quick ? ("quick" as const) : ("full" as const),
@@ -861,7 +907,10 @@ const main = async (): Promise<void> => {
     revocation: revocationSection,
     coldstart: coldstartSection,
     deploy: deploySection,
-    exactly_once: exactlyOnceSection,
+    exactly_once:
+      exactlyOnceSection === undefined && exactlyOncePostgresSection === undefined
+        ? undefined
+        : { ...exactlyOnceSection, postgres: exactlyOncePostgresSection },
     profiles,
     errors
   }

@@ -13,7 +13,8 @@ export const workloads = [
   "revocation",
   "coldstart",
   "deploy",
-  "exactly_once"
+  "exactly_once",
+  "exactly_once_postgres"
 ] as const
 export type Workload = (typeof workloads)[number]
 

@@ -249,6 +249,8 @@ export interface ExactlyOnceSection {
         readonly load_average: { readonly before: ReadonlyArray<number>; readonly after: ReadonlyArray<number> }
       }
     | undefined
+  /** The PostgreSQL sink (workload `exactly_once_postgres`): the external offset store against at least once. */
+  readonly postgres?: ExactlyOncePostgresSection | undefined
 }
 
 export interface Results {
@@ -299,4 +301,19 @@ export interface DeploySection {
   readonly lost: number
   /** Produced but not handled yet when the run stopped its members (above the committed offset: lag, not loss). */
   readonly unhandled_at_end: number
+}
+
+/**
+ * Workload `exactly_once_postgres`: records/s of the external offset store (one transaction per
+ * chunk or record, the position saved in it) against the idempotent at-least-once sink, on the
+ * same records from the simulated cluster; the ratio is exactly once / at least once.
+ */
+export interface ExactlyOncePostgresSection {
+  readonly records: number
+  readonly chunk: number
+  readonly partitions: number
+  readonly rounds: number
+  readonly load_average_1min: number
+  readonly batch: { readonly at_least_once: number; readonly exactly_once: number; readonly ratio: number }
+  readonly record: { readonly at_least_once: number; readonly exactly_once: number; readonly ratio: number }
 }

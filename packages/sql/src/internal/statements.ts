@@ -1,8 +1,8 @@
 /**
  * The SQL behind the store (PostgreSQL): the table, the claim (one upsert that raises the
- * generation of every claimed row and returns the positions) and the save (the row read
- * holding its lock, checked against the claim, advanced and written back, all in the caller's
- * transaction).
+ * generation of every claimed row and returns the positions) and the save, in the caller's
+ * transaction: one conditional UPDATE when the row still holds what this owner last wrote,
+ * else the row read holding its lock, checked against the claim, advanced and written back.
  *
  * Why the save reads before it writes: in keyed and unordered modes several transactions of
  * one partition are open at once and commit in any order, so each must add its offsets to
@@ -52,12 +52,18 @@ const positionOf = (row: Row): OffsetStore.Position | undefined => {
   return offset < 0 ? undefined : { offset, metadata: row.metadata }
 }
 
+/** The row's columns for a position; a claimed row without one holds offset -1. */
+const rowOf = (position: OffsetStore.Position | undefined): OffsetStore.Position =>
+  position ?? { offset: -1, metadata: "" }
+
 export const store = (
   sql: SqlClient.SqlClient,
   table: string,
   retry: Schedule.Schedule<unknown, OffsetStore.OffsetStoreError>
 ): OffsetStore.Service => {
   const t = sql(table)
+  /** What each claim's last save wrote (committed or not: a save whose transaction rolled back finds the row different). */
+  const lastWritten = new WeakMap<OffsetStore.Claim, OffsetStore.Position>()
   return {
     claim: (groupId, partitions) => {
       if (partitions.length === 0) return Effect.succeed([])
@@ -92,6 +98,22 @@ export const store = (
       Effect.gen(function* () {
         const { topic, partition } = claim.topicPartition
         const where = sql`group_id = ${claim.groupId} AND topic = ${topic} AND partition = ${partition}`
+        // The common case, one transaction of the partition at a time: the row still holds what
+        // this owner's last save wrote, so one conditional UPDATE does it. Anything else (that
+        // transaction rolled back, another one of the partition committed first, a later claim)
+        // fails the condition and takes the full path below.
+        const expected = lastWritten.get(claim) ?? rowOf(claim.position)
+        const known = expected.offset < 0 ? undefined : expected
+        if (!OffsetStore.isSaved(known, offsets)) {
+          const next = OffsetStore.advance(known, offsets, floor)
+          const updated = yield* sql`UPDATE ${t} SET "offset" = ${next.offset}, metadata = ${next.metadata}
+            WHERE ${where} AND generation = ${claim.generation} AND "offset" = ${expected.offset}
+            AND metadata = ${expected.metadata} RETURNING 1`.pipe(Effect.mapError(unavailable("SqlOffsetStore.save")))
+          if (updated.length === 1) {
+            lastWritten.set(claim, next)
+            return
+          }
+        }
         const [row] = yield* sql<Row>`SELECT topic, partition, "offset", metadata, generation FROM ${t}
           WHERE ${where} FOR UPDATE`.pipe(Effect.mapError(unavailable("SqlOffsetStore.save")))
         if (row === undefined || Number(row.generation) !== claim.generation) {
@@ -113,6 +135,7 @@ export const store = (
         yield* sql`UPDATE ${t} SET "offset" = ${next.offset}, metadata = ${next.metadata} WHERE ${where}`.pipe(
           Effect.mapError(unavailable("SqlOffsetStore.save"))
         )
+        lastWritten.set(claim, next)
       }).pipe(Effect.withSpan("SqlOffsetStore.save", { attributes: { offsets: offsets.length } }))
   }
 }
