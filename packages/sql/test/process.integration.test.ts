@@ -7,6 +7,8 @@
  * measurement that costs a minute, not a guarantee; the simulated cluster's G10 test asserts
  * the same contrast in CI).
  */
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -60,8 +62,17 @@ const setup = async (count: number, withStore: boolean) => {
   onTestFinished(() => {
     for (const p of started) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL")
   })
-  const start = () => {
+  const goDir = mkdtempSync(join(tmpdir(), "sluice-g10-"))
+  let goes = 0
+  /** Starts a consumer that loads, then waits until `go()` lets it join. */
+  const prepare = () => {
+    const file = join(goDir, `go-${goes++}`)
+    const p = start({ SLUICE_GO: file })
+    return { ...p, go: () => writeFileSync(file, "") }
+  }
+  const start = (extra: Record<string, string> = {}) => {
     const p = startProcess(fixture, root, {
+      ...extra,
       KAFKA_BROKERS: broker!.brokers.join(","),
       SLUICE_TOPIC: topic,
       SLUICE_GROUP: `${topic}_group`,
@@ -78,7 +89,7 @@ const setup = async (count: number, withStore: boolean) => {
     const t = await counts()
     return count - t.lost
   }
-  return { start, counts, handled }
+  return { start, prepare, counts, handled }
 }
 
 /**
@@ -87,11 +98,15 @@ const setup = async (count: number, withStore: boolean) => {
  * consumer runs to the end and stops gracefully.
  */
 const trials = async (count: number, trialCount: number, withStore: boolean) => {
-  const { counts, handled, start } = await setup(count, withStore)
+  const { counts, handled, prepare, start } = await setup(count, withStore)
   const kills: Array<number> = []
+  let next = prepare()
   for (let trial = 0; trial < trialCount; trial++) {
     const before = await handled()
-    const consumer = start()
+    const consumer = next
+    consumer.go()
+    // The next trial's process loads while this one runs.
+    next = prepare()
     await waitFor(async () => (await handled()) > before || before === count, `trial ${trial} to make progress`)
     if (trial === Math.min(2, trialCount - 1)) {
       // A second member joins mid-stream, takes partitions, works, and leaves.
@@ -107,7 +122,8 @@ const trials = async (count: number, trialCount: number, withStore: boolean) => 
     await exited(consumer.child)
     kills.push(await handled())
   }
-  const last = start()
+  const last = next
+  last.go()
   // Signalled before it installed its handlers, it would die of the signal instead of draining.
   await waitFor(last.assigned, "the last consumer's assignment")
   await waitFor(async () => (await handled()) === count, "every record to have a row", 120_000)
