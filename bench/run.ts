@@ -716,6 +716,13 @@ const goals = (r: Omit<Results, "goals">): Array<Goal> => {
       (v) => v >= 0.5
     ),
     goal(
+      "exactly_once_postgres",
+      "exactly once ÷ at least once ≥ 0.5 (PostgreSQL sink, batches of 200)",
+      r.exactly_once?.postgres?.batch.ratio,
+      times(r.exactly_once?.postgres?.batch.ratio ?? 0),
+      (v) => v >= 0.5
+    ),
+    goal(
       "ratio_vs_raw_kafkajs",
       "Sluice ÷ raw kafkajs ≥ 0.95",
       t?.ratio_vs_raw_kafkajs,
