@@ -67,7 +67,7 @@ export const recordsStalled = Metric.counter("sluice_records_stalled", {
 export const handlerDuration = Metric.histogram(
   "sluice_handler_duration_seconds",
   MetricBoundaries.exponential({ start: 0.0001, factor: 2, count: 21 }),
-  "Time from taking a record off the buffer to its finish (its handler, and its policy on failure), one record in 16 per partition"
+  "Time from taking a record off the buffer to its finish (its handler, and its policy on failure), one record in 64 per partition"
 )
 
 // ---------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import { RecordQueue } from "./recordQueue.js"
 import type { PartitionTransactions } from "./transactional.js"
 
 /** One record in this many is timed for `sluice_handler_duration_seconds`. */
-const sampleEvery = 16
+const sampleEvery = 64
 
 /** `running` until a revocation starts (`revoking`); `closed` once removed from the engine. */
 export type WorkerState = "running" | "revoking" | "closed"
