@@ -192,7 +192,9 @@ const measure = async (a: ColdstartArgs, scratch: ScratchProject, tsxFile: strin
   const runs: Array<ColdstartRun> = []
   for (let round = -a.warmupRounds + 1; round <= a.rounds; round++) {
     // The variants rotate, so that none always runs first (or right after another) in a round.
-    const order = variants.map((_, i) => variants[(i + round + variants.length) % variants.length]!)
+    const order = variants.map(
+      (_, i) => variants[(((i + round) % variants.length) + variants.length) % variants.length]!
+    )
     for (const variant of order) {
       const run = await runOnce(launches[variant], variant, round, scratch.dir)
       log(
