@@ -14,6 +14,9 @@
  *   asks every member to revoke everything it owns and waits for each (up to the member's
  *   rebalance timeout: one that does not finish is expelled and its partitions are lost for
  *   it) before the next generation is computed and handed out;
+ * - or KIP-848's consumer group protocol (`protocol: "consumer"`): member and group epochs, a
+ *   target assignment computed by the coordinator, incremental reconciliation without a join
+ *   barrier (a member that keeps its partitions is never disturbed) and epoch fencing;
  * - session timeouts: a crashed member (`faults.crash`) stops heartbeating and is expelled
  *   after its session timeout of the `Clock`;
  * - commits validated like the broker does (member, generation) and one step stricter: a
@@ -100,8 +103,20 @@ export interface Options {
   /** Most records one `onRecords` call carries (also bounded by `maxBytesPerPartition`). */
   readonly maxBatchSize: number
   readonly assignor: "range" | "roundRobin" | "sticky"
-  /** `eager` revokes everything at every rebalance; `cooperative` only what moves. */
-  readonly protocol: "eager" | "cooperative"
+  /**
+   * The group protocol. `eager` and `cooperative` are the classic protocol (Kafka's
+   * `group.protocol=classic`): join and sync rounds behind a barrier, where an eager rebalance
+   * revokes everything and a cooperative one only what moves. `consumer` is KIP-848's consumer
+   * group protocol (`group.protocol=consumer`, the name librdkafka and the Java client use):
+   * member epochs and a group epoch, a target assignment computed by the coordinator with
+   * `assignor` (`sticky` stands for Kafka's default server-side `uniform` assignor), and
+   * members that reconcile on their own: a partition that moves is first revoked by its owner
+   * (its `onRevoked` completes) and only then assigned to the next; nothing else is touched.
+   * A fenced member (`faults.fence`, or one late with a revocation) loses its partitions, its
+   * commits with the stale epoch are rejected, and it rejoins with the same member id at epoch
+   * 0. Member `generation`s in snapshots and logs are member epochs, the group's its epoch.
+   */
+  readonly protocol: "eager" | "cooperative" | "consumer"
   /**
    * Pause of a member's poll loop after a round that delivered records. Zero (the default)
    * only yields to other fibers: delivery then needs no clock adjustment under `TestClock`

@@ -77,7 +77,8 @@ export interface Config {
   /** Distinct record keys (0: records have no key). */
   readonly keys: number
   readonly revocation: "drain" | "interrupt"
-  readonly protocol: "eager" | "cooperative"
+  /** The simulated cluster's group protocol (`consumer`: KIP-848). */
+  readonly protocol: "eager" | "cooperative" | "consumer"
   readonly assignor: "range" | "roundRobin" | "sticky"
   readonly commitEvery: number
   /** Milliseconds. */

@@ -47,7 +47,7 @@ const config = (mode: Schedules.Config["mode"]): fc.Arbitrary<Schedules.Config> 
     partitions: fc.integer({ min: 1, max: 4 }),
     keys: fc.integer({ min: 0, max: 4 }),
     revocation: fc.constantFrom("drain" as const, "interrupt" as const),
-    protocol: fc.constantFrom("eager" as const, "cooperative" as const),
+    protocol: fc.constantFrom("eager" as const, "cooperative" as const, "consumer" as const),
     assignor: fc.constantFrom("range" as const, "roundRobin" as const, "sticky" as const),
     commitEvery: fc.integer({ min: 1, max: 30 }),
     commitInterval: fc.constantFrom(500, 100, 2000),

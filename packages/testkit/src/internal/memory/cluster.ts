@@ -58,7 +58,7 @@ export class Cluster {
     scope: Scope.Scope
   ) {
     this.prng = new Prng(options.seed)
-    this.membership = new Membership(this.journal, this.prng, this.changed)
+    this.membership = new Membership(options.protocol, this.journal, this.prng, this.changed)
     this.logs = new Logs(options, this.membership)
     this.coordinator = new Coordinator(options, scope, this.logs, this.membership, this.journal, this.changed)
     this.faults = new Faults(scope, this.coordinator, this.membership, this.journal, this.prng, this.changed)

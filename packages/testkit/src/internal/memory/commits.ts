@@ -105,10 +105,21 @@ export class Commits {
     }
     const fault = this.faults.commitFault(group, member)
     if (fault !== undefined) return fault
+    const consumer = this.options.protocol === "consumer"
     if (member.status !== "active" || !member.inGroup) {
-      return kafkaError("commit", "rebalance", `unknown member ${member.id}: it is no longer in group ${group.id}`)
+      // KIP-848: the commit carries the member epoch the client still holds; a fenced member's
+      // is stale (FENCED_MEMBER_EPOCH), a member that left is unknown (UNKNOWN_MEMBER_ID).
+      return consumer && member.status === "expelled"
+        ? kafkaError(
+            "commit",
+            "rebalance",
+            `fenced member epoch: member ${member.id} commits with epoch ${member.generation}, but it was fenced out of group ${group.id}`
+          )
+        : kafkaError("commit", "rebalance", `unknown member ${member.id}: it is no longer in group ${group.id}`)
     }
-    if (member.generation !== group.generation) {
+    // KIP-848 has no rebalance barrier: members reconcile at their own pace, so a member's
+    // epoch lags the group's while it does, and its commits (the ownership check below) go on.
+    if (!consumer && member.generation !== group.generation) {
       return group.rebalancing
         ? kafkaError("commit", "rebalance", `rebalance in progress in group ${group.id}`, true)
         : kafkaError("commit", "rebalance", `illegal generation ${member.generation} (group is at ${group.generation})`)

@@ -4,7 +4,8 @@
  * gives up everything; both protocols wait for a crashed member until its session expires or
  * the rebalance timeout passes), an assignment by the configured assignor, a cooperative
  * revocation of only what moves, and a sync phase that opens the next generation, records the
- * new ownerships and hands every member its assignment.
+ * new ownerships and hands every member its assignment. Under KIP-848's consumer protocol
+ * the group's fiber is `reconciler.ts`'s instead: no join barrier, no shared generation.
  *
  * Owns: the registry of groups; a group's generation, `rebalancing`, `requested` and
  * `forced` flags and, with `group.ts`, its `owners` (the coordinator adds ownerships; their
@@ -25,10 +26,12 @@ import { assign } from "./assignor.js"
 import { type Done, Group, type Member, type Membership, makeDone, ownedBy } from "./group.js"
 import type { Journal } from "./journal.js"
 import type { Logs } from "./log.js"
+import { Reconciler } from "./reconciler.js"
 import type { Notifier } from "./signal.js"
 
 export class Coordinator {
   readonly groups = new Map<string, Group>()
+  private readonly reconciler: Reconciler | undefined
 
   constructor(
     private readonly options: MemoryKafka.Options,
@@ -37,7 +40,10 @@ export class Coordinator {
     private readonly membership: Membership,
     private readonly journal: Journal,
     private readonly changed: Notifier
-  ) {}
+  ) {
+    this.reconciler =
+      options.protocol === "consumer" ? new Reconciler(options, scope, logs, membership, journal, changed) : undefined
+  }
 
   /** The group named `groupId`, created with its coordinator fiber on first use. */
   groupFor(groupId: string): Effect.Effect<Group> {
@@ -51,6 +57,7 @@ export class Coordinator {
   }
 
   private coordinator(group: Group): Effect.Effect<void> {
+    if (this.reconciler !== undefined) return this.reconciler.run(group)
     const self = this
     return Effect.gen(function* () {
       for (;;) {

@@ -16,7 +16,7 @@ import * as Deferred from "effect/Deferred"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import type * as MemoryKafka from "../../MemoryKafka.js"
-import { byId } from "./assignor.js"
+import { type Assignment, byId } from "./assignor.js"
 import { kafkaError } from "./errors.js"
 import type { Journal, OpenOwnership } from "./journal.js"
 import type { LogListener, PartitionLog } from "./log.js"
@@ -66,6 +66,11 @@ export class Member {
   lastPoll: number | undefined = undefined
   /** The poll loop waits for records, a resume or a control: a long poll, not a stuck loop. */
   idle = false
+  /**
+   * Consumer protocol: the revocation the coordinator waits for (completed once the member's
+   * `onRevoked` returned and it released the partitions, as its next heartbeat would say).
+   */
+  revoking: Done | undefined = undefined
 
   constructor(
     readonly group: Group,
@@ -98,6 +103,11 @@ export class Group {
   /** The coordinator's view of ownership: from assignment until the revocation completed. */
   readonly owners = new Map<string, Ownership>()
   readonly wake = new Signal()
+  /**
+   * Consumer protocol (KIP-848): the target assignment of the group epoch (`generation`),
+   * computed by the coordinator; members reconcile towards it one heartbeat at a time.
+   */
+  target: Assignment = new Map()
 
   constructor(readonly id: string) {}
 }
@@ -169,6 +179,7 @@ export class Membership implements LogListener {
   readonly membersById = new Map<string, Member>()
 
   constructor(
+    private readonly protocol: MemoryKafka.Options["protocol"],
     private readonly journal: Journal,
     private readonly prng: Prng,
     private readonly changed: Notifier
@@ -209,9 +220,13 @@ export class Membership implements LogListener {
   }
 
   join(member: Member, now: number, rejoin: boolean): void {
-    member.id = this.newMemberId(member.subscription.clientId)
+    // Under KIP-848 the client keeps its member id and rejoins with epoch 0; a classic
+    // member fenced out of its group gets a new id from the coordinator.
+    const consumer = this.protocol === "consumer"
+    if (!(consumer && rejoin && member.id !== "")) member.id = this.newMemberId(member.subscription.clientId)
     member.status = "active"
-    member.generation = -1
+    member.generation = consumer ? 0 : -1
+    member.revoking = undefined
     member.gone = makeDone()
     member.group.members.set(member.id, member)
     this.membersById.set(member.id, member)
@@ -228,8 +243,11 @@ export class Membership implements LogListener {
     const group = member.group
     if (!member.inGroup) return
     group.members.delete(member.id)
+    group.target.delete(member.id)
     release(group, member, undefined, "lost", now)
-    member.generation = -1
+    // Under KIP-848 the client still holds its stale epoch until it learns of the fencing:
+    // a commit it sends meanwhile carries that epoch and is rejected.
+    if (this.protocol !== "consumer") member.generation = -1
     member.status = next
     Deferred.unsafeDone(member.gone, Exit.void)
     member.inbox = member.inbox.filter((c) => c._tag === "Lost")
@@ -282,6 +300,7 @@ export class Membership implements LogListener {
     }
     if (member.inGroup) {
       group.members.delete(member.id)
+      group.target.delete(member.id)
       release(group, member, undefined, "left", now)
       Deferred.unsafeDone(member.gone, Exit.void)
       this.journal.event(group, "left", now, member)

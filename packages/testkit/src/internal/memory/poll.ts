@@ -175,7 +175,10 @@ export class PollLoop {
           return
         }
         case "Assign": {
-          if (control.generation !== group.generation || !member.inGroup || member.status !== "active") {
+          // Classic: an assignment of an earlier generation is void. KIP-848 has no generations
+          // to wait for: every assignment the member's membership received stands.
+          const stale = self.options.protocol !== "consumer" && control.generation !== group.generation
+          if (stale || !member.inGroup || member.status !== "active") {
             Deferred.unsafeDone(control.done, Exit.void)
             return
           }
