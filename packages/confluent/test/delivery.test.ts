@@ -58,6 +58,7 @@ const makeMember = (
       status: "owned",
       next: 0,
       paused: false,
+      logEnd: undefined,
       held: [],
       heldBytes: 0,
       stopped: false

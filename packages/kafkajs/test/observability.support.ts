@@ -11,25 +11,14 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor
 } from "@opentelemetry/sdk-trace-base"
-import type * as Consumer from "@sluice/core/Consumer"
-import type { ConsumerDriver } from "@sluice/core/ConsumerDriver"
-import type * as ConsumerSettings from "@sluice/core/ConsumerSettings"
-import type * as Producer from "@sluice/core/Producer"
-import type { ProducerDriver } from "@sluice/core/ProducerDriver"
 import type { BrokerInfo } from "@sluice/testkit/KafkaBroker"
 import * as MemoryKafka from "@sluice/testkit/MemoryKafka"
-import type { TestCluster } from "@sluice/testkit/TestCluster"
+import type { Cluster } from "@sluice/testkit/MetricsConformance"
 import * as Layer from "effect/Layer"
 import * as KafkaJs from "../src/KafkaJs.js"
 import * as KafkaJsTestCluster from "./KafkaJsTestCluster.js"
 
-export type Services = Consumer.Consumer | Producer.Producer | ConsumerDriver | ProducerDriver | TestCluster
-
-export interface Cluster {
-  readonly name: string
-  /** A consumer of group `groupId` (with `settings`), a producer, the drivers and a `TestCluster`. */
-  readonly services: (groupId: string, settings?: Partial<ConsumerSettings.Input>) => Layer.Layer<Services, unknown>
-}
+export type { Cluster, Services } from "@sluice/testkit/MetricsConformance"
 
 const quick = { commitInterval: "100 millis", sessionTimeout: "6 seconds", heartbeatInterval: "500 millis" } as const
 

@@ -51,7 +51,8 @@ export const handOver = (member: Member, owned: Owned, records: ReadonlyArray<Ra
       while (to < records.length && bytes + size(records[to]!) <= limit) bytes += size(records[to++]!)
       const slice = from === 0 && to === records.length ? records : records.slice(from, to)
       from = to
-      yield* member.callListener("onRecords", member.listener.onRecords(owned.topicPartition, slice))
+      // The high watermark as of the poll that fetched them: the lag metrics' log end.
+      yield* member.callListener("onRecords", member.listener.onRecords(owned.topicPartition, slice, owned.logEnd))
     }
     if (owned.status === "revoking" || from === records.length) return
     for (let i = from; i < records.length; i++) {
@@ -104,6 +105,7 @@ const receive = (member: Member, owned: Owned, records: ReadonlyArray<RawRecord>
   while (from < records.length && owned.next !== undefined && records[from]!.offset < owned.next) from++
   if (from === records.length) return Effect.void
   owned.next = records[records.length - 1]!.offset + 1
+  member.readLogEnd(owned)
   return handOver(member, owned, from === 0 ? records : records.slice(from))
 }
 

@@ -47,6 +47,11 @@ export interface Owned {
    * and resumes at its buffer's edge costs no refetch.
    */
   stopped: boolean
+  /**
+   * The partition's high watermark as librdkafka last reported it (undefined: not known yet),
+   * passed with each delivery as the lag metrics' log end (O2).
+   */
+  logEnd: number | undefined
 }
 
 export class Member {
@@ -99,6 +104,23 @@ export class Member {
       else this.consumer.pause([tp])
     } catch {
       // Disconnected: nothing is fetched any more.
+    }
+  }
+
+  /**
+   * Reads the high watermark librdkafka cached for `owned` from its last fetch response into
+   * `owned.logEnd`: a read under librdkafka's partition lock, no broker round trip (unlike
+   * `queryWatermarkOffsets`), so it is done once per partition per poll.
+   */
+  readLogEnd(owned: Owned): void {
+    try {
+      const high = this.consumer.getWatermarkOffsets(
+        owned.topicPartition.topic,
+        owned.topicPartition.partition
+      ).highOffset
+      if (high >= 0 && (owned.logEnd === undefined || high > owned.logEnd)) owned.logEnd = high
+    } catch {
+      // Disconnected, or librdkafka does not know the partition (yet): the log end stays as it was.
     }
   }
 

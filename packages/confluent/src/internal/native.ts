@@ -77,6 +77,13 @@ export interface NativeConsumer extends NativeClient {
   ): void
   pause(partitions: ReadonlyArray<NativeTopicPartition>): void
   resume(partitions: ReadonlyArray<NativeTopicPartition>): void
+  /**
+   * The partition's watermarks as librdkafka cached them, no broker round trip: the high one is
+   * set from every fetch response (`rdkafka_fetcher.c`, `rktp_hi_offset = HighwaterMarkOffset`),
+   * the low one only with statistics on. A negative offset means not known yet
+   * (`RD_KAFKA_OFFSET_INVALID`). Throws when the client is disconnected.
+   */
+  getWatermarkOffsets(topic: string, partition: number): { readonly lowOffset: number; readonly highOffset: number }
 }
 
 export interface NativeDeliveryReport {

@@ -92,7 +92,8 @@ const newOwned = (tp: TP.TopicPartition, status: Owned["status"], next: number |
   paused: false,
   held: [],
   heldBytes: 0,
-  stopped: false
+  stopped: false,
+  logEnd: undefined
 })
 
 /**
