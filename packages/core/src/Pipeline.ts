@@ -48,7 +48,7 @@ import * as Consumer from "./Consumer.js"
 import { fromCause, type HandlerFailure } from "./ConsumerError.js"
 import type { RawRecord } from "./ConsumerRecord.js"
 import * as ErrorPolicy from "./ErrorPolicy.js"
-import { processChunk, type Settle } from "./internal/chunks.js"
+import { type ChunkRunner, processChunk, type Settle } from "./internal/chunks.js"
 import { describe, position } from "./internal/describe.js"
 import type { Processor } from "./internal/flow.js"
 import * as Metrics from "./internal/metrics.js"
@@ -137,7 +137,13 @@ export type Started<E, R> =
       /** With a `stallTimeout`: starts the run's stall watch, which `process` then guards its attempts with. */
       readonly watch?: ((groupId: string, reports: StallReports) => StallWatch) | undefined
     }
-  | { readonly _tag: "Chunks"; readonly process: ProcessBatch<E, R>; readonly limits: BatchLimits }
+  | {
+      readonly _tag: "Chunks"
+      readonly process: ProcessBatch<E, R>
+      readonly limits: BatchLimits
+      /** With a `stallTimeout`: starts the run's stall watch, which `process` guards each chunk's attempts with. */
+      readonly watch?: ((groupId: string, reports: StallReports) => StallWatch) | undefined
+    }
 
 /**
  * A pipeline: a description, run by `run` or `layer`. It holds no state of its own: each run
@@ -199,7 +205,10 @@ export interface Options<K, V, H, E, R, RP, B extends BatchOptions | undefined =
   /**
    * A record in flight longer than this is stalled (O3): reported as a `ConsumerEvent.Stalled`,
    * in `sluice_records_stalled` and in `Consumer.health`, then handled by `onStall`. A finite
-   * positive duration; off unless given. Not for batch pipelines.
+   * positive duration; off unless given. In a batch pipeline, a chunk in flight longer than
+   * this is stalled (each of its attempts is watched, as a whole or, once split, record by
+   * record); in an exactly-once pipeline, a record's attempt (what an interrupted attempt sent
+   * never reaches the transaction).
    */
   readonly stallTimeout?: Duration.DurationInput | undefined
   /** What a stalled record gets: `StallPolicy.report` (the default) or `StallPolicy.interrupt(policy)`. */
@@ -323,7 +332,7 @@ export const make = <K, V, H, E, R, RP = never, B extends BatchOptions | undefin
           : floodCounter(yield* ErrorPolicy.validateFloodLimit(options.floodLimit, "floodLimit"))
       const byName = new Map(topics.map((t) => [t.name, t]))
       const settle = settler<E, R, RP>(policy, flood)
-      const stall = yield* stallOf(options.stallTimeout, options.onStall, batch !== undefined, flood)
+      const stall = yield* stallOf(options.stallTimeout, options.onStall, flood)
       if (batch === undefined) {
         const given = options.handler as (record: Topic.TypedRecord<K, V, H>) => Effect.Effect<void, E, R>
         // Exactly once: what a failed attempt sent is dropped, so a retry does not send it twice.
@@ -351,13 +360,16 @@ export const make = <K, V, H, E, R, RP = never, B extends BatchOptions | undefin
       return {
         _tag: "Chunks",
         limits,
-        process: processChunk<K, V, H, E, PipelineError<E>, R | RP>({
+        process: processChunk<K, V, H, E, PipelineError<E>, R | RP | RS>({
           topics: byName,
           handler: options.handler as (records: Chunk.Chunk<Topic.TypedRecord<K, V, H>>) => Effect.Effect<void, E, R>,
           onFailure,
-          settle,
-          handled: flood.handled
-        })
+          // A rerun may meet a stall, whose settlement needs the stall policy's context.
+          settle: settle as Settle<E, PipelineError<E>, R | RP | RS>,
+          handled: flood.handled,
+          run: stall === undefined ? undefined : chunkRunner<E, PipelineError<E>, R | RP, RS>(stall)
+        }),
+        watch: stall?.bind
       } as const
     })
 
@@ -514,7 +526,6 @@ interface Stall<R> {
 const stallOf = <RS>(
   timeout: Duration.DurationInput | undefined,
   onStall: StallPolicy.StallPolicy<RS> | undefined,
-  batch: boolean,
   flood: Flood
 ): Effect.Effect<Stall<RS> | undefined, SettingsError> =>
   Effect.gen(function* () {
@@ -522,7 +533,6 @@ const stallOf = <RS>(
       if (onStall !== undefined) return yield* Validate.fail("onStall", "onStall needs a stallTimeout")
       return undefined
     }
-    if (batch) return yield* Validate.fail("stallTimeout", "stall detection is not available for batch pipelines")
     const millis = Duration.toMillis(yield* Validate.duration("stallTimeout", timeout))
     const policy = onStall ?? StallPolicy.report
     const tag = (policy as { readonly _tag?: unknown } | null)?._tag
@@ -591,26 +601,60 @@ const recordProcess =
         Effect.catchAll((error) => settle(error, [raw], attempt))
       )
     }
-    const guarded = watch.guard(raw, attempt)
-    const isStalled = (error: unknown): error is StallPolicy.RecordStalled => error instanceof StallPolicy.RecordStalled
-    // Each policy's retries are watched too; a failure of the other kind met during them is
-    // settled by its own policy (see `Escaped`).
-    const viaStall = (error: StallPolicy.RecordStalled): Effect.Effect<void, F, R | RS> =>
-      stall.settle(error, [raw], rerunForStall) as Effect.Effect<void, F, R | RS>
-    const viaPolicy = (error: E): Effect.Effect<void, F, R | RS> => settle(error, [raw], rerunForPolicy)
-    const rerunForPolicy: Effect.Effect<void, E, R> = Effect.catchIf(guarded, isStalled, (error) =>
-      carryOut(viaStall(error))
-    ) as Effect.Effect<void, E, R>
-    const rerunForStall: Effect.Effect<void, StallPolicy.RecordStalled, R> = Effect.catchAll(guarded, (error) =>
-      isStalled(error) ? Effect.fail(error) : carryOut(viaPolicy(error as E))
-    ) as Effect.Effect<void, StallPolicy.RecordStalled, R>
-    return recoverEscaped(
-      guarded.pipe(
-        Effect.tap(handled),
-        Effect.catchAll((error) => (isStalled(error) ? viaStall(error) : viaPolicy(error as E)))
-      )
-    )
+    return watched(watch, stall, [raw], attempt, settle, handled)
   }
+
+/**
+ * `attempt` (a run of the handler on `raws`: a record, or a chunk of one partition) watched for
+ * stalls, its failure settled by `settle` (the pipeline's policy) and its stall by the stall
+ * policy. Each policy's retries are watched too; a failure of the other kind met during them is
+ * settled by its own policy (see `Escaped`). `handled` runs when the first attempt succeeds.
+ */
+const watched = <E, F, R, RS>(
+  watch: StallWatch,
+  stall: Stall<RS>,
+  raws: ReadonlyArray<RawRecord>,
+  attempt: Effect.Effect<void, E, R>,
+  settle: Settle<E, F, R>,
+  handled: () => void
+): Effect.Effect<void, F, R | RS> => {
+  const guarded = watch.guard(raws, attempt)
+  const viaStall = (error: StallPolicy.RecordStalled): Effect.Effect<void, F, R | RS> =>
+    stall.settle(error, raws, rerunForStall) as Effect.Effect<void, F, R | RS>
+  const viaPolicy = (error: E): Effect.Effect<void, F, R | RS> => settle(error, raws, rerunForPolicy)
+  const rerunForPolicy: Effect.Effect<void, E, R> = Effect.catchIf(guarded, isStalled, (error) =>
+    carryOut(viaStall(error))
+  ) as Effect.Effect<void, E, R>
+  const rerunForStall: Effect.Effect<void, StallPolicy.RecordStalled, R> = Effect.catchAll(guarded, (error) =>
+    isStalled(error) ? Effect.fail(error) : carryOut(viaPolicy(error as E))
+  ) as Effect.Effect<void, StallPolicy.RecordStalled, R>
+  return recoverEscaped(
+    guarded.pipe(
+      Effect.tap(handled),
+      Effect.catchAll((error) => (isStalled(error) ? viaStall(error) : viaPolicy(error as E)))
+    )
+  )
+}
+
+const isStalled = (error: unknown): error is StallPolicy.RecordStalled => error instanceof StallPolicy.RecordStalled
+
+/**
+ * How a batch pipeline with a `stallTimeout` runs its chunks' attempts: watched as a whole; once
+ * `onFailure: "record"` split a chunk (a failure, or a stall the policy interrupted), each
+ * record's attempts are watched alone.
+ */
+const chunkRunner = <E, F, R, RS>(stall: Stall<RS>): ChunkRunner<E, F, R | RS> => ({
+  guard: (raws, attempt) => {
+    const watch = stall.current
+    return watch === undefined ? attempt : watch.guard(raws, attempt)
+  },
+  settled: (raws, attempt, settle) => {
+    const watch = stall.current
+    return watch === undefined
+      ? Effect.catchAll(attempt, (error) => settle(error, raws, attempt))
+      : watched(watch, stall, raws, attempt, settle, () => {})
+  }
+})
 
 /**
  * The options of `exactlyOnce`.
@@ -678,11 +722,17 @@ export const exactlyOnce: {
     ({ ...self, exactlyOnce: options }) as unknown as Pipeline<E, Exclude<R, Producer> | TransactionalProducerDriver>
 )
 
-/** Checks an exactly-once pipeline's options and builds the processor of its partitions. */
+/**
+ * Checks an exactly-once pipeline's options and builds the processor of its partitions, and
+ * its stall watch when it has a `stallTimeout`.
+ */
 const exactlyOnceProcessor = (
   pipeline: Pipeline<any, any>,
   settings: Consumer.ConsumerService["settings"]
-): Effect.Effect<Processor<any>, SettingsError> =>
+): Effect.Effect<
+  { readonly processor: Processor<any>; readonly watch: Extract<Started<any, any>, { _tag: "Records" }>["watch"] },
+  SettingsError
+> =>
   Effect.gen(function* () {
     const options = pipeline.exactlyOnce!
     if (typeof options !== "object" || options === null) {
@@ -716,7 +766,7 @@ const exactlyOnceProcessor = (
       mode: pipeline.mode,
       handler: (record) => process(record.raw)
     })
-    return Transactional.transactional(resolved, settings.groupId, inner)
+    return { processor: Transactional.transactional(resolved, settings.groupId, inner), watch: started.watch }
   })
 
 /**
@@ -770,7 +820,8 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
     const transactional = new Map<string, Processor<any>>()
     for (const pipeline of pipelines) {
       if (pipeline.exactlyOnce !== undefined) {
-        const processor = yield* exactlyOnceProcessor(pipeline, consumer.settings)
+        const { processor, watch } = yield* exactlyOnceProcessor(pipeline, consumer.settings)
+        if (watch !== undefined) watches.push(watch)
         for (const topic of pipeline.topics) {
           if (routes.has(topic) || chunks.has(topic) || transactional.has(topic)) {
             return yield* new SettingsError({
@@ -797,10 +848,10 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
         if (routes.has(topic) || chunks.has(topic) || transactional.has(topic)) {
           return yield* new SettingsError({ setting: "pipelines", message: `topic ${topic} belongs to two pipelines` })
         }
+        if (started.watch !== undefined && !watches.includes(started.watch)) watches.push(started.watch)
         if (started._tag === "Records") {
           routes.set(topic, started.process)
           modes.set(topic, pipeline.mode)
-          if (started.watch !== undefined && !watches.includes(started.watch)) watches.push(started.watch)
         } else {
           chunks.set(topic, chunked!)
         }

@@ -12,6 +12,11 @@
  * Only the stalled record's partition (in `partition` mode) or key (in `keyed` mode) waits for
  * it; the consumer, the other partitions and the other keys go on.
  *
+ * In a batch pipeline the unit is a chunk: a stalled chunk is reported by its first record, and
+ * `interrupt(policy)` settles it as `batch.onFailure` settles failures (`"chunk"`: as a whole;
+ * `"record"`: split, each record then watched and settled alone). In an exactly-once pipeline,
+ * what an interrupted attempt sent never reaches the partition's transaction.
+ *
  * @example
  * ```ts
  * import { Codec, ErrorPolicy, Pipeline, StallPolicy, Topic } from "@sluice/core"

@@ -10,6 +10,11 @@
  *   commits the records before it.
  * - `"chunk"`: the whole chunk goes through the policy: retried as a whole, dead-lettered or
  *   skipped as a whole, or stopping the consumer.
+ *
+ * With stall detection (`run`), every attempt is watched: the chunk's, and once split, each
+ * record's. A stalled chunk that the stall policy interrupts is settled like a failure: as a
+ * whole by the stall policy (`"chunk"`), or split (`"record"`), its records then watched and
+ * settled alone.
  */
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -24,6 +29,29 @@ export type Settle<E, F, R> = (
   rerun: Effect.Effect<void, E, R> | undefined
 ) => Effect.Effect<void, F, R>
 
+/**
+ * How a chunk's attempts run: `guard` runs the first attempt of a chunk about to be split on
+ * failure (its failure, whatever it is, leads to the split); `settled` runs an attempt and
+ * settles its failure by the policy. Without stall detection, the attempt as it is and the
+ * policy's settlement.
+ */
+export interface ChunkRunner<E, F, R> {
+  readonly guard: (
+    records: ReadonlyArray<RawRecord>,
+    attempt: Effect.Effect<void, E, R>
+  ) => Effect.Effect<void, unknown, R>
+  readonly settled: (
+    records: ReadonlyArray<RawRecord>,
+    attempt: Effect.Effect<void, E, R>,
+    settle: Settle<E, F, R>
+  ) => Effect.Effect<void, F, R>
+}
+
+const unwatched: ChunkRunner<any, any, any> = {
+  guard: (_, attempt) => attempt,
+  settled: (records, attempt, settle) => Effect.catchAll(attempt, (error) => settle(error, records, attempt))
+}
+
 export const processChunk =
   <K, V, H, E, F, R>(options: {
     readonly topics: ReadonlyMap<string, Topic.Topic<K, V, H>>
@@ -32,6 +60,8 @@ export const processChunk =
     readonly settle: Settle<E, F, R>
     /** A chunk (or a record of it) was handled: the flood limit's "in a row" count starts again. */
     readonly handled: () => void
+    /** With stall detection: how the attempts are watched. */
+    readonly run?: ChunkRunner<E, F, R> | undefined
   }) =>
   (raws: ReadonlyArray<RawRecord>, finished: (index: number) => void): Effect.Effect<void, F, R> =>
     Effect.suspend(() => {
@@ -63,27 +93,26 @@ export const processChunk =
         Effect.suspend(() => options.handler(records)),
         options.handled
       )
-      const handled = Effect.catchAll(attempt, (error) =>
+      const run = options.run ?? (unwatched as ChunkRunner<E, F, R>)
+      const chunk = indices.map((i) => raws[i]!)
+      const handled: Effect.Effect<void, F, R> =
         options.onFailure === "chunk"
-          ? options.settle(
-              error,
-              indices.map((i) => raws[i]!),
-              attempt
+          ? run.settled(chunk, attempt, options.settle)
+          : Effect.catchAll(run.guard(chunk, attempt), () =>
+              // Split: each record alone, in offset order, each failure through the policy.
+              Effect.forEach(
+                decoded,
+                (record, n) => {
+                  const alone = Effect.tap(
+                    Effect.suspend(() => options.handler(Chunk.of(record))),
+                    options.handled
+                  )
+                  return run
+                    .settled([raws[indices[n]!]!], alone, options.settle)
+                    .pipe(Effect.tap(() => finished(indices[n]!)))
+                },
+                { discard: true }
+              )
             )
-          : // Split: each record alone, in offset order, each failure through the policy.
-            Effect.forEach(
-              decoded,
-              (record, n) => {
-                const alone = Effect.tap(
-                  Effect.suspend(() => options.handler(Chunk.of(record))),
-                  options.handled
-                )
-                return Effect.catchAll(alone, (e) => options.settle(e, [raws[indices[n]!]!], alone)).pipe(
-                  Effect.tap(() => finished(indices[n]!))
-                )
-              },
-              { discard: true }
-            )
-      )
       return Effect.zipRight(settleUndecodable, handled)
     })

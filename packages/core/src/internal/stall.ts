@@ -1,6 +1,7 @@
 /**
- * Stall detection (O3): one watch per pipeline run. Each attempt of a record's handler
- * registers while it runs; a watcher fiber looks at the running attempts every quarter of the
+ * Stall detection (O3): one watch per pipeline run. Each attempt of a record's handler (or of
+ * a batch pipeline's handler on a chunk, reported by the chunk's first record) registers while
+ * it runs; a watcher fiber looks at the running attempts every quarter of the
  * stall timeout and reports each one that has run longer than the timeout, once: the
  * `Stalled` event, the `sluice_records_stalled` metric, the partition's mark in the health and
  * a `stalled` event on the record's span. Under `StallPolicy.interrupt` it also signals the
@@ -42,7 +43,10 @@ export interface StallReports {
 }
 
 interface Attempt {
+  /** The record, or a batch pipeline's chunk's first record, that the stall is reported with. */
   readonly raw: RawRecord
+  /** How many records the attempt handles: 1, or a chunk's size. */
+  readonly count: number
   readonly started: number
   readonly span: Tracer.Span | undefined
   /** Completed by the watcher when the policy interrupts; the attempt races it. */
@@ -65,12 +69,21 @@ export class StallWatch {
     this.interrupting = policy._tag === "Interrupt"
   }
 
-  /** Runs `attempt` (one try of `raw`'s handler) under the watch. */
-  guard<A, E, R>(raw: RawRecord, attempt: Effect.Effect<A, E, R>): Effect.Effect<A, E | StallPolicy.RecordStalled, R> {
+  /**
+   * Runs `attempt` (one try of the handler of `raws`: a record, or a batch pipeline's chunk of
+   * one partition, reported by its first record) under the watch.
+   */
+  guard<A, E, R>(
+    raws: ReadonlyArray<RawRecord>,
+    attempt: Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | StallPolicy.RecordStalled, R> {
+    const raw = raws[0]!
+    const what = raws.length === 1 ? "" : ` (a chunk of ${raws.length} records)`
     return Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
       Effect.clockWith((clock) => {
         const entry: Attempt = {
           raw,
+          count: raws.length,
           started: clock.unsafeCurrentTimeMillis(),
           span: Option.getOrUndefined(span),
           signal: this.interrupting ? Deferred.unsafeMake<void>(FiberId.none) : undefined,
@@ -91,7 +104,7 @@ export class StallWatch {
                         partition: raw.partition,
                         offset: raw.offset,
                         millis: clock.unsafeCurrentTimeMillis() - entry.started,
-                        message: `${raw.topic}[${raw.partition}]@${raw.offset} ran longer than the stall timeout (${this.timeoutMillis} ms) and was interrupted`
+                        message: `${raw.topic}[${raw.partition}]@${raw.offset}${what} ran longer than the stall timeout (${this.timeoutMillis} ms) and was interrupted`
                       })
                     )
                   )
@@ -142,9 +155,9 @@ export class StallWatch {
         return Effect.zipRight(
           Effect.zipRight(
             Effect.logWarning(
-              `Sluice: ${raw.topic}[${raw.partition}]@${raw.offset} in flight for ${millis} ms, longer than its stall timeout${this.interrupting ? ": interrupted" : ""}`
+              `Sluice: ${raw.topic}[${raw.partition}]@${raw.offset}${entry.count === 1 ? "" : ` and ${entry.count - 1} more`} in flight for ${millis} ms, longer than its stall timeout${this.interrupting ? ": interrupted" : ""}`
             ),
-            Metrics.update(Metrics.recordsStalled, 1, Metrics.partitionLabels(this.groupId, raw))
+            Metrics.update(Metrics.recordsStalled, entry.count, Metrics.partitionLabels(this.groupId, raw))
           ),
           Effect.zipRight(
             this.reports.stalled(this.groupId, {

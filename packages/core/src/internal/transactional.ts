@@ -24,6 +24,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
@@ -103,17 +104,22 @@ const collector: Producer.ProducerService = Effect.runSync(
 )
 
 /**
- * One attempt of a handler: what it sent is dropped when it fails (a retry starts afresh; a
- * dead letter after the last attempt is what the transaction carries instead).
+ * One attempt of a handler: what it sent is dropped when it fails or is interrupted (a retry
+ * starts afresh; a dead letter after the last attempt is what the transaction carries instead).
+ * An attempt that stall detection interrupted (O3) runs on a fiber of its own, where a failure
+ * handler would be skipped: `onExit` runs however it ends, so half of an interrupted attempt's
+ * sends never reaches the transaction.
  */
 export const attempt = <E, R>(effect: Effect.Effect<void, E, R>): Effect.Effect<void, E, R> =>
   Effect.flatMap(FiberRef.get(currentOutputs), (outputs) => {
     if (outputs === undefined) return effect
     const mark = outputs.length
-    return Effect.tapErrorCause(effect, () =>
-      Effect.sync(() => {
-        outputs.length = mark
-      })
+    return Effect.onExit(effect, (exit) =>
+      Exit.isSuccess(exit)
+        ? Effect.void
+        : Effect.sync(() => {
+            outputs.length = mark
+          })
     )
   })
 
