@@ -114,7 +114,10 @@ export interface Options {
    * (its `onRevoked` completes) and only then assigned to the next; nothing else is touched.
    * A fenced member (`faults.fence`, or one late with a revocation) loses its partitions, its
    * commits with the stale epoch are rejected, and it rejoins with the same member id at epoch
-   * 0. Member `generation`s in snapshots and logs are member epochs, the group's its epoch.
+   * 0. A static member (`groupInstanceId`) that leaves keeps its assignment for its session
+   * timeout, and one with the same instance id that joins within it takes it over with nothing
+   * else moving (static membership is simulated under this protocol only). Member
+   * `generation`s in snapshots and logs are member epochs, the group's its epoch.
    */
   readonly protocol: "eager" | "cooperative" | "consumer"
   /**

@@ -245,6 +245,56 @@ describe("memory: KIP-848 consumer protocol", () => {
       )
   )
 
+  it.effect(
+    "G11 (simulated, consumer protocol) a static member restarted within its session timeout gets its partitions back; no other member's partition moves and the group epoch stays",
+    () =>
+      provide(
+        Effect.gen(function* () {
+          const kafka = yield* clusterWithTopic("t", 4)
+          const log: Array<LogEntry> = []
+          const staticMember = { groupInstanceId: "host-a", sessionTimeout: Duration.seconds(10) }
+          const a = yield* member("a", log, { subscription: staticMember })
+          const b = yield* member("b", log)
+          const before = yield* kafka.awaitStable("g")
+          const aId = (yield* a.session!.memberId)!
+          const aOwned = [...a.owned].sort()
+          const bOwned = [...b.owned].sort()
+          expect(aOwned).toHaveLength(2)
+          const mark = log.length
+
+          // The process stops (its engine drained and committed), and a new one starts.
+          yield* a.leave
+          const away = yield* kafka.awaitStable("g")
+          expect(away.generation).toBe(before.generation)
+          expect(away.members.find((m) => m.memberId === aId)).toMatchObject({ status: "left", generation: -2 })
+          expect(yield* kafka.ownerOf("t", TP.fromKey(aOwned[0]!).partition, "g")).toBe(aId)
+          yield* TestClock.adjust("5 seconds")
+          const a2 = yield* member("a2", log, { subscription: staticMember })
+          const after = yield* kafka.awaitStable("g")
+          const a2Id = (yield* a2.session!.memberId)!
+          expect(a2Id).not.toBe(aId)
+          expect([...a2.owned].sort()).toEqual(aOwned)
+          expect([...b.owned].sort()).toEqual(bOwned)
+          expect(after.generation).toBe(before.generation)
+          expect(after.members.map((m) => m.memberId).sort()).toEqual([a2Id, (yield* b.session!.memberId)!].sort())
+          // b saw nothing at all; a2 one assignment of exactly a's partitions.
+          expect(log.slice(mark)).toEqual([{ member: "a2", type: "assigned", partitions: aOwned }])
+          // A second process with the same instance id is refused while a2 holds it.
+          const refused = yield* Effect.flip(member("a3", log, { subscription: staticMember }))
+          expect(refused.message).toMatch(/unreleased instance id host-a/)
+
+          // Away longer than its session timeout, it is out and its partitions move.
+          yield* a2.leave
+          yield* TestClock.adjust("10 seconds")
+          yield* eventually(() => b.owned.size === 4, "b takes a's partitions after a's session expired")
+          const expired = yield* kafka.awaitStable("g")
+          expect(expired.generation).toBeGreaterThan(before.generation)
+          expect(log.filter((e) => e.type === "revoking" || e.type === "lost")).toEqual([])
+        }),
+        kip848
+      )
+  )
+
   it.scoped(
     "G11 G2 (simulated, consumer protocol, engine) a handler on a partition that stays runs on through a member joining, is never interrupted, and its offset is committed by the same owner",
     () =>

@@ -108,6 +108,11 @@ export class Group {
    * computed by the coordinator; members reconcile towards it one heartbeat at a time.
    */
   target: Assignment = new Map()
+  /**
+   * Consumer protocol: static members that left for a while (epoch -2), by instance id, and
+   * when their session expires. They stay members and keep their assignment until then.
+   */
+  readonly away = new Map<string, { readonly member: Member; readonly until: number }>()
 
   constructor(readonly id: string) {}
 }
@@ -230,8 +235,70 @@ export class Membership implements LogListener {
     member.gone = makeDone()
     member.group.members.set(member.id, member)
     this.membersById.set(member.id, member)
+    const instanceId = consumer ? member.subscription.groupInstanceId : undefined
+    const away = instanceId === undefined ? undefined : member.group.away.get(instanceId)
+    if (away !== undefined) {
+      this.takeOver(member, away.member, now)
+      return
+    }
     this.journal.event(member.group, "joined", now, member, undefined, rejoin ? "rejoined after expulsion" : undefined)
     this.request(member.group)
+  }
+
+  /**
+   * Consumer protocol: the static member whose instance id is held by a live member, if any
+   * (a second process with the same id is refused until the first one left or expired).
+   */
+  instanceHolder(group: Group, instanceId: string | undefined): Member | undefined {
+    if (this.protocol !== "consumer" || instanceId === undefined) return undefined
+    for (const m of group.members.values()) {
+      if (m.subscription.groupInstanceId === instanceId && m.status !== "left") return m
+    }
+    return undefined
+  }
+
+  /**
+   * KIP-848: a static member back within its session timeout replaces the one that left, with
+   * its assignment as it stands, and nothing else in the group changes: no new group epoch, no
+   * partition moves. Its engine gets the partitions with `onAssigned`.
+   */
+  private takeOver(member: Member, former: Member, now: number): void {
+    const group = member.group
+    group.away.delete(member.subscription.groupInstanceId!)
+    group.members.delete(former.id)
+    Deferred.unsafeDone(former.gone, Exit.void)
+    const target = group.target.get(former.id)
+    group.target.delete(former.id)
+    if (target !== undefined) group.target.set(member.id, target)
+    const inherited = ownedBy(group, former)
+    release(group, former, inherited, "left", now)
+    this.journal.event(group, "joined", now, member, undefined, `static member: takes over ${former.id}'s assignment`)
+    for (const tp of inherited) {
+      const entry = this.journal.own(group.id, tp, member.id, group.generation, now)
+      group.owners.set(TP.key(tp), { member, entry })
+    }
+    member.generation = group.generation
+    member.inbox.push({ _tag: "Assign", partitions: inherited, generation: group.generation, done: makeDone() })
+    member.wake.notify()
+    group.wake.notify()
+    this.changed.notify()
+  }
+
+  /** Consumer protocol: a static member away longer than its session timeout is out for good. */
+  expireAway(group: Group, now: number): void {
+    for (const [instanceId, away] of group.away) {
+      if (away.until > now) continue
+      group.away.delete(instanceId)
+      const member = away.member
+      if (!member.inGroup) continue
+      group.members.delete(member.id)
+      group.target.delete(member.id)
+      // Its engine drained and committed them when it left: nothing was lost.
+      release(group, member, undefined, "left", now)
+      Deferred.unsafeDone(member.gone, Exit.void)
+      this.journal.event(group, "sessionExpired", now, member, undefined, "static member did not come back")
+      this.request(group)
+    }
   }
 
   /**
@@ -298,7 +365,31 @@ export class Membership implements LogListener {
       this.bury(member)
       return
     }
-    if (member.inGroup) {
+    const instanceId = this.protocol === "consumer" ? member.subscription.groupInstanceId : undefined
+    if (instanceId !== undefined && member.inGroup && member.status === "active") {
+      // KIP-848's static leave (epoch -2): still a member, its assignment kept for its session
+      // timeout; only what it had still to revoke is let go.
+      const keep = new Set((group.target.get(member.id) ?? []).map(TP.key))
+      release(
+        group,
+        member,
+        ownedBy(group, member).filter((tp) => !keep.has(TP.key(tp))),
+        "left",
+        now
+      )
+      member.generation = -2
+      member.revoking = undefined
+      group.away.set(instanceId, { member, until: now + member.sessionTimeout })
+      this.journal.event(
+        group,
+        "left",
+        now,
+        member,
+        undefined,
+        "static member: keeps its assignment for its session timeout"
+      )
+      group.wake.notify()
+    } else if (member.inGroup) {
       group.members.delete(member.id)
       group.target.delete(member.id)
       release(group, member, undefined, "left", now)

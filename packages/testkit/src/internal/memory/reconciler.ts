@@ -55,9 +55,15 @@ export class Reconciler {
     return Effect.gen(function* () {
       for (;;) {
         const now = yield* Clock.currentTimeMillis
+        self.membership.expireAway(group, now)
         if (group.requested) self.bumpEpoch(group, now)
         yield* self.reconcile(group, now)
-        yield* group.wake.await
+        // A static member away is waited for until its session expires.
+        let until = Number.POSITIVE_INFINITY
+        for (const away of group.away.values()) until = Math.min(until, away.until)
+        yield* until === Number.POSITIVE_INFINITY
+          ? group.wake.await
+          : Effect.raceFirst(group.wake.await, Effect.sleep(Duration.millis(Math.max(0, until - now))))
       }
     })
   }
@@ -162,8 +168,10 @@ export class Reconciler {
       Effect.flatMap((ok) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Effect.sync(() => {
-            if (member.revoking === done) member.revoking = undefined
-            if (Option.isNone(ok) && member.gone === gone) {
+            // Still waited for: neither done, nor let go by a static leave or a rejoin.
+            const waited = member.revoking === done
+            if (waited) member.revoking = undefined
+            if (Option.isNone(ok) && waited && member.gone === gone) {
               this.membership.fence(member, now, "expelled", "did not revoke within its rebalance timeout")
             }
             group.wake.notify()

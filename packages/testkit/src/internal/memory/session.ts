@@ -34,6 +34,16 @@ export const subscribe = (
       return yield* Effect.fail(kafkaError("subscribe", "protocol", "subscribe to at least one topic"))
     }
     const group = yield* cluster.coordinator.groupFor(subscription.groupId)
+    const holder = cluster.membership.instanceHolder(group, subscription.groupInstanceId)
+    if (holder !== undefined) {
+      return yield* Effect.fail(
+        kafkaError(
+          "subscribe",
+          "protocol",
+          `unreleased instance id ${subscription.groupInstanceId}: member ${holder.id} of group ${group.id} still holds it`
+        )
+      )
+    }
     const member = new Member(
       group,
       subscription,
