@@ -3,6 +3,7 @@
  */
 import { now, peakRss } from "../lib/common.js"
 import { committedTotal } from "../lib/kafka.js"
+import type { ObservabilityVariant } from "../lib/tracers.js"
 
 export interface ContestantArgs {
   readonly topic: string
@@ -12,6 +13,11 @@ export interface ContestantArgs {
   readonly records: number
   /** Profiles the consumption into this `.cpuprofile` file (Sluice only). */
   readonly profile?: string | undefined
+  /**
+   * Sluice only: its metrics and tracer (the observability benchmark, issue 15). Unset: the
+   * defaults (metrics on, no tracer).
+   */
+  readonly observability?: ObservabilityVariant | undefined
 }
 
 export interface ContestantResult {

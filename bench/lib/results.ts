@@ -98,6 +98,22 @@ export interface ObservabilitySection {
     readonly recording_tracer: number
   }
   readonly runs: ReadonlyArray<{ readonly round: number; readonly variant: string; readonly cpu_us_per_record: number }>
+  /** The same on workload 1 (Sluice over kafkajs, real broker). */
+  readonly throughput?: ObservabilityThroughput | undefined
+}
+
+export interface ObservabilityThroughput {
+  readonly records: number
+  readonly rounds: number
+  readonly load_average_1min: number
+  /** Median records/s (first record to last) of each variant. */
+  readonly records_per_sec: Record<string, number>
+  /** The `off` variant's records/s ÷ the variant's, minus 1: 0.05 is 5 % slower. */
+  readonly overhead: {
+    readonly metrics: number
+    readonly non_recording_tracer: number
+    readonly recording_tracer: number
+  }
 }
 
 export interface KeyedRow {

@@ -10,20 +10,27 @@ import * as ProcessingMode from "@sluice/core/ProcessingMode"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import type { ContestantArgs, ContestantResult } from "../contestants/contestant.js"
 import { Tally } from "../contestants/contestant.js"
 import { startProfiler } from "./profiler.js"
+import { tracerOf } from "./tracers.js"
 
 export const sluiceContestant = ({
   groupId,
+  observability,
   profile,
   records,
   topic
-}: ContestantArgs): Effect.Effect<ContestantResult, unknown, ConsumerDriver> =>
-  Effect.gen(function* () {
+}: ContestantArgs): Effect.Effect<ContestantResult, unknown, ConsumerDriver> => {
+  const tracer = observability === undefined ? undefined : tracerOf(observability)
+  return Effect.gen(function* () {
     const done = yield* Deferred.make<void>()
     const tally = new Tally(records, () => Deferred.unsafeDone(done, Effect.void))
-    const consumer = yield* Consumer.make(yield* ConsumerSettings.make({ groupId, commitInterval: "1 second" }))
+    const metrics = observability === undefined || observability === "metrics"
+    const consumer = yield* Consumer.make(
+      yield* ConsumerSettings.make({ groupId, commitInterval: "1 second", metrics })
+    )
     const profiler = profile === undefined ? undefined : yield* Effect.tryPromise(startProfiler)
     const run = yield* Effect.fork(
       consumer.run({
@@ -37,4 +44,5 @@ export const sluiceContestant = ({
     // Graceful shutdown: drains, commits the final frontiers, leaves the group.
     yield* Fiber.interrupt(run)
     return yield* Effect.tryPromise(() => tally.report(groupId, topic))
-  })
+  }).pipe(Effect.provide(tracer?.layer ?? Layer.empty))
+}

@@ -14,26 +14,17 @@
  *
  * Ratios of CPU time against `off`, from runs in one process after warm-up rounds.
  */
-import * as Resource from "@effect/opentelemetry/Resource"
-import * as OtelTracer from "@effect/opentelemetry/Tracer"
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BasicTracerProvider,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-  type SpanExporter
-} from "@opentelemetry/sdk-trace-base"
 import * as Consumer from "@sluice/core/Consumer"
 import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import * as MemoryKafka from "@sluice/testkit/MemoryKafka"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Tracer from "effect/Tracer"
 import { args, die, emit, gc } from "../lib/common.js"
+import { type ObservabilityVariant, tracerOf } from "../lib/tracers.js"
 import { mode, Progress, produceRoundRobin, runUntilDone } from "../lib/sluice.js"
 
-export type ObservabilityVariant = "off" | "metrics" | "noopTracer" | "nonRecording" | "recording"
+export type { ObservabilityVariant } from "../lib/tracers.js"
 
 export interface ObservabilityArgs {
   readonly records: number
@@ -60,64 +51,8 @@ const topic = "bench-observability"
 const value = new Uint8Array(100)
 const key = new TextEncoder().encode("k")
 
-/** Counts what it is handed and drops it. */
-class DroppingExporter implements SpanExporter {
-  count = 0
-  export(spans: Array<ReadableSpan>, done: (result: { code: 0 }) => void): void {
-    this.count += spans.length
-    done({ code: 0 })
-  }
-  shutdown(): Promise<void> {
-    return Promise.resolve()
-  }
-}
-
-const otel = (recording: boolean, exporter: DroppingExporter) =>
-  OtelTracer.layer.pipe(
-    Layer.provide(Resource.layer({ serviceName: "bench" })),
-    Layer.provide(
-      Layer.succeed(
-        OtelTracer.OtelTracerProvider,
-        new BasicTracerProvider({
-          sampler: recording ? new AlwaysOnSampler() : new AlwaysOffSampler(),
-          spanProcessors: [new SimpleSpanProcessor(exporter)]
-        })
-      )
-    )
-  )
-
-/** A tracer whose spans keep nothing: ids, and no-ops for attributes, events and the end. */
-const noopTracer = Tracer.make({
-  span: (name, parent, context, links, startTime, kind) => ({
-    _tag: "Span",
-    name,
-    spanId: "0000000000000001",
-    traceId: "00000000000000000000000000000001",
-    parent,
-    context,
-    status: { _tag: "Started", startTime },
-    attributes: new Map(),
-    links,
-    sampled: false,
-    kind,
-    end: () => {},
-    attribute: () => {},
-    event: () => {},
-    addLinks: () => {}
-  }),
-  context: (f) => f()
-})
-
 const runOnce = (a: ObservabilityArgs, variant: ObservabilityVariant, round: number) => {
-  const exporter = new DroppingExporter()
-  const tracing =
-    variant === "noopTracer"
-      ? Layer.setTracer(noopTracer)
-      : variant === "nonRecording"
-        ? otel(false, exporter)
-        : variant === "recording"
-          ? otel(true, exporter)
-          : Layer.empty
+  const { exporter, layer: tracing } = tracerOf(variant)
   return Effect.gen(function* () {
     const handle = yield* MemoryKafka.MemoryKafka
     yield* produceRoundRobin(handle, {
@@ -165,7 +100,11 @@ const program = (a: ObservabilityArgs) =>
       const order = round % 2 === 0 ? [...a.variants].reverse() : a.variants
       for (const variant of order) {
         gc()
-        const run = yield* runOnce(a, variant, round)
+        // Each run in a fiber of its own, awaited rather than joined: `Effect.provide` of a
+        // merged layer with `Layer.setTracer` (or the OpenTelemetry tracer's layer) leaves the
+        // tracer set in the providing fiber afterwards (effect 3.22), so runs in one fiber
+        // would all be traced after the first traced one, `off` included.
+        const run = yield* Effect.flatten(Fiber.await(yield* Effect.forkDaemon(runOnce(a, variant, round))))
         if (round > 0) runs.push(run)
         process.stderr.write(
           `observability ${round > 0 ? `round ${round}` : "warm-up"} ${variant}: ${Math.round(a.records / run.seconds)} records/s\n`

@@ -11,6 +11,7 @@ import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import * as Codec from "@sluice/core/Codec"
 import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
 import * as Pipeline from "@sluice/core/Pipeline"
+import * as ProcessingMode from "@sluice/core/ProcessingMode"
 import * as Producer from "@sluice/core/Producer"
 import * as Topic from "@sluice/core/Topic"
 import { brokerForTests } from "@sluice/testkit/KafkaBroker"
@@ -195,6 +196,93 @@ const suite = (cluster: Cluster) =>
           expect(process.length).toBe(1)
           expect(process[0]!.attributes["messaging.kafka.offset"]).toBe(1)
         })
+    )
+
+    it.live(
+      "O1 keyed mode, records side by side: the spans each handler makes are children of its own record's span, and its annotations land there",
+      () =>
+        Effect.gen(function* () {
+          const otel = tracing()
+          const name = uniqueName("o1-keyed")
+          const topic = Topic.make({ name, key: Codec.string, value: Codec.string })
+          const values = ["a", "b", "c", "d", "e", "f", "g", "h"]
+          let handled = 0
+          const pipeline = Pipeline.make({
+            topic,
+            mode: ProcessingMode.keyed({ concurrency: 4 }),
+            handler: (record) =>
+              Effect.gen(function* () {
+                yield* Effect.annotateCurrentSpan("order", record.value)
+                // Records of different keys overlap: each sleeps while the others start.
+                yield* Effect.sleep(`${10 + ((record.offset * 7) % 4) * 10} millis`)
+                yield* Effect.void.pipe(Effect.withSpan("work", { attributes: { order: record.value } }))
+                handled++
+              })
+          })
+          yield* Effect.gen(function* () {
+            yield* Effect.flatMap(TestCluster, (c) => c.createTopic(name, 1))
+            yield* Effect.flatMap(Producer.Producer, (p) =>
+              p.send(
+                topic,
+                values.map((value) => ({ key: value, value }))
+              )
+            )
+            const run = yield* Effect.fork(Pipeline.run(pipeline))
+            yield* eventually(() => handled === values.length, "every record handled")
+            yield* eventually(() => named(otel.spans(), `process ${name}`).length === values.length, "the spans ended")
+            yield* Fiber.interrupt(run)
+          }).pipe(Effect.provide(Layer.merge(cluster.services(uniqueName("o1-keyed-group")), otel.layer)))
+
+          const spans = otel.spans()
+          const processes = named(spans, `process ${name}`)
+          const works = named(spans, "work")
+          expect(works.length).toBe(values.length)
+          for (const value of values) {
+            const process = processes.find((s) => s.attributes.order === value)
+            expect(process, `the process span of ${value} carries its annotation`).toBeDefined()
+            const work = works.find((s) => s.attributes.order === value)!
+            expect(parentOf(work), `the work span of ${value}`).toBe(process!.spanContext().spanId)
+            expect(work.spanContext().traceId).toBe(process!.spanContext().traceId)
+          }
+          // One send wrote the eight records: each record's span is a child of that send.
+          const send = named(spans, `send ${name}`)[0]!
+          expect(processes.every((s) => parentOf(s) === send.spanContext().spanId)).toBe(true)
+          expect(new Set(processes.map((s) => s.spanContext().spanId)).size).toBe(values.length)
+        })
+    )
+
+    it.live("O1 a record interrupted by the shutdown (its drain timed out): its span ends, marked interrupted", () =>
+      Effect.gen(function* () {
+        const otel = tracing()
+        const name = uniqueName("o1-interrupted")
+        const topic = Topic.make({ name, key: Codec.string, value: Codec.string })
+        let started = false
+        const pipeline = Pipeline.make({
+          topic,
+          handler: () =>
+            Effect.zipRight(
+              Effect.sync(() => (started = true)),
+              Effect.never
+            )
+        })
+        yield* Effect.gen(function* () {
+          yield* Effect.flatMap(TestCluster, (c) => c.createTopic(name, 1))
+          yield* Effect.flatMap(Producer.Producer, (p) => p.send(topic, [{ key: "k", value: "stuck" }]))
+          const run = yield* Effect.fork(Pipeline.run(pipeline))
+          yield* eventually(() => started, "the handler started")
+          yield* Fiber.interrupt(run)
+        }).pipe(
+          Effect.provide(
+            Layer.merge(
+              cluster.services(uniqueName("o1-interrupted-group"), { shutdownTimeout: "1 second" }),
+              otel.layer
+            )
+          )
+        )
+        const process = named(otel.spans(), `process ${name}`)
+        expect(process.length).toBe(1)
+        expect(process[0]!.attributes["status.interrupted"]).toBe(true)
+      })
     )
 
     it.live("O1 a batch pipeline's chunk span links the producing span of each of its records", () =>

@@ -14,9 +14,14 @@
  * Kafka): `messaging.kafka.offset` and `messaging.consumer.group.name`, not the deprecated
  * `messaging.kafka.message.offset` and `messaging.kafka.consumer.group`.
  */
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
+import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
 import type { Header, RawRecord } from "../ConsumerRecord.js"
@@ -98,24 +103,183 @@ export const recordAttributes = (raw: RawRecord, groupId: string): Record<string
 }
 
 /**
- * Runs `effect` (the processing of `raw`) in the record's span: `process <topic>`, kind
- * consumer, child of the producing span when the record carries one, else a trace of its own
- * (not a child of the consumer's long-lived run span). A producer whose trace is not sampled
- * gets no span.
+ * The record spans of one lane: a fiber that runs records one after another (a partition's
+ * worker, or one of its lanes in keyed and unordered modes). `install` wraps the lane once;
+ * the processor calls `enter` when a record's handler starts, `leave` when it ended, and
+ * `interrupted` if the lane is interrupted with a record in flight. None of them is an effect:
+ * a record's span costs no step of the fiber.
  */
-export const recordSpan = <A, E, R>(raw: RawRecord, groupId: string, effect: Effect.Effect<A, E, R>) => {
-  const parent = producerOf(raw.headers)
-  // The producer's trace is not sampled: under OpenTelemetry's default (parent-based) sampler
-  // the span would record nothing, so none is made (a span costs more than a no-op handler).
-  // The parent stays current, so what the handler sends carries the unsampled context on.
-  if (parent !== undefined && !parent.sampled) return Effect.withParentSpan(effect, parent)
-  return Effect.withSpan(effect, `process ${raw.topic}`, {
-    kind: "consumer",
-    attributes: recordAttributes(raw, groupId),
-    captureStackTrace: false,
-    ...(parent === undefined ? { root: true } : { parent })
-  })
+export interface LaneSpans {
+  readonly install: <A, E, R>(lane: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** Makes `raw`'s span (or its unsampled producer's context) the lane's current span. */
+  readonly enter: (raw: RawRecord) => void
+  /** Ends the span of the record in flight with `exit`. */
+  readonly leave: (exit: Exit.Exit<unknown, unknown>) => void
+  /** Ends the span of the record in flight, if any, as interrupted (the lane is ending). */
+  readonly interrupted: () => void
 }
+
+/**
+ * The lane's current span, as its fiber's context holds it: a stand-in for the span of the
+ * record the lane runs (or, between records, for the span the lane started under).
+ *
+ * Why a stand-in: making each record's span current the usual way (`Effect.withSpan`, or a
+ * `FiberRef` write of the fiber's context per record) costs 3 to 15 µs a record, several
+ * times the engine's whole work for a record: every write of the context hashes a new
+ * `Context` (`Hash.cached` defines a property on it) and `withSpan` adds interruption-safe
+ * regions. The stand-in is put into the lane's context once, and a record only points it at
+ * its span. Reads go to that span (ids, `sampled`, attributes, events, end), and the lane's
+ * tracer swaps the stand-in for it when a child span is made, so every span made under a
+ * record names the record's span itself as its parent, whatever tracer keeps it.
+ *
+ * What a user can tell: `Effect.currentSpan` in a handler returns the stand-in, which follows
+ * the lane to its next record; a fiber forked by a handler that outlives its record makes
+ * its spans under whatever record the lane runs then.
+ */
+class LaneSpan implements Tracer.Span {
+  readonly _tag = "Span"
+  constructor(
+    /** The span the lane started under, current between records. */
+    readonly base: Tracer.AnySpan | undefined
+  ) {
+    this.target = base
+  }
+  /** The record's span, its unsampled producer, or `base`. */
+  target: Tracer.AnySpan | undefined
+  private get span(): Tracer.Span | undefined {
+    const target = this.target
+    return target !== undefined && target._tag === "Span" ? target : undefined
+  }
+  get name() {
+    return this.span?.name ?? "lane"
+  }
+  get spanId() {
+    return this.target?.spanId ?? zeros16
+  }
+  get traceId() {
+    return this.target?.traceId ?? zeros32
+  }
+  get sampled() {
+    return this.target?.sampled ?? false
+  }
+  get context() {
+    return this.target?.context ?? Context.empty()
+  }
+  get parent() {
+    return this.span?.parent ?? Option.none()
+  }
+  get status(): Tracer.SpanStatus {
+    return this.span?.status ?? { _tag: "Started", startTime: BigInt(0) }
+  }
+  get attributes(): ReadonlyMap<string, unknown> {
+    return this.span?.attributes ?? new Map()
+  }
+  get links(): ReadonlyArray<Tracer.SpanLink> {
+    return this.span?.links ?? []
+  }
+  get kind(): Tracer.SpanKind {
+    return this.span?.kind ?? "internal"
+  }
+  end(endTime: bigint, exit: Exit.Exit<unknown, unknown>): void {
+    this.span?.end(endTime, exit)
+  }
+  attribute(key: string, value: unknown): void {
+    this.span?.attribute(key, value)
+  }
+  event(name: string, startTime: bigint, attributes?: Record<string, unknown>): void {
+    this.span?.event(name, startTime, attributes)
+  }
+  addLinks(links: ReadonlyArray<Tracer.SpanLink>): void {
+    this.span?.addLinks(links)
+  }
+}
+
+const spanOptions: Tracer.SpanOptions = { kind: "consumer", root: true, captureStackTrace: false }
+
+/**
+ * Record spans for the lanes of a run whose tracer exports (O1): a span per record,
+ * `process <topic>`, kind consumer, child of the producing span when the record carries one,
+ * else a trace of its own (not a child of the consumer's long-lived run span). A producer
+ * whose trace is not sampled gets no span: under OpenTelemetry's default (parent-based)
+ * sampler it would record nothing, and a span costs more than a no-op handler; its context
+ * is current instead, so what the handler sends carries the unsampled context on.
+ *
+ * A span gets what `Effect.withSpan` would give it: the fiber's span annotations and links,
+ * the clock's time (zero when timing is disabled), the handler's exit.
+ */
+export const laneSpans =
+  (groupId: string) =>
+  (): LaneSpans => {
+    let current: LaneSpan | undefined
+    let tracer: Tracer.Tracer | undefined
+    let clock: Clock.Clock | undefined
+    let timing = true
+    let links: Array<Tracer.SpanLink> = []
+    let annotations: HashMap.HashMap<string, unknown> = HashMap.empty()
+    /** The span of the record in flight, made by this lane. */
+    let inFlight: Tracer.Span | undefined
+    const now = () => (timing && clock !== undefined ? clock.unsafeCurrentTimeNanos() : BigInt(0))
+    const end = (exit: Exit.Exit<unknown, unknown>) => {
+      const span = inFlight
+      inFlight = undefined
+      if (current !== undefined) current.target = current.base
+      if (span !== undefined) span.end(now(), exit)
+    }
+    return {
+      install: (lane) =>
+        Effect.withFiberRuntime((fiber) => {
+          const stand = new LaneSpan(fiber.currentSpan)
+          const own = fiber.currentTracer
+          current = stand
+          tracer = own
+          clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+          timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+          links = Chunk.toArray(fiber.getFiberRef(FiberRef.currentTracerSpanLinks))
+          annotations = fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations)
+          // The lane's tracer: the fiber's own, with the stand-in replaced by what it stands
+          // for in the parent of every span made under it.
+          const laneTracer = Tracer.make({
+            span: (name, parent, context, spanLinks, startTime, kind, options) =>
+              own.span(
+                name,
+                parent._tag === "Some" && parent.value === stand ? Option.fromNullable(stand.target) : parent,
+                context,
+                spanLinks,
+                startTime,
+                kind,
+                options
+              ),
+            context: (f, fiber) => own.context(f, fiber)
+          })
+          return lane.pipe(Effect.withParentSpan(stand), Effect.withTracer(laneTracer)) as typeof lane
+        }),
+      enter: (raw) => {
+        const producer = producerOf(raw.headers)
+        if (producer !== undefined && !producer.sampled) {
+          current!.target = producer
+          return
+        }
+        const span = tracer!.span(
+          `process ${raw.topic}`,
+          producer === undefined ? Option.none() : Option.some(producer),
+          Context.empty(),
+          links,
+          now(),
+          "consumer",
+          spanOptions
+        )
+        if (HashMap.size(annotations) > 0) HashMap.forEach(annotations, (value, key) => span.attribute(key, value))
+        const attributes = recordAttributes(raw, groupId)
+        for (const key in attributes) span.attribute(key, attributes[key])
+        inFlight = span
+        current!.target = span
+      },
+      leave: end,
+      interrupted: () => {
+        if (inFlight !== undefined) end(Exit.interrupt(FiberId.none))
+      }
+    }
+  }
 
 /**
  * Runs a chunk (a batch handler's records of one partition) in one `process <topic>` span

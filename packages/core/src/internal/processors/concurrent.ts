@@ -13,9 +13,11 @@
  */
 import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type { RawRecord } from "../../ConsumerRecord.js"
 import type { Processor } from "../flow.js"
+import type { LaneSpans } from "../tracing.js"
 
 /** Bytes per `String.fromCharCode` call: far below any engine's limit on arguments. */
 const keyChunk = 4096
@@ -49,7 +51,9 @@ export const concurrent =
   <E, R>(
     options: ConcurrentOptions,
     handle: (record: RawRecord) => Effect.Effect<void, E, R>,
-    onFailure: (record: RawRecord, cause: Cause.Cause<E>) => unknown
+    onFailure: (record: RawRecord, cause: Cause.Cause<E>) => unknown,
+    /** Each record's span (O1), when a tracer exports them. */
+    spans?: () => LaneSpans
   ): Processor<R> =>
   (worker, flow) =>
     Effect.scoped(
@@ -111,6 +115,7 @@ export const concurrent =
           let key: string | undefined
           /** The next record of `key`, handed to this lane when the record before it finished. */
           let carried: RawRecord | undefined
+          const spansOfLane = spans?.()
 
           const onCause = (cause: Cause.Cause<E>): Effect.Effect<void> => {
             running = false
@@ -119,6 +124,7 @@ export const concurrent =
             failed = true
             worker.wake.unsafeOpen()
             flow.fail(onFailure(record!, cause))
+            spansOfLane?.leave(Exit.failCause(cause))
             return Effect.void
           }
           const onSuccess = (): Effect.Effect<void, never, R> => {
@@ -126,10 +132,12 @@ export const concurrent =
             flow.finish(worker, record!.offset)
             carried = release(key)
             // Straight on to the next record, without a step of its own.
+            spansOfLane?.leave(Exit.void)
             return next()
           }
           const run = (): Effect.Effect<void, never, R> => {
             running = true
+            spansOfLane?.enter(record!)
             const handled = Effect.matchCauseEffect(handle(record!), { onFailure: onCause, onSuccess })
             return flow.anyPaused ? Effect.zipRight(resume, handled) : handled
           }
@@ -163,11 +171,16 @@ export const concurrent =
             return run()
           }
           const step: Effect.Effect<void, never, R> = Effect.suspend(next)
-          return step.pipe(
+          return (spansOfLane === undefined ? step : spansOfLane.install(step)).pipe(
             // Interrupted (revocation, loss) with a record in flight: it ends unfinished, so that
             // nothing waits on it. Once per lane, not per record: `onInterrupt` costs more than a
             // no-op handler.
-            Effect.onInterrupt(() => Effect.sync(() => running && flow.abandon(worker)))
+            Effect.onInterrupt(() =>
+              Effect.sync(() => {
+                if (running) flow.abandon(worker)
+                spansOfLane?.interrupted()
+              })
+            )
           )
         })
 

@@ -45,26 +45,27 @@ export const handlerProcessor = <E, R>(
     const handleRaw = (raw: ConsumerRecord.RawRecord) => options.handler(ConsumerRecord.fromRaw(raw))
     const groupId = options.groupId ?? settings.groupId
     // O1: a span per record only when a tracer exports it (decided per worker, see tracing.ts).
-    const traced = (raw: ConsumerRecord.RawRecord) => Tracing.recordSpan(raw, groupId, handleRaw(raw))
+    const spans = Tracing.laneSpans(groupId)
     const onFailure = fromCause<E>
     const byMode = new Map<ProcessingMode.ProcessingMode, Processor<R>>()
     const tracedByMode = new Map<ProcessingMode.ProcessingMode, Processor<R>>()
     const processorOf = (mode: ProcessingMode.ProcessingMode, tracing: boolean): Processor<R> => {
       const cache = tracing ? tracedByMode : byMode
-      const handle = tracing ? traced : handleRaw
+      const laneSpans = tracing ? spans : undefined
       let processor = cache.get(mode)
       if (processor === undefined) {
         processor =
           mode._tag === "Partition"
-            ? sequential<E, R>(handle, onFailure)
+            ? sequential<E, R>(handleRaw, onFailure, laneSpans)
             : concurrent<E, R>(
                 {
                   concurrency: mode.concurrency,
                   keyed: mode._tag === "Keyed",
                   maxHeld: Math.max(mode.concurrency * 4, settings.buffer.perPartition)
                 },
-                handle,
-                onFailure
+                handleRaw,
+                onFailure,
+                laneSpans
               )
         cache.set(mode, processor)
       }

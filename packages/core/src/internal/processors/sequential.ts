@@ -10,22 +10,28 @@
  */
 import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type { RawRecord } from "../../ConsumerRecord.js"
 import type { Processor } from "../flow.js"
+import type { LaneSpans } from "../tracing.js"
 
 export const sequential =
   <E, R>(
     handle: (record: RawRecord) => Effect.Effect<void, E, R>,
-    onFailure: (record: RawRecord, cause: Cause.Cause<E>) => unknown
+    onFailure: (record: RawRecord, cause: Cause.Cause<E>) => unknown,
+    /** Each record's span (O1), when a tracer exports them. */
+    spans?: () => LaneSpans
   ): Processor<R> =>
   (worker, flow) => {
     /** The record in flight: the continuations below read it instead of closing over it. */
     let current: RawRecord | undefined
+    const lane = spans?.()
     const onCause = (cause: Cause.Cause<E>): Effect.Effect<void> => {
       // The record stays unfinished, so the frontier stops at it and no commit passes it; the
       // loop ends here (the consumer stops).
       flow.abandon(worker)
       flow.fail(onFailure(current!, cause))
+      lane?.leave(Exit.failCause(cause))
       return Effect.void
     }
     const resume = Effect.suspend(() => flow.resume())
@@ -35,6 +41,7 @@ export const sequential =
       const record = flow.take(worker)
       if (record === undefined) return Effect.zipRight(worker.waitForRecords(), loop)
       current = record
+      lane?.enter(record)
       const run = Effect.matchCauseEffect(handle(record), { onFailure: onCause, onSuccess })
       return flow.anyPaused ? Effect.zipRight(resume, run) : run
     }
@@ -43,13 +50,19 @@ export const sequential =
     // stack, until a step waits for records or the worker stops running.
     const onSuccess = (): Effect.Effect<void, never, R> => {
       flow.finish(worker, current!.offset)
+      lane?.leave(Exit.void)
       return next()
     }
     const loop: Effect.Effect<void, never, R> = Effect.suspend(next)
-    return loop.pipe(
+    return (lane === undefined ? loop : lane.install(loop)).pipe(
       // Interrupted (revocation, loss) with a record in flight: it ends unfinished, so that
       // nothing waits on it. Once per worker, not per record: `onInterrupt` costs more than a
       // no-op handler.
-      Effect.onInterrupt(() => Effect.sync(() => worker.inFlight > 0 && flow.abandon(worker)))
+      Effect.onInterrupt(() =>
+        Effect.sync(() => {
+          if (worker.inFlight > 0) flow.abandon(worker)
+          lane?.interrupted()
+        })
+      )
     )
   }
