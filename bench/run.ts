@@ -417,7 +417,9 @@ const observabilityOnBroker = async (): Promise<ObservabilityThroughput> => {
       const args: ContestantArgs = { topic: spec.topic, groupId, records, observability: variant }
       const { result } = await runNode<ContestantResult>(contestantScripts.sluice, args, { timeoutMs: 600_000 })
       const rate = records / result.seconds
-      log(`observability on the broker ${round === 0 ? "warm-up" : `round ${round}`} ${variant}: ${thousands(rate)} records/s`)
+      log(
+        `observability on the broker ${round === 0 ? "warm-up" : `round ${round}`} ${variant}: ${thousands(rate)} records/s`
+      )
       if (round > 0) rates.push({ variant, rate })
     }
   }

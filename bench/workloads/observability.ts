@@ -21,8 +21,8 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { args, die, emit, gc } from "../lib/common.js"
-import { type ObservabilityVariant, tracerOf } from "../lib/tracers.js"
 import { mode, Progress, produceRoundRobin, runUntilDone } from "../lib/sluice.js"
+import { type ObservabilityVariant, tracerOf } from "../lib/tracers.js"
 
 export type { ObservabilityVariant } from "../lib/tracers.js"
 

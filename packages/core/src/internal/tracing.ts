@@ -207,79 +207,77 @@ const spanOptions: Tracer.SpanOptions = { kind: "consumer", root: true, captureS
  * A span gets what `Effect.withSpan` would give it: the fiber's span annotations and links,
  * the clock's time (zero when timing is disabled), the handler's exit.
  */
-export const laneSpans =
-  (groupId: string) =>
-  (): LaneSpans => {
-    let current: LaneSpan | undefined
-    let tracer: Tracer.Tracer | undefined
-    let clock: Clock.Clock | undefined
-    let timing = true
-    let links: Array<Tracer.SpanLink> = []
-    let annotations: HashMap.HashMap<string, unknown> = HashMap.empty()
-    /** The span of the record in flight, made by this lane. */
-    let inFlight: Tracer.Span | undefined
-    const now = () => (timing && clock !== undefined ? clock.unsafeCurrentTimeNanos() : BigInt(0))
-    const end = (exit: Exit.Exit<unknown, unknown>) => {
-      const span = inFlight
-      inFlight = undefined
-      if (current !== undefined) current.target = current.base
-      if (span !== undefined) span.end(now(), exit)
-    }
-    return {
-      install: (lane) =>
-        Effect.withFiberRuntime((fiber) => {
-          const stand = new LaneSpan(fiber.currentSpan)
-          const own = fiber.currentTracer
-          current = stand
-          tracer = own
-          clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-          timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-          links = Chunk.toArray(fiber.getFiberRef(FiberRef.currentTracerSpanLinks))
-          annotations = fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations)
-          // The lane's tracer: the fiber's own, with the stand-in replaced by what it stands
-          // for in the parent of every span made under it.
-          const laneTracer = Tracer.make({
-            span: (name, parent, context, spanLinks, startTime, kind, options) =>
-              own.span(
-                name,
-                parent._tag === "Some" && parent.value === stand ? Option.fromNullable(stand.target) : parent,
-                context,
-                spanLinks,
-                startTime,
-                kind,
-                options
-              ),
-            context: (f, fiber) => own.context(f, fiber)
-          })
-          return lane.pipe(Effect.withParentSpan(stand), Effect.withTracer(laneTracer)) as typeof lane
-        }),
-      enter: (raw) => {
-        const producer = producerOf(raw.headers)
-        if (producer !== undefined && !producer.sampled) {
-          current!.target = producer
-          return
-        }
-        const span = tracer!.span(
-          `process ${raw.topic}`,
-          producer === undefined ? Option.none() : Option.some(producer),
-          Context.empty(),
-          links,
-          now(),
-          "consumer",
-          spanOptions
-        )
-        if (HashMap.size(annotations) > 0) HashMap.forEach(annotations, (value, key) => span.attribute(key, value))
-        const attributes = recordAttributes(raw, groupId)
-        for (const key in attributes) span.attribute(key, attributes[key])
-        inFlight = span
-        current!.target = span
-      },
-      leave: end,
-      interrupted: () => {
-        if (inFlight !== undefined) end(Exit.interrupt(FiberId.none))
+export const laneSpans = (groupId: string) => (): LaneSpans => {
+  let current: LaneSpan | undefined
+  let tracer: Tracer.Tracer | undefined
+  let clock: Clock.Clock | undefined
+  let timing = true
+  let links: Array<Tracer.SpanLink> = []
+  let annotations: HashMap.HashMap<string, unknown> = HashMap.empty()
+  /** The span of the record in flight, made by this lane. */
+  let inFlight: Tracer.Span | undefined
+  const now = () => (timing && clock !== undefined ? clock.unsafeCurrentTimeNanos() : BigInt(0))
+  const end = (exit: Exit.Exit<unknown, unknown>) => {
+    const span = inFlight
+    inFlight = undefined
+    if (current !== undefined) current.target = current.base
+    if (span !== undefined) span.end(now(), exit)
+  }
+  return {
+    install: (lane) =>
+      Effect.withFiberRuntime((fiber) => {
+        const stand = new LaneSpan(fiber.currentSpan)
+        const own = fiber.currentTracer
+        current = stand
+        tracer = own
+        clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+        timing = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
+        links = Chunk.toArray(fiber.getFiberRef(FiberRef.currentTracerSpanLinks))
+        annotations = fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations)
+        // The lane's tracer: the fiber's own, with the stand-in replaced by what it stands
+        // for in the parent of every span made under it.
+        const laneTracer = Tracer.make({
+          span: (name, parent, context, spanLinks, startTime, kind, options) =>
+            own.span(
+              name,
+              parent._tag === "Some" && parent.value === stand ? Option.fromNullable(stand.target) : parent,
+              context,
+              spanLinks,
+              startTime,
+              kind,
+              options
+            ),
+          context: (f, fiber) => own.context(f, fiber)
+        })
+        return lane.pipe(Effect.withParentSpan(stand), Effect.withTracer(laneTracer)) as typeof lane
+      }),
+    enter: (raw) => {
+      const producer = producerOf(raw.headers)
+      if (producer !== undefined && !producer.sampled) {
+        current!.target = producer
+        return
       }
+      const span = tracer!.span(
+        `process ${raw.topic}`,
+        producer === undefined ? Option.none() : Option.some(producer),
+        Context.empty(),
+        links,
+        now(),
+        "consumer",
+        spanOptions
+      )
+      if (HashMap.size(annotations) > 0) HashMap.forEach(annotations, (value, key) => span.attribute(key, value))
+      const attributes = recordAttributes(raw, groupId)
+      for (const key in attributes) span.attribute(key, attributes[key])
+      inFlight = span
+      current!.target = span
+    },
+    leave: end,
+    interrupted: () => {
+      if (inFlight !== undefined) end(Exit.interrupt(FiberId.none))
     }
   }
+}
 
 /**
  * Runs a chunk (a batch handler's records of one partition) in one `process <topic>` span
