@@ -2,8 +2,11 @@
  * `pnpm exec tsx examples/src/health.ts`: readiness and liveness probes for a consumer, served
  * with `@effect/platform`'s HTTP server while a pipeline runs (`HEALTH_PORT`, 8080 by default).
  * `/ready` answers 200 once every group member holds its assignment, `/health` 200 while the
- * consumer is live (fetching, heartbeating, not stuck in a rebalance); both 503 otherwise, and
- * both carry the whole `Consumer.health()` as JSON. docs/observability.md has the rules.
+ * consumer is live (fetching, heartbeating, not stuck in a rebalance, no record stuck: the
+ * pipeline's `stallTimeout` reports a shipment in flight for 30 s, and one stuck for longer
+ * than `stalledWithin` makes the consumer not live, so that the pod is restarted); both 503
+ * otherwise, and both carry the whole `Consumer.health()` as JSON. docs/observability.md has
+ * the rules.
  *
  * ```sh
  * curl -s localhost:8080/ready; curl -s localhost:8080/health
@@ -48,7 +51,7 @@ export const probes = HttpRouter.empty.pipe(
   ),
   HttpRouter.get(
     "/health",
-    probe((health) => health.live, { fetchWithin: "60 seconds" })
+    probe((health) => health.live, { fetchWithin: "60 seconds", stalledWithin: "5 minutes" })
   )
 )
 
@@ -68,7 +71,7 @@ export const program = <E>(count: number, stop: Effect.Effect<void, E>) =>
       shipments,
       Array.from({ length: count }, (_, i) => ({ key: `s-${i}`, value: "packed" }))
     )
-    const pipeline = Pipeline.make({ topic: shipments, handler: () => Effect.void })
+    const pipeline = Pipeline.make({ topic: shipments, handler: () => Effect.void, stallTimeout: "30 seconds" })
     yield* Effect.raceFirst(Pipeline.run(pipeline), stop)
   })
 

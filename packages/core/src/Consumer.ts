@@ -25,6 +25,7 @@
  * @since 0.1.0
  */
 import type * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -397,9 +398,13 @@ export const make = (
       health: (rules) => members.health(rules),
       reportStall: (groupId, stall) =>
         Effect.zipRight(
-          Effect.sync(() => {
-            for (const member of members.running) if (member.groupId === groupId) member.stall(stall.partition)
-          }),
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.sync(() => {
+              for (const member of members.running) {
+                if (member.groupId === groupId) member.stall(stall.partition, now - stall.millis)
+              }
+            })
+          ),
           Effect.asVoid(PubSub.publish(events, ConsumerEventOf.Stalled(stall)))
         ),
       clearStall: (groupId, partition) =>

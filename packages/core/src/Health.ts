@@ -12,8 +12,17 @@
  * - **live** — no member `stopped`; none in `joining` or `rebalancing` for longer than
  *   `rebalanceWithin`; a `stable` member's client fetched within `fetchWithin` (counted from
  *   the later of its last fetch and its arrival in `stable`); a member in the group
- *   heartbeated within `heartbeatWithin`. A check whose time the driver does not report is
- *   skipped. A consumer that has not started a run yet is live and not ready.
+ *   heartbeated within `heartbeatWithin`; no partition of a member in the group stalled
+ *   (stall detection, O3) for longer than `stalledWithin`. A check whose time the driver does
+ *   not report is skipped. A consumer that has not started a run yet is live and not ready.
+ *
+ * Stalls and the verdicts: a stall alone changes neither. `stallTimeout` is the bound that
+ * reports a record (and may interrupt it, which ends the stall); liveness, which a probe
+ * answers with a restart of the whole process (every partition's work lost and rebalanced), has
+ * its own, longer bound, `stalledWithin` (5 minutes by default, Karafka's `consuming_ttl`): a
+ * record stuck past it means the consumer cannot recover by itself. Readiness is about the
+ * group (a stalled member still holds, and must keep, its assignment), so stalls never make a
+ * member not ready.
  *
  * @example
  * ```ts
@@ -66,6 +75,12 @@ export interface MemberHealth {
    * (stall detection reports them; empty where it is off).
    */
   readonly stalled: ReadonlyArray<TopicPartition>
+  /**
+   * How long the longest-stalled partition has been stalled: since its oldest stalled record
+   * (or chunk) started, while any of its records is stalled; undefined when none is. Past
+   * `Rules.stalledWithin` the member is not live.
+   */
+  readonly stalledMillis: number | undefined
   /** Since the client's poll loop last completed a fetch (an empty one counts). */
   readonly sinceFetchMillis: number | undefined
   /** Since the client last heartbeated to the group's coordinator. */
@@ -113,6 +128,12 @@ export interface Rules {
    * `rebalanceTimeout` (the coordinator gives up on a member after one).
    */
   readonly rebalanceWithin?: Duration.DurationInput | undefined
+  /**
+   * How long a partition of a member in the group may stay stalled (O3: its record in flight
+   * past the pipeline's `stallTimeout`), counted from the stalled record's start. Default 5
+   * minutes. Only pipelines with a `stallTimeout` report stalls.
+   */
+  readonly stalledWithin?: Duration.DurationInput | undefined
 }
 
 /**
@@ -120,4 +141,4 @@ export interface Rules {
  *
  * @since 0.2.0
  */
-export const defaultRules: Rules = { fetchWithin: Duration.seconds(60) }
+export const defaultRules: Rules = { fetchWithin: Duration.seconds(60), stalledWithin: Duration.minutes(5) }

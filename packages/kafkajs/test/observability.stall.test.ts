@@ -18,7 +18,7 @@ import * as StallPolicy from "@sluice/core/StallPolicy"
 import * as Topic from "@sluice/core/Topic"
 import { brokerForTests } from "@sluice/testkit/KafkaBroker"
 import { TestCluster } from "@sluice/testkit/TestCluster"
-import { committedWhen, eventually, uniqueName } from "@sluice/testkit/TestHelpers"
+import { committedWhen, eventually, healthWhen, uniqueName } from "@sluice/testkit/TestHelpers"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -340,6 +340,64 @@ const suite = (cluster: TransactionalCluster) =>
               })
               expect(stalledCount(groupId, name, 0)).toBe(1)
             }).pipe(Effect.provide(cluster.withTransactions(groupId)))
+          })
+        ),
+      90_000
+    )
+
+    it.live(
+      "O4 a partition stalled longer than stalledWithin makes the member not live (still ready); live again once the stalled record ended",
+      () =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const name = uniqueName("o4-stalled")
+            const groupId = uniqueName("o4-stalled-group")
+            const topic = Topic.make({ name, key: Codec.string, value: Codec.string })
+            let release = false
+            const pipeline = Pipeline.make({
+              topic,
+              handler: (record) => (record.value === "slow" ? eventually(() => release, "the release") : Effect.void),
+              stallTimeout: "200 millis"
+            })
+            const rules = { stalledWithin: "1 second" } as const
+            yield* Effect.gen(function* () {
+              const c = yield* TestCluster
+              yield* c.createTopic(name, 2)
+              yield* Effect.flatMap(Producer.Producer, (p) =>
+                p.send(topic, [
+                  { key: "a", value: "slow", partition: 0 },
+                  { key: "b", value: "fast", partition: 1 }
+                ])
+              )
+              const consumer = yield* Consumer.Consumer
+              const run = yield* Effect.fork(Pipeline.run(pipeline))
+              // Stalled, within the bound: live and ready, the partition marked.
+              const early = yield* healthWhen(
+                consumer,
+                "the stall reported",
+                (h) => h.members[0]?.stalled.length === 1,
+                { rules }
+              )
+              expect(early.members[0]!.stalled).toEqual([{ topic: name, partition: 0 }])
+              expect(early.members[0]!.stalledMillis).toBeGreaterThanOrEqual(200)
+              // Past the bound: not live, with the partition in the problem; readiness unaffected.
+              const stuck = yield* healthWhen(consumer, "not live", (h) => !h.live, { rules })
+              expect(stuck.ready).toBe(true)
+              expect(stuck.members[0]!.stalledMillis).toBeGreaterThan(1000)
+              expect(stuck.problems).toHaveLength(1)
+              expect(stuck.problems[0]).toMatch(
+                new RegExp(`^${groupId}: not live: ${name}-0 stalled for \\d+\\.\\d s \\(limit 1\\.0 s\\)$`)
+              )
+              // The default bound (5 minutes) is far away.
+              expect((yield* Consumer.health()).live).toBe(true)
+              release = true
+              const after = yield* healthWhen(consumer, "the stall ended", (h) => h.members[0]?.stalled.length === 0, {
+                rules
+              })
+              expect(after).toMatchObject({ live: true, ready: true, problems: [] })
+              expect(after.members[0]!.stalledMillis).toBeUndefined()
+              yield* Fiber.interrupt(run)
+            }).pipe(Effect.provide(cluster.services(groupId)))
           })
         ),
       90_000

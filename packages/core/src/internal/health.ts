@@ -32,8 +32,13 @@ export class MemberTracker {
   state: Health.MemberState = "joining"
   stateSince: number
   readonly assigned = new Map<string, TP.TopicPartition>()
-  /** Filled by stall detection: `stall` / `unstall`. */
-  readonly stalled = new Map<string, TP.TopicPartition>()
+  /**
+   * Filled by stall detection (`stall` / `unstall`): each stalled partition with the start of
+   * its oldest stalled record still running when it was reported. A partition is cleared only
+   * when all its stalled records ended, so in `keyed` and `unordered` modes `since` may be older
+   * than the stalled records left: the bound errs towards not live.
+   */
+  readonly stalled = new Map<string, { readonly tp: TP.TopicPartition; readonly since: number }>()
   lastCommit: number | undefined = undefined
   commitFailures = 0
   private session: GroupSession | undefined = undefined
@@ -111,9 +116,12 @@ export class MemberTracker {
     }
   }
 
-  /** Stall detection's report: `tp`'s in-flight record ran past its stall timeout. */
-  stall(tp: TP.TopicPartition): void {
-    if (this.assigned.has(TP.key(tp))) this.stalled.set(TP.key(tp), tp)
+  /** Stall detection's report: `tp`'s in-flight record, started at `since`, ran past its stall timeout. */
+  stall(tp: TP.TopicPartition, since: number): void {
+    const key = TP.key(tp)
+    if (!this.assigned.has(key)) return
+    const known = this.stalled.get(key)
+    if (known === undefined || since < known.since) this.stalled.set(key, { tp, since })
   }
 
   /** `tp`'s stalled record ended (or was interrupted). */
@@ -176,6 +184,19 @@ export class MemberTracker {
         problems.push(`not live: no heartbeat for ${seconds(quiet)} (limit ${seconds(heartbeatWithin)})`)
       }
     }
+    let oldest: { readonly tp: TP.TopicPartition; readonly since: number } | undefined
+    for (const s of this.stalled.values()) if (oldest === undefined || s.since < oldest.since) oldest = s
+    const stalledMillis = oldest === undefined ? undefined : Math.max(0, now - oldest.since)
+    if ((this.state === "stable" || this.state === "rebalancing") && stalledMillis !== undefined) {
+      const stalledWithin = Duration.toMillis(rules.stalledWithin ?? Health.defaultRules.stalledWithin!)
+      if (stalledMillis > stalledWithin) {
+        live = false
+        const more = this.stalled.size > 1 ? ` (${this.stalled.size} partitions stalled)` : ""
+        problems.push(
+          `not live: ${TP.format(oldest!.tp)} stalled for ${seconds(stalledMillis)} (limit ${seconds(stalledWithin)})${more}`
+        )
+      }
+    }
     return {
       groupId: this.groupId,
       topics: this.topics,
@@ -183,7 +204,8 @@ export class MemberTracker {
       state: this.state,
       inStateMillis: inState,
       assigned: Array.from(this.assigned.values()).sort(TP.order),
-      stalled: Array.from(this.stalled.values()).sort(TP.order),
+      stalled: Array.from(this.stalled.values(), (s) => s.tp).sort(TP.order),
+      stalledMillis,
       sinceFetchMillis: sinceFetch,
       sinceHeartbeatMillis: sinceHeartbeat,
       sinceCommitMillis: this.lastCommit === undefined ? undefined : now - this.lastCommit,
