@@ -44,3 +44,11 @@ export * as ConfluentError from "./ConfluentError.js"
  * @since 0.1.0
  */
 export * as ConfluentProducer from "./ConfluentProducer.js"
+
+/**
+ * The `TransactionalProducerDriver` on librdkafka, for exactly-once pipelines: a transactional
+ * producer per input partition, its offsets sent with the group's metadata (KIP-447).
+ *
+ * @since 0.3.0
+ */
+export * as ConfluentTransactional from "./ConfluentTransactional.js"

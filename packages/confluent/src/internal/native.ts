@@ -33,7 +33,13 @@ export interface NativeMessage {
 }
 
 /** What the client passes to callbacks: a `LibrdKafkaError` (`lib/error.js`) or a plain `Error`. */
-export type NativeError = Error & { readonly code?: number; readonly isFatal?: boolean; readonly isRetriable?: boolean }
+export type NativeError = Error & {
+  readonly code?: number
+  readonly isFatal?: boolean
+  readonly isRetriable?: boolean
+  /** A transactional call failed in a way that needs `abortTransaction` before the producer goes on. */
+  readonly isTxnRequiresAbort?: boolean
+}
 
 export interface NativeMetadata {
   readonly topics: ReadonlyArray<{ readonly name: string; readonly partitions: ReadonlyArray<unknown> }>
@@ -108,6 +114,25 @@ export interface NativeProducer extends NativeClient {
   on(event: "delivery-report", listener: (error: NativeError | null, report: NativeDeliveryReport) => void): void
   on(event: "event.log", listener: (log: NativeLog) => void): void
   on(event: "event.error", listener: (error: NativeError) => void): void
+}
+
+/**
+ * A transactional producer (`lib/producer.js:320-405`, `src/producer.cc:371-430`). Each call's
+ * timeout is in milliseconds; `sendOffsetsToTransaction` takes the JavaScript `KafkaConsumer`
+ * and sends its current group metadata (generation, member id, instance id: KIP-447).
+ */
+export interface NativeTransactionalProducer extends NativeProducer {
+  initTransactions(timeout: number, cb: (error: NativeError | null) => void): void
+  beginTransaction(cb: (error: NativeError | null) => void): void
+  sendOffsetsToTransaction(
+    offsets: ReadonlyArray<NativeTopicPartition>,
+    consumer: NativeConsumer,
+    timeout: number,
+    cb: (error: NativeError | null) => void
+  ): void
+  commitTransaction(timeout: number, cb: (error: NativeError | null) => void): void
+  abortTransaction(timeout: number, cb: (error: NativeError | null) => void): void
+  setPollInBackground(on: boolean): void
 }
 
 /** `RD_KAFKA_OFFSET_STORED`: start at the committed offset, or `auto.offset.reset` without one. */

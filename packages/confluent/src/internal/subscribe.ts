@@ -18,6 +18,7 @@ import { Commits } from "./commits.js"
 import { pollLoop } from "./delivery.js"
 import { attachLogs } from "./log.js"
 import { Member } from "./member.js"
+import * as Members from "./members.js"
 import { makeConsumer, type NativeConsumer, type NativeMetadata } from "./native.js"
 import * as Properties from "./properties.js"
 import * as Rebalance from "./rebalance.js"
@@ -98,6 +99,7 @@ export const subscribe =
         scope
       )
       const self = member
+      yield* Members.register(self)
       attachLogs(consumer, runtime)
       consumer.on("event.error", (error) => {
         if (isFatal(error)) Runtime.runFork(runtime)(self.fail(toKafkaError(error, "ConfluentDriver.consume")))

@@ -1,0 +1,107 @@
+/**
+ * Exactly-once pipelines on librdkafka against a real broker (G10): a pipeline's outputs and
+ * offsets in one transaction per partition, its offsets sent with the member's group metadata
+ * (KIP-447), read back with `read_committed`; a producer of the same transactional id fences
+ * the former one; bad transactional settings.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Codec from "@sluice/core/Codec"
+import * as Pipeline from "@sluice/core/Pipeline"
+import * as Producer from "@sluice/core/Producer"
+import * as Topic from "@sluice/core/Topic"
+import { brokerForTests } from "@sluice/testkit/KafkaBroker"
+import { TestCluster } from "@sluice/testkit/TestCluster"
+import { numberedRecords, uniqueName } from "@sluice/testkit/TestHelpers"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Confluent from "../src/Confluent.js"
+import * as ConfluentTransactional from "../src/ConfluentTransactional.js"
+import * as ConfluentTestCluster from "./ConfluentTestCluster.js"
+import { readCommitted } from "./readCommitted.js"
+
+const broker = await brokerForTests()
+
+describe.skipIf(broker === undefined)("exactly-once pipelines on a real broker (confluent)", () => {
+  const brokers = broker?.brokers ?? []
+  const cluster = ConfluentTestCluster.layer(brokers)
+
+  it.scopedLive(
+    "G10 a pipeline's outputs and offsets commit in one transaction per partition (KIP-447 group metadata): each input's output once under read_committed",
+    () =>
+      Effect.gen(function* () {
+        const name = uniqueName("cfeos-eos")
+        const out = `${name}.out`
+        const groupId = uniqueName("cfeos-eos-group")
+        const kafka = yield* TestCluster
+        yield* kafka.createTopic(name, 3)
+        yield* kafka.createTopic(out, 2)
+        yield* kafka.produce(numberedRecords(name, 3, 600))
+        const input = Topic.make({ name, key: Codec.string, value: Codec.string })
+        const output = Topic.make({ name: out, key: Codec.string, value: Codec.string })
+        const pipeline = Pipeline.make({
+          topic: input,
+          handler: (record: Topic.RecordOf<typeof input>) =>
+            Effect.flatMap(Producer.Producer, (producer) =>
+              producer.send(output, [{ key: record.key ?? "", value: `${record.partition}:${record.offset}` }])
+            )
+        }).pipe(Pipeline.exactlyOnce({ size: 100, within: "100 millis", transactionalIdPrefix: "cfeos-test" }))
+        const running = yield* Effect.fork(
+          Pipeline.run(pipeline).pipe(
+            Effect.provide(Confluent.layer({ brokers, groupId, logLevel: "error", sessionTimeout: "6 seconds" }))
+          )
+        )
+        const values = yield* Effect.tryPromise(() => readCommitted(brokers, out, 2, 600))
+        const offsets = yield* kafka.committed(groupId, name)
+        yield* Fiber.interrupt(running)
+        expect(values.length).toBe(600)
+        expect(new Set(values).size).toBe(600)
+        expect([...offsets.values()]).toEqual([200, 200, 200])
+      }).pipe(Effect.provide(cluster)),
+    120_000
+  )
+
+  it.scopedLive(
+    "G10 a new producer of a partition's transactional id fences the former one: its commit is refused (fenced, final) and nothing it wrote is visible",
+    () =>
+      Effect.gen(function* () {
+        const name = uniqueName("cfeos-eos-fence")
+        const groupId = uniqueName("cfeos-eos-fence-group")
+        const kafka = yield* TestCluster
+        yield* kafka.createTopic(name, 1)
+        const driver = yield* ConfluentTransactional.make({ brokers, logLevel: "nothing" })
+        const partition = { transactionalId: `${name}-0`, groupId, topicPartition: { topic: name, partition: 0 } }
+        const record = (v: string) => ({ topic: name, key: null, value: new TextEncoder().encode(v) })
+        const zombie = yield* driver.open(partition)
+        expect(zombie.committed).toBeUndefined()
+        yield* zombie.commit([record("first")], [{ topic: name, partition: 0, offset: 1, metadata: "m1" }])
+        const owner = yield* driver.open(partition)
+        expect(owner.committed).toEqual({ offset: 1, metadata: "m1" })
+        const refused = yield* zombie
+          .commit([record("zombie")], [{ topic: name, partition: 0, offset: 5 }])
+          .pipe(Effect.flip)
+        expect(refused.reason).toBe("fenced")
+        expect(refused.retriable).toBe(false)
+        yield* owner.commit([record("owner")], [{ topic: name, partition: 0, offset: 2 }])
+        expect(yield* Effect.tryPromise(() => readCommitted(brokers, name, 1, 2))).toEqual(["first", "owner"])
+        expect((yield* kafka.committed(groupId, name)).get(0)).toBe(2)
+      }).pipe(Effect.provide(cluster)),
+    120_000
+  )
+
+  it.effect("bad transactional settings fail with a SettingsError naming the field", () =>
+    Effect.gen(function* () {
+      const long = yield* Effect.scoped(
+        ConfluentTransactional.make({ brokers }, { transactionTimeout: "1 hour" })
+      ).pipe(Effect.flip)
+      expect(long).toMatchObject({ _tag: "SettingsError", setting: "transactionTimeout" })
+      const negative = yield* Effect.scoped(
+        ConfluentTransactional.make({ brokers }, { transactionTimeout: -5 as never })
+      ).pipe(Effect.flip)
+      expect(negative).toMatchObject({ _tag: "SettingsError", setting: "transactionTimeout" })
+      const id = yield* Effect.scoped(
+        ConfluentTransactional.make({ brokers, librdkafka: { "transactional.id": "mine" } })
+      ).pipe(Effect.flip)
+      expect(id).toMatchObject({ _tag: "SettingsError", setting: 'librdkafka["transactional.id"]' })
+    })
+  )
+})
