@@ -13,29 +13,15 @@ import { brokerForTests } from "@sluice/testkit/KafkaBroker"
 import { uniqueName } from "@sluice/testkit/TestHelpers"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import { Kafka, logLevel } from "kafkajs"
 import * as KafkaJs from "../src/KafkaJs.js"
 import * as KafkaJsTransactional from "../src/KafkaJsTransactional.js"
+import { readCommitted as read } from "./readCommitted.js"
 import { committed, createTopic, produce } from "./support.js"
 
 const broker = await brokerForTests()
 
-/** Every value of `topic` a read_committed consumer sees, once `expected` arrived (or 30 s passed). */
 const readCommitted = (brokers: ReadonlyArray<string>, topic: string, expected: number) =>
-  Effect.tryPromise(async () => {
-    const kafka = new Kafka({ clientId: "sluice-read-committed", brokers: [...brokers], logLevel: logLevel.NOTHING })
-    const consumer = kafka.consumer({ groupId: `${topic}-reader-${Date.now()}`, readUncommitted: false })
-    const values: Array<string> = []
-    await consumer.connect()
-    await consumer.subscribe({ topic, fromBeginning: true })
-    await consumer.run({ eachMessage: async ({ message }) => void values.push(message.value!.toString()) })
-    const deadline = Date.now() + 30_000
-    while (values.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
-    // A little longer: a duplicate would arrive now.
-    await new Promise((r) => setTimeout(r, 1000))
-    await consumer.disconnect()
-    return values
-  })
+  Effect.tryPromise(() => read(brokers, topic, expected))
 
 describe.skipIf(broker === undefined)("exactly-once pipelines on a real broker (kafkajs)", () => {
   const brokers = broker?.brokers ?? []

@@ -19,10 +19,15 @@
  * @since 0.2.0
  */
 import { appendFileSync } from "node:fs"
+import * as Codec from "@sluice/core/Codec"
 import * as Consumer from "@sluice/core/Consumer"
 import type { ConsumerDriver } from "@sluice/core/ConsumerDriver"
 import type * as ConsumerSettings from "@sluice/core/ConsumerSettings"
+import * as Pipeline from "@sluice/core/Pipeline"
 import * as ProcessingMode from "@sluice/core/ProcessingMode"
+import * as Producer from "@sluice/core/Producer"
+import * as Topic from "@sluice/core/Topic"
+import type { TransactionalProducerDriver } from "@sluice/core/TransactionalProducerDriver"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
@@ -85,3 +90,36 @@ export const consumerProgram: Effect.Effect<void, unknown, Consumer.Consumer> = 
       )
   })
 })
+
+/**
+ * A fixture's exactly-once consumer (G10 process tests, `TransactionalProcess`): an
+ * exactly-once pipeline from `SLUICE_TOPIC` to `SLUICE_OUT_TOPIC`, one output per input valued
+ * `partition:offset:SLUICE_NAME`, transactions of `SLUICE_TXN_SIZE` records (200) or 100 ms,
+ * each handler sleeping `SLUICE_HANDLER_MS`. Prints `sluice-event <tag>` for every consumer
+ * event.
+ *
+ * @since 0.3.0
+ */
+export const transactionalProgram: Effect.Effect<void, unknown, Consumer.Consumer | TransactionalProducerDriver> =
+  Effect.gen(function* () {
+    const input = Topic.make({ name: env("SLUICE_TOPIC"), key: Codec.string, value: Codec.string })
+    const output = Topic.make({ name: env("SLUICE_OUT_TOPIC"), key: Codec.string, value: Codec.string })
+    const name = process.env.SLUICE_NAME ?? "member"
+    const handlerMillis = Number(process.env.SLUICE_HANDLER_MS ?? "1")
+    const pipeline = Pipeline.make({
+      topic: input,
+      handler: (record: Topic.RecordOf<typeof input>) =>
+        Effect.zipRight(
+          Effect.sleep(handlerMillis),
+          Effect.flatMap(Producer.Producer, (producer) =>
+            producer.send(output, [{ key: record.key ?? "", value: `${record.partition}:${record.offset}:${name}` }])
+          )
+        )
+    }).pipe(Pipeline.exactlyOnce({ size: Number(process.env.SLUICE_TXN_SIZE ?? "200"), within: "100 millis" }))
+    const consumer = yield* Consumer.Consumer
+    yield* Effect.forkDaemon(
+      Stream.runForEach(consumer.events, (event) => Effect.sync(() => console.log(`sluice-event ${event._tag}`)))
+    )
+    yield* Effect.yieldNow()
+    return yield* Pipeline.run(pipeline)
+  })
