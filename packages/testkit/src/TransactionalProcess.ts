@@ -201,10 +201,16 @@ export const suite = (name: string, options: SuiteOptions): void => {
       const values = await outputs(count)
       const result = tally(values, count)
       const fenced = zombie.stdout().includes("treated as lost")
+      // What refused the zombie: the driver's error, as the engine logged it.
+      const refusal = zombie
+        .stdout()
+        .split("\n")
+        .filter((line) => line.includes("treated as lost") || line.includes("TransactionError"))
+        .map((line) => line.slice(0, 400))
       const zombieOutputs = values.filter((v) => v.endsWith(":zombie")).length
       console.info(
         `[sluice] G10 zombie (${name}): ${JSON.stringify(result)}; outputs of the zombie (before its pause): ` +
-          `${zombieOutputs}; the zombie's commit refused: ${fenced}`
+          `${zombieOutputs}; the zombie's commit refused: ${fenced}\n${refusal.join("\n")}`
       )
       expect(result).toEqual({ outputs: count, lost: 0, duplicates: 0 })
       expect(fenced).toBe(true)
