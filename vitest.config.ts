@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config"
 // live in the driver packages and share one broker started by .ci/run.
 export default defineConfig({
   test: {
-    projects: ["packages/*", "examples", "e2e"],
+    projects: ["packages/*", "examples", "e2e", "bench"],
     // Test files side by side, three at a time: most broker and process tests wait on the
     // broker, their child processes or session timeouts rather than on a CPU, and vitest's
     // default on a 2-core machine (cores - 1 = one file at a time) left CI waiting on them in

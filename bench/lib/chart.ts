@@ -268,6 +268,50 @@ const coldstartPanel = (r: Results): Panel => {
   ]
 }
 
+/** The deploy workload's contestants, in the order they run, with names that fit a bar's label. */
+const deployNames: ReadonlyArray<readonly [string, string]> = [
+  ["kafkajs", "kafkajs (eager)"],
+  ["confluent_eager", "confluent eager"],
+  ["confluent_cooperative", "confluent cooperative"],
+  ["confluent_kip848", "confluent KIP-848"],
+  ["confluent_kip848_static", "confluent KIP-848 static"]
+]
+
+/**
+ * Workload 7 per contestant: the longest pause of a partition that kept its owner (the bar; the
+ * goal is none), and in the label the most partitions moved by one restart, duplicates and
+ * losses. A contestant that lost or duplicated records is drawn in red.
+ */
+export const deployPanel = (r: Results): Panel => {
+  const heading = "7. Rolling deploy, real broker"
+  const d = r.deploy
+  if (d === undefined || Object.keys(d).length === 0) return notRun(heading)
+  const known = new Set(deployNames.map(([key]) => key))
+  const names = [
+    ...deployNames,
+    ...Object.keys(d)
+      .filter((key) => !known.has(key))
+      .map((key) => [key, key] as const)
+  ]
+  const bars = names.flatMap(([key, name]): Array<Bar> => {
+    const c = d[key]
+    if (c === undefined) return []
+    return [
+      {
+        label: `${name}: moved ≤ ${c.moved_per_restart_max}, ${c.duplicates} dup, ${c.lost} lost`,
+        value: c.unmoved_pause_ms_max,
+        color: c.duplicates > 0 || c.lost > 0 ? bad : sluice,
+        text: `${thousands(c.unmoved_pause_ms_max)} ms`
+      }
+    ]
+  })
+  return [
+    ...title(heading, "longest pause of an unmoved partition (goal 0)"),
+    ...horizontalBars(bars),
+    text(20, panelHeight - 20, "moved: most partitions one restart moved", small)
+  ]
+}
+
 /** Shorter names than the results' own, to fit a panel. */
 const goalLabels: Record<string, string> = {
   ratio_vs_raw_kafkajs: "Sluice ÷ raw kafkajs ≥ 0.95",
@@ -294,7 +338,16 @@ const goalsPanel = (r: Results): Panel => [
 
 /** The chart of `results` as an SVG document. */
 export const chart = (results: Results): string => {
-  const panels = [throughputPanel, enginePanel, keyedPanel, memoryPanel, revocationPanel, coldstartPanel, goalsPanel]
+  const panels = [
+    throughputPanel,
+    enginePanel,
+    keyedPanel,
+    memoryPanel,
+    revocationPanel,
+    coldstartPanel,
+    deployPanel,
+    goalsPanel
+  ]
   const columns = 4
   const rows = Math.ceil(panels.length / columns)
   const heading = `Sluice benchmarks, ${results.date.slice(0, 10)} (${results.mode} run)`
