@@ -718,6 +718,11 @@ const exactlyOnce = async (): Promise<ExactlyOnceSection> => {
   const batched = rate("at_least_once_batched")
   const bySize = Object.fromEntries(args.sizes.map((size) => [String(size), rate(`exactly_once_${size}`)]))
   const best = args.sizes.reduce((a, b) => (bySize[String(b)]! > bySize[String(a)]! ? b : a))
+  const confluentAtLeastOnce = rate("confluent_at_least_once")
+  const confluentBySize = Object.fromEntries(
+    args.sizes.map((size) => [String(size), rate(`confluent_exactly_once_${size}`)])
+  )
+  const confluentBest = args.sizes.reduce((a, b) => (confluentBySize[String(b)]! > confluentBySize[String(a)]! ? b : a))
   const section: ExactlyOnceSection = {
     kafka: {
       records: args.records,
@@ -727,12 +732,18 @@ const exactlyOnce = async (): Promise<ExactlyOnceSection> => {
       best_size: best,
       ratio: fixed(bySize[String(best)]! / atLeastOnce, 3),
       ratio_vs_batched: fixed(bySize[String(best)]! / batched, 3),
-      load_average: { before, after }
+      load_average: { before, after },
+      confluent: {
+        records_per_sec: { at_least_once: confluentAtLeastOnce, exactly_once: confluentBySize },
+        best_size: confluentBest,
+        ratio: fixed(confluentBySize[String(confluentBest)]! / confluentAtLeastOnce, 3)
+      }
     }
   }
   const k = section.kafka!
+  const c = k.confluent!
   log(
-    `exactly_once (kafka): at least once ${thousands(atLeastOnce)} records/s (batched ${thousands(batched)}), exactly once ${args.sizes.map((s) => `${s}: ${thousands(bySize[String(s)]!)}`).join(", ")} records/s; best size ${best}: ${times(k.ratio)} (${times(k.ratio_vs_batched)} of batched); load ${before[0]} → ${after[0]}`
+    `exactly_once (kafka): at least once ${thousands(atLeastOnce)} records/s (batched ${thousands(batched)}), exactly once ${args.sizes.map((s) => `${s}: ${thousands(bySize[String(s)]!)}`).join(", ")} records/s; best size ${best}: ${times(k.ratio)} (${times(k.ratio_vs_batched)} of batched); confluent: at least once ${thousands(confluentAtLeastOnce)} records/s, exactly once ${args.sizes.map((s) => `${s}: ${thousands(confluentBySize[String(s)]!)}`).join(", ")} records/s; best size ${confluentBest}: ${times(c.ratio)}; load ${before[0]} → ${after[0]}`
   )
   return section
 }

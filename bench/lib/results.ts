@@ -263,6 +263,17 @@ export interface ExactlyOnceSection {
         /** Exactly once at `best_size` ÷ at least once as a batch pipeline (a send per chunk of 500). */
         readonly ratio_vs_batched: number
         readonly load_average: { readonly before: ReadonlyArray<number>; readonly after: ReadonlyArray<number> }
+        /** The same pipeline on `@sluice/confluent` (librdkafka): at least once, exactly once by size, the best ratio. */
+        readonly confluent?:
+          | {
+              readonly records_per_sec: {
+                readonly at_least_once: number
+                readonly exactly_once: Readonly<Record<string, number>>
+              }
+              readonly best_size: number
+              readonly ratio: number
+            }
+          | undefined
       }
     | undefined
   /** The PostgreSQL sink (workload `exactly_once_postgres`): the external offset store against at least once. */

@@ -3,12 +3,15 @@
  * that sends one output record per input with the `Producer`) runs at least once and exactly once
  * (`Pipeline.exactlyOnce`, one transaction per partition every `size` records), alternately, each
  * run with a fresh group over the same input topic. Also measured: the at-least-once sink written
- * as a batch pipeline (one send per chunk), the fastest way to write it at least once.
+ * as a batch pipeline (one send per chunk), the fastest way to write it at least once. The
+ * `confluent_` variants run the same pipeline on `@sluice/confluent` (librdkafka: its idempotent
+ * producer at least once, its transactional producer with KIP-447 offsets exactly once).
  *
  * Throughput counts from the first record handled to the moment the group's committed offsets
  * cover every input (the join is not counted; the last transactions are).
  */
 
+import * as Confluent from "@sluice/confluent/Confluent"
 import * as Codec from "@sluice/core/Codec"
 import * as Pipeline from "@sluice/core/Pipeline"
 import * as Producer from "@sluice/core/Producer"
@@ -20,7 +23,12 @@ import * as Fiber from "effect/Fiber"
 import { args, brokers, die, emit, now } from "../lib/common.js"
 import { ensureTopic, type TopicSpec, withAdmin } from "../lib/kafka.js"
 
-export type Variant = "at_least_once" | "at_least_once_batched" | `exactly_once_${number}`
+export type Variant =
+  | "at_least_once"
+  | "at_least_once_batched"
+  | `exactly_once_${number}`
+  | "confluent_at_least_once"
+  | `confluent_exactly_once_${number}`
 
 export interface ExactlyOnceArgs {
   readonly records: number
@@ -74,10 +82,12 @@ const runOnce = (spec: TopicSpec, variant: Variant, round: number) =>
           Effect.flatMap(Producer.Producer, (p) => p.send(output, [{ key: record.key ?? "", value: record.value }]))
         )
     })
+    const confluent = variant.startsWith("confluent_")
+    const kind = confluent ? variant.slice("confluent_".length) : variant
     const pipeline =
-      variant === "at_least_once"
+      kind === "at_least_once"
         ? perRecord
-        : variant === "at_least_once_batched"
+        : kind === "at_least_once_batched"
           ? Pipeline.make({
               topic: input,
               batch: { size: 500, within: "50 millis" },
@@ -93,18 +103,26 @@ const runOnce = (spec: TopicSpec, variant: Variant, round: number) =>
                 )
             })
           : perRecord.pipe(
-              Pipeline.exactlyOnce({ size: Number(variant.slice("exactly_once_".length)), within: "100 millis" })
+              Pipeline.exactlyOnce({ size: Number(kind.slice("exactly_once_".length)), within: "100 millis" })
             )
     const fiber = yield* Effect.fork(
       Pipeline.run(pipeline).pipe(
         Effect.provide(
-          KafkaJs.layer({
-            brokers: [...brokers],
-            groupId,
-            clientId: "sluice-bench-eos",
-            logLevel: "nothing",
-            commitInterval: "100 millis"
-          })
+          confluent
+            ? Confluent.layer({
+                brokers: [...brokers],
+                groupId,
+                clientId: "sluice-bench-eos",
+                logLevel: "nothing",
+                commitInterval: "100 millis"
+              })
+            : KafkaJs.layer({
+                brokers: [...brokers],
+                groupId,
+                clientId: "sluice-bench-eos",
+                logLevel: "nothing",
+                commitInterval: "100 millis"
+              })
         )
       )
     )
@@ -134,7 +152,9 @@ const program = (a: ExactlyOnceArgs) =>
     const variants: Array<Variant> = [
       "at_least_once",
       "at_least_once_batched",
-      ...a.sizes.map((size) => `exactly_once_${size}` as const)
+      ...a.sizes.map((size) => `exactly_once_${size}` as const),
+      "confluent_at_least_once",
+      ...a.sizes.map((size) => `confluent_exactly_once_${size}` as const)
     ]
     const runs: Array<ExactlyOnceRun> = []
     for (let round = 1; round <= a.rounds; round++) {
