@@ -267,6 +267,32 @@ const found: ReadonlyArray<{ readonly title: string; readonly schedule: Schedule
         { _tag: "Crash", member: 0 }
       ]
     }
+  },
+  {
+    title:
+      "G8 a graceful shutdown right after the member was fenced waits until the lost partition's handler was interrupted",
+    schedule: {
+      config: {
+        ...Schedules.defaultConfig,
+        protocol: "consumer",
+        concurrency: 2,
+        partitions: 1,
+        keys: 0,
+        commitEvery: 1,
+        bufferPerPartition: 2,
+        maxBatchSize: 1
+      },
+      steps: [
+        { _tag: "Produce", count: 1 },
+        { _tag: "Flaky", count: 1, failures: 1 },
+        { _tag: "Produce", count: 1 },
+        { _tag: "FailCommits", times: 1, error: "retriable" },
+        { _tag: "Join" },
+        { _tag: "Fence", member: 0 },
+        { _tag: "Leave", member: 0 },
+        { _tag: "Join" }
+      ]
+    }
   }
 ]
 

@@ -8,14 +8,16 @@
  * after its revocation completed (G2) — then closes its scope. A lost partition is removed
  * under the lock first and never committed; its work is interrupted.
  *
- * Owns no state of its own. Touches a worker's `state` (`revoking`, `closed`), its fiber and
+ * Owns the losses still under way (a graceful shutdown waits for them). Touches a worker's `state` (`revoking`, `closed`), its fiber and
  * scope, and the engine's worker map: removing a worker is done here and only here, always
  * holding the commit lock.
  */
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { ConsumerEvent } from "../ConsumerEvent.js"
@@ -29,6 +31,9 @@ import type { Worker } from "./worker.js"
 export type Reason = "revoked" | "shutdown"
 
 export class Revocation {
+  /** Losses whose work is still being interrupted: a shutdown completes only after them (G8). */
+  private readonly losing = new Set<Deferred.Deferred<void>>()
+
   constructor(
     private readonly settings: ConsumerSettings,
     private readonly workers: Map<string, Worker>,
@@ -145,6 +150,10 @@ export class Revocation {
       )
       if (lost.length === 0) return
       this.metrics?.rebalanceBegins()
+      // The workers are out of the map already: a shutdown starting meanwhile would not see
+      // them, and would let the member leave while their handlers still run.
+      const done = Deferred.unsafeMake<void>(FiberId.none)
+      this.losing.add(done)
       yield* Effect.forEach(
         lost,
         (worker) =>
@@ -153,6 +162,13 @@ export class Revocation {
             Scope.close(worker.scope, Exit.void)
           ),
         { concurrency: "unbounded", discard: true }
+      ).pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            this.losing.delete(done)
+            Deferred.unsafeDone(done, Exit.void)
+          })
+        )
       )
       yield* this.publish(ConsumerEvent.Lost({ partitions: lost.map((w) => w.topicPartition) }))
     })
@@ -162,7 +178,8 @@ export class Revocation {
   shutdown(partitions: ReadonlyArray<TP.TopicPartition>): Effect.Effect<void> {
     // Interruptible so that the deadline holds even in the finalizer it runs in: past it, the
     // revocation is abandoned (an interrupted commit is harmless: it named a valid frontier).
-    return Effect.interruptible(this.revoke(partitions, "shutdown")).pipe(
+    const losses = Effect.suspend(() => Effect.forEach(Array.from(this.losing), Deferred.await, { discard: true }))
+    return Effect.interruptible(Effect.zipRight(losses, this.revoke(partitions, "shutdown"))).pipe(
       Effect.timeoutOption(this.settings.shutdownTimeout),
       Effect.flatMap((done) =>
         Option.isNone(done)
