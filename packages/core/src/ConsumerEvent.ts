@@ -40,7 +40,8 @@ export type ConsumerEvent = Data.TaggedEnum<{
   Resumed: { readonly partition: TopicPartition; readonly buffered: number }
   /**
    * A record has been in flight longer than its pipeline's `stallTimeout` (O3); `interrupted`
-   * when its `onStall` policy interrupts it (and settles it by its error policy).
+   * when its `onStall` policy interrupts it (and settles it by its error policy). For a batch
+   * pipeline's chunk, `offset` is the chunk's first record.
    */
   Stalled: {
     readonly partition: TopicPartition
