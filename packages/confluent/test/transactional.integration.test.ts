@@ -88,6 +88,35 @@ describe.skipIf(broker === undefined)("exactly-once pipelines on a real broker (
     120_000
   )
 
+  it.scopedLive(
+    "G10 a failure that requires an abort (offset metadata too large) is aborted: retriable, nothing of it visible, and the same producer commits next",
+    () =>
+      Effect.gen(function* () {
+        const name = uniqueName("cfeos-eos-abort")
+        const groupId = uniqueName("cfeos-eos-abort-group")
+        const kafka = yield* TestCluster
+        yield* kafka.createTopic(name, 1)
+        const driver = yield* ConfluentTransactional.make({ brokers, logLevel: "nothing" })
+        const producer = yield* driver.open({
+          transactionalId: `${name}-0`,
+          groupId,
+          topicPartition: { topic: name, partition: 0 }
+        })
+        const record = (v: string) => ({ topic: name, key: null, value: new TextEncoder().encode(v) })
+        // The broker's offset.metadata.max.bytes is 4,096 by default.
+        const refused = yield* producer
+          .commit([record("aborted")], [{ topic: name, partition: 0, offset: 1, metadata: "x".repeat(10_000) }])
+          .pipe(Effect.flip)
+        expect(refused.cause).toMatchObject({ isTxnRequiresAbort: true, isFatal: false })
+        expect(refused.retriable).toBe(true)
+        expect(refused.reason).not.toBe("fenced")
+        yield* producer.commit([record("committed")], [{ topic: name, partition: 0, offset: 2 }])
+        expect(yield* Effect.tryPromise(() => readCommitted(brokers, name, 1, 1))).toEqual(["committed"])
+        expect((yield* kafka.committed(groupId, name)).get(0)).toBe(2)
+      }).pipe(Effect.provide(cluster)),
+    120_000
+  )
+
   it.effect("bad transactional settings fail with a SettingsError naming the field", () =>
     Effect.gen(function* () {
       const long = yield* Effect.scoped(
