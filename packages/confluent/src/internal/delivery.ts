@@ -48,7 +48,12 @@ export const handOver = (member: Member, owned: Owned, records: ReadonlyArray<Ra
     while (from < records.length && owned.status === "owned" && !owned.paused && owned.held.length === 0) {
       let to = from + 1
       let bytes = size(records[from]!)
-      while (to < records.length && bytes + size(records[to]!) <= limit) bytes += size(records[to++]!)
+      while (to < records.length) {
+        const next = size(records[to]!)
+        if (bytes + next > limit) break
+        bytes += next
+        to++
+      }
       const slice = from === 0 && to === records.length ? records : records.slice(from, to)
       from = to
       // The high watermark as of the poll that fetched them: the lag metrics' log end.
@@ -127,6 +132,7 @@ const deliverBatch = (member: Member, messages: ReadonlyArray<NativeMessage>): E
           // again from the committed offset. Those of a partition being assigned are held.
           if (owned === undefined || owned.status === "revoking") part = undefined
           else {
+            topic = owned.topicPartition.topic
             part = parts.get(owned)
             if (part === undefined) {
               part = []
@@ -134,7 +140,7 @@ const deliverBatch = (member: Member, messages: ReadonlyArray<NativeMessage>): E
             }
           }
         }
-        if (part !== undefined) part.push(toRawRecord(message))
+        if (part !== undefined) part.push(toRawRecord(message, topic))
       }
       return Effect.forEach(parts, ([owned, records]) => receive(member, owned, records), { discard: true })
     })

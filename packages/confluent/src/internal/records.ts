@@ -26,9 +26,13 @@ const fromHeaders = (headers: ReadonlyArray<NativeHeader> | undefined): Readonly
   return out
 }
 
-/** A consumed message as the engine sees it. Buffers are Uint8Arrays already; no copy. */
-export const toRawRecord = (message: NativeMessage): RawRecord => ({
-  topic: message.topic,
+/**
+ * A consumed message as the engine sees it. Buffers are Uint8Arrays already; no copy. `topic`
+ * is the same name as the message's: the client makes a new string for every message, and a
+ * record waiting in a buffer keeps it alive, so the driver passes the one it holds instead.
+ */
+export const toRawRecord = (message: NativeMessage, topic: string = message.topic): RawRecord => ({
+  topic,
   partition: message.partition,
   offset: message.offset,
   key: toBytes(message.key),

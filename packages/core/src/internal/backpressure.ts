@@ -68,9 +68,23 @@ export class Backpressure {
     return record
   }
 
-  /** Whether any partition is paused: only then is `resume` worth running (it is checked per record). */
-  get anyPaused(): boolean {
-    return this.paused.size > 0
+  /**
+   * Whether `resume` would do anything now: a paused partition drained below its low-water
+   * marks (or stopped running) while the total is below its own. Checked per record, so it
+   * allocates nothing: a partition paused at its buffer's limit stays paused for half a buffer
+   * of records, and running `resume` for each of them cost an effect per record for nothing.
+   */
+  get resumable(): boolean {
+    if (this.paused.size === 0 || this.buffered > this.lowTotal) return false
+    for (const worker of this.paused) {
+      if (
+        worker.state !== "running" ||
+        (worker.buffer.length <= this.lowPerPartition && worker.tracker.window() <= this.lowWindow)
+      ) {
+        return true
+      }
+    }
+    return false
   }
 
   /** Resumes every paused partition that drained below its low-water marks (G6). */

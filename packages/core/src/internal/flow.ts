@@ -25,8 +25,8 @@ export type Processor<R> = (worker: Worker, flow: Flow) => Effect.Effect<void, n
 export interface Flow {
   /** Takes the next buffered record of `worker`, now in flight, or `undefined` when none is buffered. */
   take(worker: Worker): RawRecord | undefined
-  /** Whether a partition is paused: only then is `resume` worth running. Cheap: check it per record. */
-  readonly anyPaused: boolean
+  /** Whether a paused partition drained enough to resume: only then is `resume` worth running. Cheap: check it per record. */
+  readonly resumable: boolean
   /** Resumes the paused partitions that drained enough (G6); run it after taking records. */
   resume(): Effect.Effect<void>
   /** The in-flight record at `offset` succeeded (or was settled): a commit may pass it. */
@@ -66,8 +66,8 @@ export class EngineFlow implements Flow {
     return this.backpressure.take(worker)
   }
 
-  get anyPaused(): boolean {
-    return this.backpressure.anyPaused
+  get resumable(): boolean {
+    return this.backpressure.resumable
   }
 
   resume(): Effect.Effect<void> {

@@ -92,7 +92,7 @@ export const batch =
           if (now >= deadline) break
           // Taking emptied the buffer: a partition paused by a full buffer may fetch again, or a
           // chunk larger than the buffer would never fill.
-          if (flow.anyPaused) yield* flow.resume()
+          if (flow.resumable) yield* flow.resume()
           const arrived = yield* Effect.timeoutOption(worker.waitForRecords(), deadline - now)
           if (Option.isNone(arrived)) break
           take()
@@ -112,7 +112,7 @@ export const batch =
             abandonRest()
             return
           }
-          if (flow.anyPaused) yield* flow.resume()
+          if (flow.resumable) yield* flow.resume()
           const records = chunk
           const exit = yield* Effect.exit(handle(records, finished))
           if (Exit.isFailure(exit)) {

@@ -139,7 +139,7 @@ export const concurrent =
             running = true
             spansOfLane?.enter(record!)
             const handled = Effect.matchCauseEffect(handle(record!), { onFailure: onCause, onSuccess })
-            return flow.anyPaused ? Effect.zipRight(resume, handled) : handled
+            return flow.resumable ? Effect.zipRight(resume, handled) : handled
           }
           /** The next step: a record to run, a wait for records, or the end. */
           const next = (): Effect.Effect<void, never, R> => {

@@ -43,7 +43,7 @@ export const sequential =
       current = record
       lane?.enter(record)
       const run = Effect.matchCauseEffect(handle(record), { onFailure: onCause, onSuccess })
-      return flow.anyPaused ? Effect.zipRight(resume, run) : run
+      return flow.resumable ? Effect.zipRight(resume, run) : run
     }
     // A success goes straight on to the next record, without a step of its own: each step
     // returns the next one, and the runtime runs it on the same fiber without growing the

@@ -127,7 +127,7 @@ const records = <K, V, H>(
         : Effect.forEach(skipped.splice(0), (error) => Effect.logWarning(`Sluice: skipped ${error.message}`), {
             discard: true
           })
-    const resumed = flow.anyPaused ? Effect.zipRight(logged, flow.resume()) : logged
+    const resumed = flow.resumable ? Effect.zipRight(logged, flow.resume()) : logged
     if (taken.length > 0) return Effect.as(resumed, Chunk.unsafeFromArray(taken))
     if (failure !== undefined) return Effect.zipRight(resumed, Effect.fail(Option.some(failure)))
     if (worker.state !== "running") return Effect.fail(Option.none())
