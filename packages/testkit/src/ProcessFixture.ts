@@ -123,3 +123,20 @@ export const transactionalProgram: Effect.Effect<void, unknown, Consumer.Consume
     yield* Effect.yieldNow()
     return yield* Pipeline.run(pipeline)
   })
+
+/**
+ * The client settings of an exactly-once fixture, in the names every driver's one layer takes
+ * (`KafkaJs.layer`, `Confluent.layer`): brokers from `KAFKA_BROKERS`, the group from
+ * `SLUICE_GROUP`, a 3 s session, a 10 s shutdown deadline.
+ *
+ * @since 0.3.0
+ */
+export const transactionalOptions = () => ({
+  brokers: env("KAFKA_BROKERS").split(","),
+  groupId: env("SLUICE_GROUP"),
+  clientId: `sluice-eos-${process.env.SLUICE_NAME ?? "member"}`,
+  sessionTimeout: "3 seconds" as const,
+  heartbeatInterval: "500 millis" as const,
+  shutdownTimeout: "10 seconds" as const,
+  logLevel: "error" as const
+})
