@@ -8,6 +8,12 @@
  * @example
  * ```ts
  * import * as TransactionalProcess from "@sluice/testkit/TransactionalProcess"
+ * import type { TestCluster } from "@sluice/testkit/TestCluster"
+ * import type * as Layer from "effect/Layer"
+ *
+ * // The driver's TestCluster layer and a read_committed reader of its own.
+ * declare const cluster: Layer.Layer<TestCluster>
+ * declare const readCommitted: (topic: string, partitions: number, expected: number) => Promise<Array<string>>
  *
  * TransactionalProcess.suite("kafkajs", {
  *   fixture: "/path/to/test/fixtures/transactionalProcess.ts",
