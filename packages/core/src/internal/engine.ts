@@ -32,6 +32,7 @@ import type { ConsumerSettings } from "../ConsumerSettings.js"
 import * as OffsetMetadata from "../OffsetMetadata.js"
 import * as OffsetStore from "../OffsetStore.js"
 import * as TP from "../TopicPartition.js"
+import { Arrivals } from "./arrivals.js"
 import { Backpressure } from "./backpressure.js"
 import { Committer } from "./committer.js"
 import { EngineFlow, type Flow, type Processor } from "./flow.js"
@@ -186,7 +187,7 @@ export class Engine<R> {
           tp,
           ++this.epochs,
           scope,
-          yield* Effect.makeLatch(false),
+          new Arrivals(),
           assignment.committed?.offset ?? -1,
           this.metrics === undefined ? undefined : Metrics.partitionLabels(this.options.groupId, tp)
         )
@@ -256,7 +257,7 @@ export class Engine<R> {
       if (skipped > 0) this.committer.onFinished()
       if (added === 0) return Effect.void
       const mustPause = this.backpressure.added(worker, added)
-      worker.wake.unsafeOpen()
+      worker.wake.arrived(added)
       if (worker.labels !== undefined) Metrics.recordsReceived.unsafeUpdate(added, worker.labels)
       return mustPause ? this.backpressure.pause(worker) : Effect.void
     })

@@ -5,7 +5,7 @@
  * abandon a record, stop the consumer, commit (the stream API). It never reaches the engine's
  * other state, and the engine needs nothing of the processor but the effect it returns.
  *
- * Processors read a worker's `state`, `inFlight`, `topicPartition`, `epoch` and use its `wake`
+ * Processors read a worker's `state`, `inFlight`, `topicPartition`, `epoch` and use its `wake` (`arrivals.ts`)
  * latch; they mutate it only through the `Flow`. Every `Flow` call is synchronous and does its
  * whole step before returning (see `engine.ts`), except the effects it returns.
  */

@@ -65,7 +65,7 @@ export class Revocation {
       for (const worker of workers) {
         worker.state = "revoking"
         dropped.set(worker, this.backpressure.drop(worker))
-        worker.wake.unsafeOpen()
+        worker.wake.wakeAll()
       }
       yield* this.publish(ConsumerEvent.Revoking({ partitions: workers.map((w) => w.topicPartition) }))
       yield* Effect.forEach(
@@ -143,7 +143,7 @@ export class Revocation {
             this.workers.delete(worker.key)
             this.backpressure.drop(worker)
             this.metrics?.left(worker)
-            worker.wake.unsafeOpen()
+            worker.wake.wakeAll()
             lost.push(worker)
           }
         })

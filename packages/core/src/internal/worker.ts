@@ -26,6 +26,7 @@ import type * as Scope from "effect/Scope"
 import * as OffsetMetadata from "../OffsetMetadata.js"
 import { OffsetTracker } from "../OffsetTracker.js"
 import * as TP from "../TopicPartition.js"
+import type { Arrivals } from "./arrivals.js"
 import * as Metrics from "./metrics.js"
 import { RecordQueue } from "./recordQueue.js"
 import type { PartitionTransactions } from "./transactional.js"
@@ -78,8 +79,8 @@ export class Worker {
     readonly topicPartition: TP.TopicPartition,
     readonly epoch: number,
     readonly scope: Scope.CloseableScope,
-    /** Opened when records arrive or the worker must stop; the worker closes it before waiting. */
-    readonly wake: Effect.Latch,
+    /** What the processor's fibers park on until records arrive or the worker must stop. */
+    readonly wake: Arrivals,
     committed: number,
     /** Tags of this partition's metrics; `undefined` when metrics are off. */
     readonly labels: Metrics.Labels | undefined
@@ -87,6 +88,7 @@ export class Worker {
     this.key = TP.key(topicPartition)
     this.committed = committed
     this.sampleIn = labels === undefined ? Number.POSITIVE_INFINITY : 1
+    this.recordsOrStop = wake.parker(() => this.buffer.length > 0 || this.state !== "running")
   }
 
   /** The metadata a commit of the current frontier carries: offsets finished above it. */
@@ -155,8 +157,7 @@ export class Worker {
 
   /** Waits until records arrive or the worker must stop. */
   waitForRecords(): Effect.Effect<void> {
-    this.wake.unsafeClose()
-    if (this.buffer.length > 0 || this.state !== "running") return Effect.void
-    return this.wake.await
+    return this.recordsOrStop
   }
+  private readonly recordsOrStop: Effect.Effect<void>
 }

@@ -8,7 +8,7 @@
  * The lanes are forked in the worker's scope: interrupting the worker (a revocation)
  * interrupts them and waits for their finalizers (G4).
  *
- * The lanes share `waiting` and `held`; each lane's step from looking at them to changing them
+ * The lanes share `busy` and `held`; each lane's step from looking at them to changing them
  * runs without a yield, so the lanes never see each other half-way.
  */
 import type * as Cause from "effect/Cause"
@@ -18,24 +18,7 @@ import * as Fiber from "effect/Fiber"
 import type { RawRecord } from "../../ConsumerRecord.js"
 import type { Processor } from "../flow.js"
 import type { LaneSpans } from "../tracing.js"
-
-/** Bytes per `String.fromCharCode` call: far below any engine's limit on arguments. */
-const keyChunk = 4096
-
-/**
- * A key's identity: its bytes as a latin1 string (one character per byte: cheap, exact, and
- * no Node `Buffer`). Null keys are independent.
- */
-const keyOf = (record: RawRecord): string | undefined => {
-  const key = record.key
-  if (key === null) return undefined
-  if (key.length <= keyChunk) return String.fromCharCode.apply(null, key as unknown as Array<number>)
-  let text = ""
-  for (let i = 0; i < key.length; i += keyChunk) {
-    text += String.fromCharCode.apply(null, key.subarray(i, i + keyChunk) as unknown as Array<number>)
-  }
-  return text
-}
+import { type BusyKey, BusyKeys, hashOf } from "./busyKeys.js"
 
 export interface ConcurrentOptions {
   readonly concurrency: number
@@ -58,28 +41,32 @@ export const concurrent =
   (worker, flow) =>
     Effect.scoped(
       Effect.gen(function* () {
-        /** Records waiting for their key, per busy key (a key is busy while it has an entry). */
-        const waiting = new Map<string, Array<RawRecord>>()
+        /** The keys with a record in flight, and the records waiting for them (keyed mode). */
+        const busy = new BusyKeys()
         let held = 0 // taken from the buffer, waiting for their key
         let failed = false
         const maxHeld = options.maxHeld
 
-        /** The key of the record `nextRecord` returned last (computed once per record). */
-        let takenKey: string | undefined
+        /** The busy key of the record `nextRecord` returned last (null keys are independent). */
+        let takenKey: BusyKey | undefined
         /** The next record a lane may run now, taking from the buffer as needed. */
         const nextRecord = (): RawRecord | undefined => {
           while (held < maxHeld) {
             const record = flow.take(worker)
             if (record === undefined) return undefined
-            const key = options.keyed ? keyOf(record) : undefined
-            takenKey = key
-            if (key === undefined) return record
-            const queue = waiting.get(key)
-            if (queue === undefined) {
-              waiting.set(key, [])
+            const bytes = options.keyed ? record.key : null
+            if (bytes === null) {
+              takenKey = undefined
               return record
             }
-            queue.push(record)
+            const hash = hashOf(bytes)
+            const key = busy.find(bytes, hash)
+            if (key === undefined) {
+              takenKey = busy.add(bytes, hash)
+              return record
+            }
+            if (key.waiting === undefined) key.waiting = [record]
+            else key.waiting.push(record)
             held++
           }
           return undefined
@@ -90,13 +77,11 @@ export const concurrent =
          * at once. Handing it over through `ready` would wake every idle lane for one record
          * (with 10 keys and 100 lanes, 90 wake-ups per record).
          */
-        const release = (key: string | undefined): RawRecord | undefined => {
+        const release = (key: BusyKey | undefined): RawRecord | undefined => {
           if (key === undefined) return undefined
-          const queue = waiting.get(key)
-          if (queue === undefined) return undefined
-          const following = queue.shift()
+          const following = key.waiting?.shift()
           if (following === undefined) {
-            waiting.delete(key)
+            busy.remove(key)
             return undefined
           }
           held--
@@ -104,6 +89,10 @@ export const concurrent =
         }
 
         const resume = Effect.suspend(() => flow.resume())
+        /** What an idle lane waits on: a record it may take, or the worker stopping. */
+        const park = worker.wake.parker(
+          () => (worker.buffer.length > 0 && held < maxHeld) || worker.state !== "running" || failed
+        )
 
         // A lane is a loop of effects rather than `Effect.gen`, as in `sequential.ts` (a
         // generator step per record costs more than a no-op handler): each step returns the
@@ -112,7 +101,7 @@ export const concurrent =
           let running = false
           /** The record this lane runs (or ran last), and its key. */
           let record: RawRecord | undefined
-          let key: string | undefined
+          let key: BusyKey | undefined
           /** The next record of `key`, handed to this lane when the record before it finished. */
           let carried: RawRecord | undefined
           const spansOfLane = spans?.()
@@ -122,7 +111,7 @@ export const concurrent =
             // The record stays unfinished, so the frontier stops at it and no commit passes it.
             flow.abandon(worker)
             failed = true
-            worker.wake.unsafeOpen()
+            worker.wake.wakeAll()
             flow.fail(onFailure(record!, cause))
             spansOfLane?.leave(Exit.failCause(cause))
             return Effect.void
@@ -159,14 +148,9 @@ export const concurrent =
             record = nextRecord()
             key = takenKey
             if (record === undefined) {
-              // Close, then look again: nothing can slip in between (one thread), so a record
-              // that arrives after this look opens the latch for us.
-              worker.wake.unsafeClose()
-              record = nextRecord()
-              key = takenKey
-              if (record === undefined) {
-                return worker.state === "running" && !failed ? Effect.zipRight(worker.wake.await, step) : step
-              }
+              // Park until records arrive (or the worker stops); `park` looks again at the
+              // moment it parks, so a record that arrives in between is not missed.
+              return worker.state === "running" && !failed ? Effect.zipRight(park, step) : step
             }
             return run()
           }
@@ -188,8 +172,7 @@ export const concurrent =
         yield* Fiber.joinAll(lanes)
         // Revoking (or stopped by a failure): records still waiting never started; they are
         // dropped like the buffer.
-        for (const queue of waiting.values()) for (let i = 0; i < queue.length; i++) flow.abandon(worker)
-        waiting.clear()
+        for (let waiting = busy.clear(); waiting > 0; waiting--) flow.abandon(worker)
         held = 0
       })
     )
