@@ -2,10 +2,11 @@
  * What the fibers of a worker's processor park on while they have no record to run: records
  * arriving, or the worker stopping (revoked, lost, failed).
  *
- * Arriving records wake only as many parked fibers as there are new records. A latch, opened
- * for every delivery, woke every parked lane of a keyed or unordered partition (up to its
- * concurrency, 100 in the benchmarks) for what was often a single record: each woken lane then
- * found nothing to do and parked again, about 0.2 wake-ups per record handled.
+ * A delivery wakes one parked fiber, and a keyed or unordered lane that takes a record wakes
+ * one more while records remain (`processors/concurrent.ts`): the lanes woken follow the records
+ * actually waiting. A latch, opened for every delivery, woke every parked lane of the partition
+ * (up to its concurrency, 100 in the benchmarks): with handlers that finish at once, the first
+ * lane ran the whole delivery and the others woke to find nothing and parked again.
  *
  * No wake-up is lost: a fiber parks only if its own `ready` test fails at the moment it parks
  * (the test and the parking run in one step of that fiber), and a delivery wakes the fibers
@@ -37,7 +38,7 @@ export class Arrivals {
     })
   }
 
-  /** `count` records arrived: wakes up to that many parked fibers. */
+  /** Wakes up to `count` parked fibers (records arrived, or one more lane is wanted). */
   arrived(count: number): void {
     for (let i = 0; i < count && this.parked.length > 0; i++) this.parked.pop()!(Effect.void)
   }

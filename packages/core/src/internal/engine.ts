@@ -257,7 +257,9 @@ export class Engine<R> {
       if (skipped > 0) this.committer.onFinished()
       if (added === 0) return Effect.void
       const mustPause = this.backpressure.added(worker, added)
-      worker.wake.arrived(added)
+      // One reader: a keyed or unordered lane that takes a record wakes the next while records
+      // remain (concurrent.ts), so the lanes woken follow the records actually waiting.
+      worker.wake.arrived(1)
       if (worker.labels !== undefined) Metrics.recordsReceived.unsafeUpdate(added, worker.labels)
       return mustPause ? this.backpressure.pause(worker) : Effect.void
     })

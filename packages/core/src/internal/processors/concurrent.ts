@@ -147,6 +147,10 @@ export const concurrent =
             }
             record = nextRecord()
             key = takenKey
+            // More records wait: wake one more lane to take the next (it wakes the one after, as
+            // long as records remain). A delivery wakes a single lane: with handlers that finish
+            // at once, one lane runs a whole delivery and more would wake to find nothing.
+            if (record !== undefined && worker.buffer.length > 0 && held < maxHeld) worker.wake.arrived(1)
             if (record === undefined) {
               // Park until records arrive (or the worker stops); `park` looks again at the
               // moment it parks, so a record that arrives in between is not missed.
