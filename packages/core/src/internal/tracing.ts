@@ -5,10 +5,11 @@
  * Effect's `Tracer`, so whatever tracer the application installs (`@effect/opentelemetry`)
  * exports the spans.
  *
- * The hot path pays for spans only when someone can see them: `recordSpans` is decided once
- * per worker (or producer call) from the tracer in context, and with Effect's built-in tracer
+ * The hot path pays for spans only when someone can see them: `exporting` is decided once per
+ * worker (or producer call) from the tracer in context, and with Effect's built-in tracer
  * (which exports nothing) or tracing disabled, records run without a span, a header lookup
- * or a closure.
+ * or a closure. When a tracer exports, each lane makes its records' spans current through a
+ * stand-in (`laneSpans`), not `Effect.withSpan`.
  *
  * Attribute names are those of the OpenTelemetry semantic conventions for messaging (v1.40,
  * Kafka): `messaging.kafka.offset` and `messaging.consumer.group.name`, not the deprecated
