@@ -123,6 +123,19 @@ export const primitives = (
     )
   }
 
+  /** Every partition of `names` has a leader, retried for up to `timeout`; `error` when it never does. */
+  const awaitLeaders = (names: ReadonlyArray<string>, error: Admin.AdminError) =>
+    call("fetchTopicMetadata", () => client.fetchTopicMetadata({ topics: [...names] })).pipe(
+      Effect.filterOrFail(
+        (metadata) =>
+          metadata.topics.length === names.length &&
+          metadata.topics.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)),
+        () => error
+      ),
+      Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo(Duration.millis(timeout)))),
+      Effect.mapError(() => error)
+    )
+
   return {
     listTopics: call("listTopics", () => client.listTopics()),
 
@@ -140,6 +153,21 @@ export const primitives = (
           timeout
         })
       ).pipe(
+        // kafkajs waits for the new topics' leaders with metadata requests and retries only
+        // LEADER_NOT_AVAILABLE (`admin/index.js:33-45, 173-180`): a broker that has not seen a topic it
+        // just created yet answers UNKNOWN_TOPIC_OR_PARTITION, and the whole call fails. The
+        // topics were created; wait for their leaders here, within the same timeout.
+        Effect.catchIf(
+          (error) => error.reason === "UnknownTopic",
+          (error) =>
+            Effect.as(
+              awaitLeaders(
+                topics.map((t) => t.name),
+                error
+              ),
+              true
+            )
+        ),
         // `false`: every failure was TOPIC_ALREADY_EXISTS (`admin/index.js:184-188`).
         Effect.filterOrFail(
           (created) => created,
