@@ -13,8 +13,10 @@ import { describe, expect, it } from "@effect/vitest"
 import * as OffsetMetadata from "@sluice/core/OffsetMetadata"
 import { brokerForTests } from "@sluice/testkit/KafkaBroker"
 import { exited, poll, startProcess, suite, waitFor } from "@sluice/testkit/ProcessHarness"
+import * as Effect from "effect/Effect"
 import { Kafka, logLevel, Partitioners } from "kafkajs"
 import { onTestFinished } from "vitest"
+import * as KafkaJsAdmin from "../src/KafkaJsAdmin.js"
 import * as KafkaJsTestCluster from "./KafkaJsTestCluster.js"
 
 const broker = await brokerForTests()
@@ -35,7 +37,15 @@ const setup = async (prefix: string, count: number) => {
   await admin.connect()
   onTestFinished(() => admin.disconnect())
   const topic = `${prefix}-${process.pid}-${Date.now().toString(36)}`
-  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true })
+  // Through Sluice's `Admin`, which waits out the UNKNOWN_TOPIC_OR_PARTITION that kafkajs's own
+  // createTopics fails on while the new topic's leaders are elected.
+  await Effect.runPromise(
+    Effect.scoped(
+      Effect.flatMap(KafkaJsAdmin.make({ brokers: broker!.brokers }), (a) =>
+        a.createTopics([{ name: topic, partitions: PARTITIONS }])
+      )
+    )
+  )
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
   for (let from = 0; from < count; from += 2000) {

@@ -9,6 +9,7 @@ import type { TopicPartition } from "@sluice/core/TopicPartition"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { Kafka, logLevel } from "kafkajs"
+import * as KafkaJsAdmin from "../src/KafkaJsAdmin.js"
 import * as KafkaJsProducer from "../src/KafkaJsProducer.js"
 
 /** An admin client for the test's scope. */
@@ -26,16 +27,17 @@ export const admin = (brokers: ReadonlyArray<string>) =>
     (client) => Effect.tryPromise(() => client.disconnect()).pipe(Effect.ignore)
   )
 
-/** Creates a topic (deleted when the scope closes). */
+/**
+ * Creates a topic and waits for its leaders (deleted when the scope closes). Through the
+ * package's own `Admin`: kafkajs's `createTopics` alone fails when a broker answers
+ * UNKNOWN_TOPIC_OR_PARTITION while the new topic's leaders are elected, and the `Admin` waits
+ * that out.
+ */
 export const createTopic = (brokers: ReadonlyArray<string>, topic: string, partitions: number) =>
   Effect.gen(function* () {
-    const client = yield* admin(brokers)
-    yield* Effect.tryPromise(() =>
-      client.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true })
-    )
-    yield* Effect.addFinalizer(() =>
-      Effect.tryPromise(() => client.deleteTopics({ topics: [topic] })).pipe(Effect.ignore)
-    )
+    const client = yield* KafkaJsAdmin.make({ brokers, clientId: "sluice-test-admin" })
+    yield* client.createTopics([{ name: topic, partitions }])
+    yield* Effect.addFinalizer(() => client.deleteTopics([topic]).pipe(Effect.ignore))
   })
 
 /** Produces `count` records per partition, keyed `k<i>`, valued `v<i>`. */

@@ -13,6 +13,7 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
+import * as KafkaJsAdmin from "@sluice/kafkajs/KafkaJsAdmin"
 import { brokerForTests } from "@sluice/testkit/KafkaBroker"
 import { type ConsumerProcess, exited, sleep, startProcess, waitFor } from "@sluice/testkit/ProcessHarness"
 import * as Effect from "effect/Effect"
@@ -38,7 +39,15 @@ const setup = async (count: number, withStore: boolean) => {
   await admin.connect()
   onTestFinished(() => admin.disconnect())
   const topic = unique(withStore ? "g10_store" : "g10_baseline")
-  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true })
+  // Through Sluice's `Admin`, which waits out the UNKNOWN_TOPIC_OR_PARTITION that kafkajs's own
+  // createTopics fails on while the new topic's leaders are elected.
+  await Effect.runPromise(
+    Effect.scoped(
+      Effect.flatMap(KafkaJsAdmin.make({ brokers: broker!.brokers }), (a) =>
+        a.createTopics([{ name: topic, partitions: PARTITIONS }])
+      )
+    )
+  )
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
   await producer.connect()
   for (let from = 0; from < count; from += 2000) {

@@ -87,6 +87,33 @@ export const waitFor = async (condition: () => boolean | Promise<boolean>, what:
 }
 
 /**
+ * Polls `progress` until it reaches `target`; throws when it stops moving for `stallMillis`,
+ * naming `what` it waited for and where it stood. For a wait whose length depends on the
+ * machine's load (a member working through the rest of a topic): a loaded machine is slower but
+ * keeps moving, a stuck member does not.
+ *
+ * @since 0.3.0
+ */
+export const waitForProgress = async (
+  progress: () => Promise<number>,
+  target: number,
+  what: string,
+  stallMillis = 30_000
+): Promise<void> => {
+  let last = await progress()
+  let movedAt = Date.now()
+  while (last < target) {
+    if (Date.now() - movedAt > stallMillis) {
+      throw new Error(`timed out waiting for ${what}: stuck at ${last} of ${target} for ${stallMillis} ms`)
+    }
+    await sleep(100)
+    const now = await progress()
+    if (now !== last) movedAt = Date.now()
+    last = now
+  }
+}
+
+/**
  * Starts `fixture` in a process of its own: node itself with tsx as a loader (not the tsx CLI,
  * which is a parent process of its own: SIGKILL would kill the wrapper and leave the consumer
  * running), with `env` added to this process's environment.

@@ -31,7 +31,7 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { afterAll, onTestFinished } from "vitest"
-import { type ConsumerProcess, exited, poll, sleep, startProcess, waitFor } from "./ProcessHarness.js"
+import { type ConsumerProcess, exited, poll, sleep, startProcess, waitFor, waitForProgress } from "./ProcessHarness.js"
 import { TestCluster } from "./TestCluster.js"
 
 /**
@@ -177,7 +177,8 @@ export const suite = (name: string, options: SuiteOptions): void => {
       }
       // A last member runs until everything is committed, then stops gracefully.
       const last = current
-      await waitFor(async () => (await committed()) === records, "every input to be committed", 90_000)
+      // However long the rest takes on a loaded machine, as long as it keeps moving.
+      await waitForProgress(committed, records, "every input to be committed")
       last.child.kill("SIGTERM")
       expect(await exited(last.child)).toBe(0)
       const result = tally(await outputs(records), records)
@@ -186,7 +187,7 @@ export const suite = (name: string, options: SuiteOptions): void => {
           `${JSON.stringify(result)}; committed at each kill: ${kills.join(", ")}; ${Date.now() - t0} ms`
       )
       expect(result).toEqual({ outputs: records, lost: 0, duplicates: 0 })
-    }, 300_000)
+    }, 600_000)
 
     it(`G10 a zombie is fenced: a process paused (SIGSTOP) past its session timeout while the group moves on, then resumed, makes nothing visible (${name})`, async () => {
       const count = 2000
@@ -201,7 +202,7 @@ export const suite = (name: string, options: SuiteOptions): void => {
       await waitFor(successor.assigned, "the successor's assignment")
       await waitFor(async () => (await committed()) >= count / 2, "the successor to make progress")
       zombie.child.kill("SIGCONT")
-      await waitFor(async () => (await committed()) === count, "every input to be committed", 60_000)
+      await waitForProgress(committed, count, "every input to be committed")
       for (const p of [successor, zombie]) p.child.kill("SIGTERM")
       await Promise.all([exited(successor.child), exited(zombie.child)])
       const values = await outputs(count)
