@@ -299,7 +299,7 @@ const engine = async (): Promise<EngineSection> => {
     partitions: 12,
     keys: 1_000,
     concurrency,
-    modes: ["partition", "keyed", "unordered", "driver"],
+    modes: ["partition", "keyed", "unordered", "driver", "effect_loop", "effect_forEach"],
     rounds: config.engine.rounds,
     warmupRounds: config.engine.warmupRounds
   }
@@ -320,6 +320,7 @@ const engine = async (): Promise<EngineSection> => {
     driver_records_per_sec: Math.round(driver),
     engine_us_per_record: perMode((mode) => fixed(us(mode) - 1e6 / driver, 3)),
     cpu_per_wall: perMode((mode) => fixed(cpu(mode))),
+    effect_records_per_sec: { loop: Math.round(rate("effect_loop")), forEach: Math.round(rate("effect_forEach")) },
     runs: result.runs.map((r) => ({
       round: r.round,
       mode: r.mode,
@@ -331,6 +332,9 @@ const engine = async (): Promise<EngineSection> => {
       `engine ${mode}: ${thousands(section.records_per_sec[mode])} records/s, ${section.us_per_record[mode]} µs/record`
     )
   }
+  log(
+    `engine bare Effect: one fiber ${thousands(section.effect_records_per_sec!.loop)} records/s, Effect.forEach(concurrency ${concurrency}) ${thousands(section.effect_records_per_sec!.forEach)} records/s`
+  )
   if (forceProfile || (profileMisses && section.records_per_sec.partition < 1_000_000)) {
     log("profiling the engine (partition, keyed and unordered mode, one run each)")
     mkdirSync(profileDir, { recursive: true })

@@ -73,6 +73,12 @@ export interface EngineSection {
   readonly engine_us_per_record: { readonly partition: number; readonly keyed: number; readonly unordered: number }
   /** CPU seconds ÷ wall seconds over the run (1 = one core busy throughout). */
   readonly cpu_per_wall: { readonly partition: number; readonly keyed: number; readonly unordered: number }
+  /**
+   * Bare Effect over the same no-op handlers, in the same process: one fiber running them in
+   * turn (`loop`, partition mode's floor) and `Effect.forEach` with the modes' concurrency
+   * (`forEach`). Absent in results from before 2026-12-02 (session 22).
+   */
+  readonly effect_records_per_sec?: { readonly loop: number; readonly forEach: number } | undefined
   readonly runs: ReadonlyArray<{ readonly round: number; readonly mode: string; readonly records_per_sec: number }>
 }
 

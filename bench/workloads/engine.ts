@@ -18,7 +18,13 @@ import { args, die, emit, gc } from "../lib/common.js"
 import { type Profiler, startProfiler } from "../lib/profiler.js"
 import { type ModeName, mode, Progress, produceRoundRobin, runUntilDone } from "../lib/sluice.js"
 
-export type EngineMode = ModeName | "driver"
+/**
+ * `driver`: the simulated cluster alone. `effect_loop` and `effect_forEach`: bare Effect over the
+ * same number of no-op handlers, no Kafka and no engine: one fiber running them one after the
+ * other (what partition mode does at least per record), and `Effect.forEach` with the
+ * concurrency of the keyed and unordered modes (how an Effect user runs records side by side).
+ */
+export type EngineMode = ModeName | "driver" | "effect_loop" | "effect_forEach"
 
 export interface EngineArgs {
   readonly records: number
@@ -59,7 +65,38 @@ const produce = (handle: MemoryKafka.Handle, a: EngineArgs) => {
   })
 }
 
-const runOnce = (a: EngineArgs, which: EngineMode, round: number) =>
+/** One fiber, one `matchCauseEffect` per record around a no-op handler: partition mode's floor. */
+const effectLoop = (records: ReadonlyArray<number>, handler: () => Effect.Effect<void>) =>
+  Effect.suspend(() => {
+    let i = 0
+    const onFailure = () => Effect.void
+    const next = (): Effect.Effect<void> =>
+      i < records.length ? Effect.matchCauseEffect(handler(), { onFailure, onSuccess }) : Effect.void
+    const onSuccess = () => {
+      i++
+      return next()
+    }
+    return next()
+  })
+
+/** A bare-Effect run of `a.records` no-op handlers, timed like the others. */
+const runFloor = (a: EngineArgs, which: "effect_loop" | "effect_forEach", round: number) =>
+  Effect.gen(function* () {
+    const progress = yield* Progress.make(a.records)
+    const handler = () =>
+      Effect.sync(() => {
+        progress.start()
+        progress.tick()
+      })
+    const records = Array.from({ length: a.records }, (_, i) => i)
+    yield* which === "effect_loop"
+      ? effectLoop(records, handler)
+      : Effect.forEach(records, handler, { concurrency: a.concurrency, discard: true })
+    yield* Deferred.await(progress.done)
+    return { round, mode: which, seconds: progress.seconds, cpuSeconds: progress.cpuSeconds } satisfies EngineRun
+  })
+
+const runOnce = (a: EngineArgs, which: ModeName | "driver", round: number) =>
   Effect.gen(function* () {
     const handle = yield* MemoryKafka.MemoryKafka
     yield* produce(handle, a)
@@ -126,7 +163,9 @@ const program = (a: EngineArgs) =>
       const order = round % 2 === 0 ? [...a.modes].reverse() : a.modes
       for (const which of order) {
         gc()
-        const run = yield* runOnce(a, which, round)
+        const run = yield* which === "effect_loop" || which === "effect_forEach"
+          ? runFloor(a, which, round)
+          : runOnce(a, which, round)
         if (round > 0) runs.push(run)
         process.stderr.write(
           `engine ${round > 0 ? `round ${round}` : "warm-up"} ${which}: ${Math.round(a.records / run.seconds)} records/s\n`

@@ -46,6 +46,34 @@ describe("busy keys (G5)", () => {
     expect(busy.find(bytes("a"), 1)).toBeUndefined()
   })
 
+  it("G5 a freed key is kept idle and taken again for its next record; never found busy while idle", () => {
+    const busy = new BusyKeys()
+    const view = bytes("xxorder-1yy").subarray(2, 9)
+    const a = busy.add(view, hashOf(view))
+    // Copied: a record's key may be a view of a whole fetch, which an idle key must not keep.
+    expect(a.bytes.buffer).not.toBe(view.buffer)
+    busy.remove(a)
+    expect(busy.find(bytes("order-1"), hashOf(bytes("order-1")))).toBeUndefined()
+    const idle = busy.entry(bytes("order-1"), hashOf(bytes("order-1")))
+    expect(idle).toBe(a)
+    expect(idle?.busy).toBe(false)
+    expect(busy.add(bytes("order-1"), hashOf(bytes("order-1")), idle)).toBe(a)
+    expect(busy.find(bytes("order-1"), hashOf(bytes("order-1")))).toBe(a)
+  })
+
+  it("G5 idle keys are bounded: past 1,024 a freed key is forgotten", () => {
+    const busy = new BusyKeys()
+    const keys = Array.from({ length: 1100 }, (_, i) => busy.add(bytes(`k${i}`), hashOf(bytes(`k${i}`))))
+    for (const key of keys) busy.remove(key)
+    const kept = keys.filter((_, i) => busy.entry(bytes(`k${i}`), hashOf(bytes(`k${i}`))) !== undefined)
+    expect(kept.length).toBe(1024)
+    // Taking idle ones makes room again.
+    busy.add(bytes("k0"), hashOf(bytes("k0")))
+    const fresh = busy.add(bytes("new"), hashOf(bytes("new")))
+    busy.remove(fresh)
+    expect(busy.entry(bytes("new"), hashOf(bytes("new")))).toBe(fresh)
+  })
+
   it("hashOf is FNV-1a (32 bits)", () => {
     expect(hashOf(new Uint8Array())).toBe(0x811c9dc5 | 0)
     expect(hashOf(bytes("a")) >>> 0).toBe(0xe40c292c)

@@ -14,6 +14,7 @@
  * one more park.
  */
 import * as Effect from "effect/Effect"
+import type * as Scheduler from "effect/Scheduler"
 
 type Resume = (effect: Effect.Effect<void>) => void
 
@@ -41,6 +42,24 @@ export class Arrivals {
   /** Wakes up to `count` parked fibers (records arrived, or one more lane is wanted). */
   arrived(count: number): void {
     for (let i = 0; i < count && this.parked.length > 0; i++) this.parked.pop()!(Effect.void)
+  }
+
+  /** Whether a wake-up of `arrivedSoon` is scheduled. */
+  private soon = false
+
+  /**
+   * Wakes one parked fiber once the running one gave the thread up (a handler waiting, or the
+   * runtime's yield), if `ready()` holds then; at most one such wake-up is pending. A lane whose
+   * handlers finish at once takes the next record itself: waking another at every record it
+   * took made every lane of the partition run (one fiber switch a record) where one sufficed.
+   */
+  arrivedSoon(scheduler: Scheduler.Scheduler, ready: () => boolean): void {
+    if (this.soon || this.parked.length === 0) return
+    this.soon = true
+    scheduler.scheduleTask(() => {
+      this.soon = false
+      if (ready()) this.arrived(1)
+    }, 0)
   }
 
   /** The worker is stopping, or a lane failed: wakes every parked fiber to see it. */

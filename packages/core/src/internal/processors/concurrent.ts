@@ -15,6 +15,7 @@ import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import type * as Scheduler from "effect/Scheduler"
 import type { RawRecord } from "../../ConsumerRecord.js"
 import type { Processor } from "../flow.js"
 import type { LaneSpans } from "../tracing.js"
@@ -60,9 +61,9 @@ export const concurrent =
               return record
             }
             const hash = hashOf(bytes)
-            const key = busy.find(bytes, hash)
-            if (key === undefined) {
-              takenKey = busy.add(bytes, hash)
+            const key = busy.entry(bytes, hash)
+            if (key === undefined || !key.busy) {
+              takenKey = busy.add(bytes, hash, key)
               return record
             }
             if (key.waiting === undefined) key.waiting = [record]
@@ -89,6 +90,11 @@ export const concurrent =
         }
 
         const resume = Effect.suspend(() => flow.resume())
+        /** Whether a parked lane would find a record to take. */
+        const takeable = () => worker.buffer.length > 0 && held < maxHeld && worker.state === "running" && !failed
+        const scheduler = yield* Effect.withFiberRuntime<Scheduler.Scheduler>((fiber) =>
+          Effect.succeed(fiber.currentScheduler)
+        )
         /** What an idle lane waits on: a record it may take, or the worker stopping. */
         const park = worker.wake.parker(
           () => (worker.buffer.length > 0 && held < maxHeld) || worker.state !== "running" || failed
@@ -150,7 +156,9 @@ export const concurrent =
             // More records wait: wake one more lane to take the next (it wakes the one after, as
             // long as records remain). A delivery wakes a single lane: with handlers that finish
             // at once, one lane runs a whole delivery and more would wake to find nothing.
-            if (record !== undefined && worker.buffer.length > 0 && held < maxHeld) worker.wake.arrived(1)
+            if (record !== undefined && worker.buffer.length > 0 && held < maxHeld) {
+              worker.wake.arrivedSoon(scheduler, takeable)
+            }
             if (record === undefined) {
               // Park until records arrive (or the worker stops); `park` looks again at the
               // moment it parks, so a record that arrives in between is not missed.
