@@ -59,6 +59,8 @@ const sections = (r: Results): Array<string> => {
   }
 
   const e = r.engine
+  /** A bare-Effect floor beside the modes: no Kafka, no engine. */
+  const floorRow = (label: string, rate: number) => [label, thousands(rate), fixed(1e6 / rate, 3).toFixed(3), "—", "—"]
   if (e !== undefined) {
     const row = (mode: "partition" | "keyed" | "unordered", label: string) => [
       label,
@@ -80,7 +82,16 @@ const sections = (r: Results): Array<string> => {
             fixed(1e6 / e.driver_records_per_sec, 3).toFixed(3),
             "—",
             "—"
-          ]
+          ],
+          ...(e.effect_records_per_sec === undefined
+            ? []
+            : [
+                floorRow("bare Effect: one fiber, a no-op handler after another", e.effect_records_per_sec.loop),
+                floorRow(
+                  `bare Effect: \`Effect.forEach\` over the no-op handler, \`{ concurrency: ${e.concurrency} }\``,
+                  e.effect_records_per_sec.forEach
+                )
+              ])
         ]
       )}`
     )
