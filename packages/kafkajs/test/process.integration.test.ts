@@ -13,16 +13,18 @@ import { describe, expect, it } from "@effect/vitest"
 import * as OffsetMetadata from "@sluice/core/OffsetMetadata"
 import { brokerForTests } from "@sluice/testkit/KafkaBroker"
 import { exited, poll, startProcess, suite, waitFor } from "@sluice/testkit/ProcessHarness"
-import * as Effect from "effect/Effect"
-import { Kafka, logLevel, Partitioners } from "kafkajs"
-import { onTestFinished } from "vitest"
-import * as KafkaJsAdmin from "../src/KafkaJsAdmin.js"
+import * as TestCluster from "@sluice/testkit/TestCluster"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import { Kafka, logLevel } from "kafkajs"
+import { afterAll, onTestFinished } from "vitest"
 import * as KafkaJsTestCluster from "./KafkaJsTestCluster.js"
 
 const broker = await brokerForTests()
 const here = dirname(fileURLToPath(import.meta.url))
 const fixture = join(here, "fixtures", "consumerProcess.ts")
 const root = join(here, "..", "..", "..")
+const cluster = ManagedRuntime.make(KafkaJsTestCluster.layer(broker?.brokers ?? []))
+afterAll(() => cluster.dispose())
 
 const PARTITIONS = 3
 
@@ -32,34 +34,15 @@ const PARTITIONS = 3
  * line per record handled. The admin client disconnects when the test ends.
  */
 const setup = async (prefix: string, count: number) => {
-  const kafka = new Kafka({ clientId: "sluice-process-test", brokers: [...broker!.brokers], logLevel: logLevel.WARN })
-  const admin = kafka.admin()
+  const admin = new Kafka({
+    clientId: "sluice-process-test",
+    brokers: [...broker!.brokers],
+    logLevel: logLevel.WARN
+  }).admin()
   await admin.connect()
   onTestFinished(() => admin.disconnect())
   const topic = `${prefix}-${process.pid}-${Date.now().toString(36)}`
-  // Through Sluice's `Admin`, which waits out the UNKNOWN_TOPIC_OR_PARTITION that kafkajs's own
-  // createTopics fails on while the new topic's leaders are elected.
-  await Effect.runPromise(
-    Effect.scoped(
-      Effect.flatMap(KafkaJsAdmin.make({ brokers: broker!.brokers }), (a) =>
-        a.createTopics([{ name: topic, partitions: PARTITIONS }])
-      )
-    )
-  )
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
-  await producer.connect()
-  for (let from = 0; from < count; from += 2000) {
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: Array.from({ length: Math.min(2000, count - from) }, (_, i) => ({
-        partition: (from + i) % PARTITIONS,
-        key: `k${(from + i) % 20}`,
-        value: String(from + i)
-      }))
-    })
-  }
-  await producer.disconnect()
+  await cluster.runPromise(TestCluster.fill(topic, PARTITIONS, count))
   const groupId = `${topic}-group`
   const out = join(mkdtempSync(join(tmpdir(), `sluice-${prefix}-`)), "handled.log")
   /** The group's committed offsets, with their metadata. */

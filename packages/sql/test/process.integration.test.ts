@@ -14,11 +14,13 @@ import { fileURLToPath } from "node:url"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as KafkaJsAdmin from "@sluice/kafkajs/KafkaJsAdmin"
+import * as KafkaJsProducer from "@sluice/kafkajs/KafkaJsProducer"
 import { brokerForTests } from "@sluice/testkit/KafkaBroker"
 import { type ConsumerProcess, exited, sleep, startProcess, waitFor } from "@sluice/testkit/ProcessHarness"
+import * as TestCluster from "@sluice/testkit/TestCluster"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import { Kafka, logLevel, Partitioners } from "kafkajs"
 import { afterAll, onTestFinished } from "vitest"
 import * as SqlOffsetStore from "../src/SqlOffsetStore.js"
 import { createRows, PgLive, tally, unique } from "./support.js"
@@ -31,36 +33,26 @@ const PARTITIONS = 3
 
 const db = ManagedRuntime.make(PgLive)
 afterAll(() => db.dispose())
-
-/** A topic with `count` records (record i on partition i mod 3), the tables, and a way to start consumers. */
-const setup = async (count: number, withStore: boolean) => {
-  const kafka = new Kafka({ clientId: "sluice-g10-test", brokers: [...broker!.brokers], logLevel: logLevel.WARN })
-  const admin = kafka.admin()
-  await admin.connect()
-  onTestFinished(() => admin.disconnect())
-  const topic = unique(withStore ? "g10_store" : "g10_baseline")
-  // Through Sluice's `Admin`, which waits out the UNKNOWN_TOPIC_OR_PARTITION that kafkajs's own
-  // createTopics fails on while the new topic's leaders are elected.
-  await Effect.runPromise(
-    Effect.scoped(
-      Effect.flatMap(KafkaJsAdmin.make({ brokers: broker!.brokers }), (a) =>
-        a.createTopics([{ name: topic, partitions: PARTITIONS }])
+/** Topics and records on the broker, through the kafkajs driver's own admin and producer. */
+const cluster = ManagedRuntime.make(
+  Layer.effect(
+    TestCluster.TestCluster,
+    TestCluster.fromServices({ name: "sql", readAll: () => Effect.succeed([]) })
+  ).pipe(
+    Layer.provide(
+      Layer.merge(
+        KafkaJsAdmin.layer({ brokers: broker?.brokers ?? [] }),
+        KafkaJsProducer.layer({ brokers: broker?.brokers ?? [] })
       )
     )
   )
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
-  await producer.connect()
-  for (let from = 0; from < count; from += 2000) {
-    await producer.send({
-      topic,
-      acks: -1,
-      messages: Array.from({ length: Math.min(2000, count - from) }, (_, i) => ({
-        partition: (from + i) % PARTITIONS,
-        value: String(from + i)
-      }))
-    })
-  }
-  await producer.disconnect()
+)
+afterAll(() => cluster.dispose())
+
+/** A topic with `count` records (record i on partition i mod 3), the tables, and a way to start consumers. */
+const setup = async (count: number, withStore: boolean) => {
+  const topic = unique(withStore ? "g10_store" : "g10_baseline")
+  await cluster.runPromise(TestCluster.fill(topic, PARTITIONS, count, { keyed: false }))
   const rows = `${topic}_rows`
   const positions = `${topic}_positions`
   await db.runPromise(Effect.zipRight(SqlOffsetStore.migrate({ table: positions }), createRows(rows)))

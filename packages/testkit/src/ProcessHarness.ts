@@ -32,7 +32,7 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { afterAll, onTestFinished } from "vitest"
-import { TestCluster } from "./TestCluster.js"
+import { fill, TestCluster } from "./TestCluster.js"
 
 /**
  * A consumer process started by a test.
@@ -178,17 +178,7 @@ export const suite = (name: string, options: SuiteOptions): void => {
    */
   const setup = async (prefix: string, count: number) => {
     const topic = `${prefix}-${name}-${process.pid}-${Date.now().toString(36)}`
-    await cluster((c) => c.createTopic(topic, PARTITIONS))
-    const encoder = new TextEncoder()
-    for (let from = 0; from < count; from += 2000) {
-      const batch = Array.from({ length: Math.min(2000, count - from) }, (_, i) => ({
-        topic,
-        partition: (from + i) % PARTITIONS,
-        key: encoder.encode(`k${(from + i) % 20}`),
-        value: encoder.encode(String(from + i))
-      }))
-      await cluster((c) => c.produce(batch))
-    }
+    await runtime.runPromise(fill(topic, PARTITIONS, count))
     const groupId = `${topic}-group`
     const out = join(mkdtempSync(join(tmpdir(), `sluice-${prefix}-`)), "handled.log")
     const committed = () => cluster((c) => c.committed(groupId, topic))

@@ -115,3 +115,42 @@ export const fromServices = (options: {
       readAll: options.readAll
     }
   })
+
+/**
+ * Creates `topic` with `partitions` partitions and produces `count` records into it, the shape
+ * the process tests use: record `i` on partition `i mod partitions`, valued `i` (its decimal
+ * digits), keyed `k<i mod 20>` unless `keyed` is `false`; sent 2,000 at a time.
+ *
+ * @example
+ * ```ts
+ * import * as TestCluster from "@sluice/testkit/TestCluster"
+ *
+ * // 10,000 records over 3 partitions: partition p holds p, p + 3, p + 6, …
+ * const filled = TestCluster.fill("orders", 3, 10_000)
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const fill = (
+  topic: string,
+  partitions: number,
+  count: number,
+  options: { readonly keyed?: boolean | undefined } = {}
+): Effect.Effect<void, KafkaError.KafkaError, TestCluster> =>
+  Effect.gen(function* () {
+    const cluster = yield* TestCluster
+    yield* cluster.createTopic(topic, partitions)
+    const encoder = new TextEncoder()
+    for (let from = 0; from < count; from += 2000) {
+      const batch: Array<ProducerRecord> = []
+      for (let i = from; i < Math.min(count, from + 2000); i++) {
+        batch.push({
+          topic,
+          partition: i % partitions,
+          key: options.keyed === false ? null : encoder.encode(`k${i % 20}`),
+          value: encoder.encode(String(i))
+        })
+      }
+      yield* cluster.produce(batch)
+    }
+  })

@@ -32,7 +32,7 @@ import type * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { afterAll, onTestFinished } from "vitest"
 import { type ConsumerProcess, exited, poll, sleep, startProcess, waitFor, waitForProgress } from "./ProcessHarness.js"
-import { TestCluster } from "./TestCluster.js"
+import { fill, TestCluster } from "./TestCluster.js"
 
 /**
  * What `suite` runs against.
@@ -99,17 +99,7 @@ export const suite = (name: string, options: SuiteOptions): void => {
   const setup = async (prefix: string, count: number) => {
     const topic = `${prefix}-${name}-${process.pid}-${Date.now().toString(36)}`
     const out = `${topic}.out`
-    await cluster((c) => Effect.zipRight(c.createTopic(topic, PARTITIONS), c.createTopic(out, PARTITIONS)))
-    const encoder = new TextEncoder()
-    for (let from = 0; from < count; from += 2000) {
-      const batch = Array.from({ length: Math.min(2000, count - from) }, (_, i) => ({
-        topic,
-        partition: (from + i) % PARTITIONS,
-        key: encoder.encode(`k${(from + i) % 20}`),
-        value: encoder.encode(String(from + i))
-      }))
-      await cluster((c) => c.produce(batch))
-    }
+    await runtime.runPromise(Effect.zipRight(fill(topic, PARTITIONS, count), fill(out, PARTITIONS, 0)))
     const groupId = `${topic}-group`
     const committed = async () =>
       [...(await cluster((c) => c.committed(groupId, topic))).values()].reduce((sum, o) => sum + Math.max(0, o), 0)
