@@ -34,12 +34,14 @@ import * as SettingsConfig from "@sluice/core/SettingsConfig"
 import type { SettingsError } from "@sluice/core/SettingsError"
 import * as TP from "@sluice/core/TopicPartition"
 import {
+  runTransaction,
   type TransactionalPartition,
   type TransactionalProducer,
   TransactionalProducerDriver,
   type TransactionError,
   type TransactionErrorReason,
-  error as transactionError
+  error as transactionError,
+  transactionFailure
 } from "@sluice/core/TransactionalProducerDriver"
 import * as Validate from "@sluice/core/Validate"
 import * as Config from "effect/Config"
@@ -246,40 +248,37 @@ export const make = (
           offsets: ReadonlyArray<OffsetAndMetadata>
         ): Promise<void> => {
           await call((done) => producer.beginTransaction(done))
-          try {
-            for (const record of records) await produce(record)
-            await call((done) =>
-              producer.sendOffsetsToTransaction(
-                offsets.map((o) => ({
-                  topic: o.topic,
-                  partition: o.partition,
-                  offset: o.offset,
-                  metadata: o.metadata ?? null
-                })),
-                consumer,
-                timeout,
-                done
+          await runTransaction(
+            async () => {
+              for (const record of records) await produce(record)
+              await call((done) =>
+                producer.sendOffsetsToTransaction(
+                  offsets.map((o) => ({
+                    topic: o.topic,
+                    partition: o.partition,
+                    offset: o.offset,
+                    metadata: o.metadata ?? null
+                  })),
+                  consumer,
+                  timeout,
+                  done
+                )
               )
-            )
-            // A retriable failure of the commit leaves its outcome open: librdkafka asks for the
-            // same call again, which resumes it.
-            for (let attempt = 1; ; attempt++) {
-              try {
-                await call((done) => producer.commitTransaction(timeout, done))
-                return
-              } catch (error) {
-                if (!flag(error, "isRetriable") || isFatal(error) || attempt >= 3) throw error
+              // A retriable failure of the commit leaves its outcome open: librdkafka asks for the
+              // same call again, which resumes it.
+              for (let attempt = 1; ; attempt++) {
+                try {
+                  await call((done) => producer.commitTransaction(timeout, done))
+                  return
+                } catch (error) {
+                  if (!flag(error, "isRetriable") || isFatal(error) || attempt >= 3) throw error
+                }
               }
-            }
-          } catch (error) {
-            if (isFatal(error) || reasonOf(error) === "fenced") throw { error, aborted: false }
+            },
             // Nothing of an aborted transaction is visible: the same producer may try again.
-            const aborted = await call((done) => producer.abortTransaction(timeout, done)).then(
-              () => true,
-              () => false
-            )
-            throw { error, aborted }
-          }
+            () => call((done) => producer.abortTransaction(timeout, done)),
+            (error) => isFatal(error) || reasonOf(error) === "fenced"
+          )
         }
 
         const commit = (
@@ -289,10 +288,7 @@ export const make = (
           Effect.tryPromise({
             try: () => transaction(records, offsets),
             catch: (failure) => {
-              const { aborted, error } =
-                typeof failure === "object" && failure !== null && "aborted" in failure
-                  ? (failure as { error: unknown; aborted: boolean })
-                  : { error: failure, aborted: false }
+              const { aborted, error } = transactionFailure(failure)
               return toTransactionError(error, "ConfluentTransactional.commit", aborted)
             }
           }).pipe(

@@ -119,3 +119,67 @@ export class TransactionalProducerDriver extends Context.Tag("@sluice/core/Trans
     ) => Effect.Effect<TransactionalProducer, TransactionError, Scope.Scope>
   }
 >() {}
+
+/**
+ * How a driver's transaction failed: the client's error, and whether the transaction was
+ * aborted cleanly (nothing of it visible, the same producer may try again).
+ *
+ * @since 0.3.0
+ */
+export class TransactionFailure {
+  constructor(
+    readonly error: unknown,
+    readonly aborted: boolean
+  ) {}
+}
+
+/**
+ * Runs one transaction of a driver's client, for driver authors: `body` begins it, adds the
+ * records and offsets and commits. When it fails, `abort` is tried, unless `final(error)` says
+ * the producer cannot go on (fenced, or a fatal error: aborting is refused then). Rejects with
+ * a `TransactionFailure` that says whether the abort went through.
+ *
+ * @example
+ * ```ts
+ * import { runTransaction, TransactionFailure } from "@sluice/core/TransactionalProducerDriver"
+ *
+ * declare const client: { begin(): Promise<void>; commit(): Promise<void>; abort(): Promise<void> }
+ *
+ * const commit = () =>
+ *   runTransaction(
+ *     async () => {
+ *       await client.begin()
+ *       await client.commit()
+ *     },
+ *     () => client.abort(),
+ *     () => false
+ *   ).catch((failure: TransactionFailure) => console.error(failure.error, failure.aborted))
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const runTransaction = async (
+  body: () => Promise<void>,
+  abort: () => Promise<void>,
+  final: (error: unknown) => boolean
+): Promise<void> => {
+  try {
+    await body()
+  } catch (error) {
+    if (final(error)) throw new TransactionFailure(error, false)
+    const aborted = await abort().then(
+      () => true,
+      () => false
+    )
+    throw new TransactionFailure(error, aborted)
+  }
+}
+
+/**
+ * What `runTransaction` rejected with, whatever it was: a failure thrown before the
+ * transaction began (not a `TransactionFailure`) was not aborted.
+ *
+ * @since 0.3.0
+ */
+export const transactionFailure = (failure: unknown): TransactionFailure =>
+  failure instanceof TransactionFailure ? failure : new TransactionFailure(failure, false)

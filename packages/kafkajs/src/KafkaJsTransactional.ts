@@ -26,11 +26,13 @@ import * as SettingsConfig from "@sluice/core/SettingsConfig"
 import type { SettingsError } from "@sluice/core/SettingsError"
 import * as TP from "@sluice/core/TopicPartition"
 import {
+  runTransaction,
   type TransactionalPartition,
   type TransactionalProducer,
   TransactionalProducerDriver,
   type TransactionError,
-  error as transactionError
+  error as transactionError,
+  transactionFailure
 } from "@sluice/core/TransactionalProducerDriver"
 import * as Validate from "@sluice/core/Validate"
 import * as Config from "effect/Config"
@@ -184,34 +186,30 @@ export const make = (
             try: async () => {
               const txn = current ?? (await producer.transaction())
               current = undefined
-              try {
-                if (records.length > 0) await txn.sendBatch({ acks: -1, topicMessages: topicMessages(records) })
-                const byTopic = new Map<string, Array<{ partition: number; offset: string; metadata: string | null }>>()
-                for (const o of offsets) {
-                  const list = byTopic.get(o.topic) ?? []
-                  list.push({ partition: o.partition, offset: String(o.offset), metadata: o.metadata ?? null })
-                  byTopic.set(o.topic, list)
-                }
-                await txn.sendOffsets({
-                  consumerGroupId: groupId,
-                  topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions }))
-                })
-                await txn.commit()
-              } catch (error) {
-                if (isFencedError(error)) throw { error, aborted: false }
-                // Nothing of an aborted transaction is visible: the same producer may try again.
-                const aborted = await txn.abort().then(
-                  () => true,
-                  () => false
-                )
-                throw { error, aborted }
-              }
+              await runTransaction(
+                async () => {
+                  if (records.length > 0) await txn.sendBatch({ acks: -1, topicMessages: topicMessages(records) })
+                  const byTopic = new Map<
+                    string,
+                    Array<{ partition: number; offset: string; metadata: string | null }>
+                  >()
+                  for (const o of offsets) {
+                    const list = byTopic.get(o.topic) ?? []
+                    list.push({ partition: o.partition, offset: String(o.offset), metadata: o.metadata ?? null })
+                    byTopic.set(o.topic, list)
+                  }
+                  await txn.sendOffsets({
+                    consumerGroupId: groupId,
+                    topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions }))
+                  })
+                  await txn.commit()
+                },
+                () => txn.abort(),
+                isFencedError
+              )
             },
             catch: (failure) => {
-              const { aborted, error } =
-                typeof failure === "object" && failure !== null && "aborted" in failure
-                  ? (failure as { error: unknown; aborted: boolean })
-                  : { error: failure, aborted: false }
+              const { aborted, error } = transactionFailure(failure)
               return toTransactionError(error, "KafkaJsTransactional.commit", aborted)
             }
           }).pipe(
