@@ -23,6 +23,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
+import * as Tracer from "effect/Tracer"
 import { type Cluster, parentOf, realBroker, simulated, tracing } from "./observability.support.js"
 
 const broker = await brokerForTests()
@@ -248,6 +249,68 @@ const suite = (cluster: Cluster) =>
           const send = named(spans, `send ${name}`)[0]!
           expect(processes.every((s) => parentOf(s) === send.spanContext().spanId)).toBe(true)
           expect(new Set(processes.map((s) => s.spanContext().spanId)).size).toBe(values.length)
+        })
+    )
+
+    it.live(
+      "O1 record spans the tracer does not sample get no attributes made, and still end; sampled ones get them",
+      () =>
+        Effect.gen(function* () {
+          for (const sampled of [false, true]) {
+            // Of the record spans (`process <topic>`): the engine's own spans come on top.
+            const counts = { spans: 0, attributes: 0, ended: 0 }
+            // An Effect tracer whose spans say whether they are sampled, as an OpenTelemetry
+            // tracer's do (its sampler's decision), and count what they are given.
+            const counting = Tracer.make({
+              span: (name, parent, context, links, startTime, kind) => {
+                const record = name.startsWith("process ")
+                if (record) counts.spans++
+                return {
+                  _tag: "Span",
+                  name,
+                  spanId: `${counts.spans}`.padStart(16, "0"),
+                  traceId: "0af7651916cd43dd8448eb211c80319c",
+                  parent,
+                  context,
+                  status: { _tag: "Started", startTime },
+                  attributes: new Map(),
+                  links,
+                  sampled,
+                  kind,
+                  end: () => {
+                    if (record) counts.ended++
+                  },
+                  attribute: () => {
+                    if (record) counts.attributes++
+                  },
+                  event: () => {},
+                  addLinks: () => {}
+                }
+              },
+              context: (f) => f()
+            })
+            const name = uniqueName(`o1-sampled-${sampled}`)
+            const topic = Topic.make({ name, key: Codec.string, value: Codec.string })
+            let handled = 0
+            const pipeline = Pipeline.make({ topic, handler: () => Effect.sync(() => handled++) })
+            yield* Effect.gen(function* () {
+              yield* Effect.flatMap(TestCluster, (c) => c.createTopic(name, 1))
+              yield* Effect.flatMap(Producer.Producer, (p) =>
+                p.send(topic, [{ value: "a" }, { value: "b" }, { value: "c" }])
+              ).pipe(Effect.withTracerEnabled(false))
+              const run = yield* Effect.fork(Pipeline.run(pipeline))
+              yield* eventually(() => handled === 3, "the records handled")
+              yield* Fiber.interrupt(run)
+            }).pipe(
+              Effect.provide(cluster.services(uniqueName(`o1-sampled-${sampled}-group`))),
+              Effect.withTracer(counting)
+            )
+            // A span per record, every one ended.
+            expect(counts.spans).toBe(3)
+            expect(counts.ended).toBe(counts.spans)
+            if (sampled) expect(counts.attributes).toBeGreaterThanOrEqual(3 * 6)
+            else expect(counts.attributes).toBe(0)
+          }
         })
     )
 

@@ -267,9 +267,14 @@ export const laneSpans = (groupId: string) => (): LaneSpans => {
         "consumer",
         spanOptions
       )
-      if (HashMap.size(annotations) > 0) HashMap.forEach(annotations, (value, key) => span.attribute(key, value))
-      const attributes = recordAttributes(raw, groupId)
-      for (const key in attributes) span.attribute(key, attributes[key])
+      // A span the tracer does not sample (OpenTelemetry's sampler said no) records nothing:
+      // its attributes would be made and converted for nobody (an eighth of such a span's cost,
+      // with `@effect/opentelemetry` and an AlwaysOff sampler: bench observability workload).
+      if (span.sampled) {
+        if (HashMap.size(annotations) > 0) HashMap.forEach(annotations, (value, key) => span.attribute(key, value))
+        const attributes = recordAttributes(raw, groupId)
+        for (const key in attributes) span.attribute(key, attributes[key])
+      }
       inFlight = span
       current!.target = span
     },
