@@ -296,7 +296,11 @@ const suite = (cluster: Cluster) =>
             yield* Effect.gen(function* () {
               yield* Effect.flatMap(TestCluster, (c) => c.createTopic(name, 1))
               yield* Effect.flatMap(Producer.Producer, (p) =>
-                p.send(topic, [{ value: "a" }, { value: "b" }, { value: "c" }])
+                p.send(topic, [
+                  { key: "k", value: "a" },
+                  { key: "k", value: "b" },
+                  { key: "k", value: "c" }
+                ])
               ).pipe(Effect.withTracerEnabled(false))
               const run = yield* Effect.fork(Pipeline.run(pipeline))
               yield* eventually(() => handled === 3, "the records handled")
