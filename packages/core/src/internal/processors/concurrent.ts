@@ -130,10 +130,12 @@ export const concurrent =
             spansOfLane?.leave(Exit.void)
             return next()
           }
+          /** Made once: an object per record for the same two functions was garbage. */
+          const settle = { onFailure: onCause, onSuccess }
           const run = (): Effect.Effect<void, never, R> => {
             running = true
             spansOfLane?.enter(record!)
-            const handled = Effect.matchCauseEffect(handle(record!), { onFailure: onCause, onSuccess })
+            const handled = Effect.matchCauseEffect(handle(record!), settle)
             return flow.resumable ? Effect.zipRight(resume, handled) : handled
           }
           /** The next step: a record to run, a wait for records, or the end. */

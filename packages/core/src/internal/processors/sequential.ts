@@ -42,7 +42,7 @@ export const sequential =
       if (record === undefined) return Effect.zipRight(worker.waitForRecords(), loop)
       current = record
       lane?.enter(record)
-      const run = Effect.matchCauseEffect(handle(record), { onFailure: onCause, onSuccess })
+      const run = Effect.matchCauseEffect(handle(record), settle)
       return flow.resumable ? Effect.zipRight(resume, run) : run
     }
     // A success goes straight on to the next record, without a step of its own: each step
@@ -53,6 +53,8 @@ export const sequential =
       lane?.leave(Exit.void)
       return next()
     }
+    /** Made once: an object per record for the same two functions was garbage. */
+    const settle = { onFailure: onCause, onSuccess }
     const loop: Effect.Effect<void, never, R> = Effect.suspend(next)
     return (lane === undefined ? loop : lane.install(loop)).pipe(
       // Interrupted (revocation, loss) with a record in flight: it ends unfinished, so that
