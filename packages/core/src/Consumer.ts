@@ -303,6 +303,7 @@ export const make = (
         const fatal = yield* Deferred.make<never, unknown>()
         const store = withStore ? Context.getOption(context as Context.Context<unknown>, OffsetStore) : Option.none()
         const offsetStore = Option.getOrUndefined(store)
+        const member = yield* members.start(groupId ?? settings.groupId, topics, settings)
         const engine = yield* Engine.make<R>({
           settings,
           groupId: groupId ?? settings.groupId,
@@ -310,9 +311,9 @@ export const make = (
           events,
           fatal,
           processor,
-          offsetStore
+          offsetStore,
+          abandoned: (partitions) => member.abandon(partitions)
         })
-        const member = yield* members.start(groupId ?? settings.groupId, topics, settings)
         return yield* Effect.scoped(
           Effect.gen(function* () {
             const session = yield* driver.subscribe(

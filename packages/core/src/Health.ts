@@ -13,7 +13,9 @@
  *   `rebalanceWithin`; a `stable` member's client fetched within `fetchWithin` (counted from
  *   the later of its last fetch and its arrival in `stable`); a member in the group
  *   heartbeated within `heartbeatWithin`; no partition of a member in the group stalled
- *   (stall detection, O3) for longer than `stalledWithin`. A check whose time the driver does
+ *   (stall detection, O3) for longer than `stalledWithin`; no partition abandoned (its
+ *   exactly-once transaction failed for good, and the group has not moved it) for longer than
+ *   `rebalanceWithin`. A check whose time the driver does
  *   not report is skipped. A consumer that has not started a run yet is live and not ready.
  *
  * Stalls and the verdicts: a stall alone changes neither. `stallTimeout` is the bound that
@@ -81,6 +83,13 @@ export interface MemberHealth {
    * `Rules.stalledWithin` the member is not live.
    */
   readonly stalledMillis: number | undefined
+  /**
+   * Assigned partitions this member stopped processing on its own: an exactly-once
+   * pipeline's transaction on them failed for good (timed out, outcome unknown), so they were
+   * treated as lost, but the group still counts them as this member's until its next rebalance.
+   * Longer than `Rules.rebalanceWithin`, the member is not live: a restart hands them on.
+   */
+  readonly abandoned: ReadonlyArray<TopicPartition>
   /** Since the client's poll loop last completed a fetch (an empty one counts). */
   readonly sinceFetchMillis: number | undefined
   /** Since the client last heartbeated to the group's coordinator. */

@@ -218,7 +218,7 @@ describe("memory: transactions", () => {
   )
 
   it.scopedLive(
-    "G10 a transaction timeout: the aborted transaction stays invisible, the partition is treated as lost and redone from the committed offsets by its next owner",
+    "G10 O4 a transaction timeout: the aborted transaction stays invisible, the partition is treated as lost (the health marks it abandoned, not live past rebalanceWithin) and redone from the committed offsets by its next owner",
     () =>
       Effect.gen(function* () {
         const kafka = yield* MemoryKafka.MemoryKafka
@@ -242,10 +242,22 @@ describe("memory: transactions", () => {
         )
         expect((yield* kafka.committed("g-timeout", "in")).get(0)?.offset).toBe(20)
         expect((yield* readCommitted("out")).length).toBe(20)
+        // Still this member's as far as the group knows, but nobody processes it: the health says so,
+        // and past `rebalanceWithin` the member is not live (a restart hands the partition on).
+        const before = yield* consumer.health()
+        expect(before.members[0]!.abandoned).toEqual([{ topic: "in", partition: 0 }])
+        expect(before.live).toBe(true)
+        yield* Effect.sleep("20 millis")
+        const late = yield* consumer.health({ rebalanceWithin: "10 millis" })
+        expect(late.live).toBe(false)
+        expect(late.problems.join("\n")).toMatch(/not processed for .* since its transaction failed/)
         // The group moves on (as it does when a producer was fenced): the next owner redoes the work.
         yield* kafka.faults.forceRebalance("g-timeout")
         yield* eventually(Effect.map(exactlyOnce(40), (r) => r.lost === 0))
         expect(yield* exactlyOnce(40)).toEqual({ outputs: 40, duplicates: 0, lost: 0 })
+        const after = yield* consumer.health({ rebalanceWithin: "10 millis" })
+        expect(after.members[0]!.abandoned).toEqual([])
+        expect(after.live).toBe(true)
       }).pipe(Effect.provide(MemoryKafka.layer({ seed: 3 })))
   )
 

@@ -43,7 +43,10 @@ export class Committer {
     private readonly session: SessionHandle,
     private readonly publish: Metrics.Publish,
     private readonly metrics: Metrics.EngineMetrics | undefined,
-    /** The engine's loss of partitions (revocation's), for a partition whose producer was fenced. */
+    /**
+     * The engine's loss of partitions (revocation's), for a partition whose producer was fenced,
+     * told to the health too: the group may still count it as this member's.
+     */
     private readonly lose: (partitions: ReadonlyArray<TP.TopicPartition>) => Effect.Effect<void>
   ) {}
 

@@ -54,6 +54,11 @@ export interface EngineOptions<R> {
   readonly fatal: Deferred.Deferred<never, unknown>
   /** Positions kept in an external store (G10): claimed at assignment, started from there. */
   readonly offsetStore?: OffsetStore.Service | undefined
+  /**
+   * Partitions the engine stops processing on its own while the group still counts them as
+   * this member's (their transactional producer could not commit): the health marks them.
+   */
+  readonly abandoned?: ((partitions: ReadonlyArray<TP.TopicPartition>) => Effect.Effect<void>) | undefined
 }
 
 export class Engine<R> {
@@ -86,7 +91,10 @@ export class Engine<R> {
       this.session,
       this.publish,
       this.metrics,
-      (partitions) => this.revocation.lose(partitions)
+      (partitions) =>
+        options.abandoned === undefined
+          ? this.revocation.lose(partitions)
+          : Effect.zipRight(options.abandoned(partitions), this.revocation.lose(partitions))
     )
     this.revocation = new Revocation(
       settings,

@@ -39,6 +39,12 @@ export class MemberTracker {
    * than the stalled records left: the bound errs towards not live.
    */
   readonly stalled = new Map<string, { readonly tp: TP.TopicPartition; readonly since: number }>()
+  /**
+   * Assigned partitions the engine stopped processing on its own (their transactional producer
+   * could not commit), with when: they wait for the group's next rebalance, which revokes them
+   * or assigns them again.
+   */
+  readonly abandoned = new Map<string, { readonly tp: TP.TopicPartition; readonly since: number }>()
   lastCommit: number | undefined = undefined
   commitFailures = 0
   private session: GroupSession | undefined = undefined
@@ -69,7 +75,10 @@ export class MemberTracker {
         Effect.zipRight(
           inner.onAssigned(partitions),
           this.at((now) => {
-            for (const a of partitions) this.assigned.set(TP.key(a.topicPartition), a.topicPartition)
+            for (const a of partitions) {
+              this.assigned.set(TP.key(a.topicPartition), a.topicPartition)
+              this.abandoned.delete(TP.key(a.topicPartition))
+            }
             this.enter("stable", now)
           })
         ),
@@ -93,6 +102,17 @@ export class MemberTracker {
       for (const tp of partitions) {
         this.assigned.delete(TP.key(tp))
         this.stalled.delete(TP.key(tp))
+        this.abandoned.delete(TP.key(tp))
+      }
+    })
+  }
+
+  /** The engine stopped processing these partitions on its own; the group has not moved them yet. */
+  abandon(partitions: ReadonlyArray<TP.TopicPartition>): Effect.Effect<void> {
+    return this.at((now) => {
+      for (const tp of partitions) {
+        const key = TP.key(tp)
+        if (this.assigned.has(key) && !this.abandoned.has(key)) this.abandoned.set(key, { tp, since: now })
       }
     })
   }
@@ -134,6 +154,7 @@ export class MemberTracker {
     this.stateSince = now
     this.assigned.clear()
     this.stalled.clear()
+    this.abandoned.clear()
   }
 
   snapshot(now: number, rules: Health.Rules): Effect.Effect<Health.MemberHealth> {
@@ -197,6 +218,15 @@ export class MemberTracker {
         )
       }
     }
+    let idle: { readonly tp: TP.TopicPartition; readonly since: number } | undefined
+    for (const a of this.abandoned.values()) if (idle === undefined || a.since < idle.since) idle = a
+    if (idle !== undefined && this.state !== "stopped" && now - idle.since > rebalanceWithin) {
+      live = false
+      const more = this.abandoned.size > 1 ? ` (${this.abandoned.size} partitions)` : ""
+      problems.push(
+        `not live: ${TP.format(idle.tp)} not processed for ${seconds(now - idle.since)} since its transaction failed, waiting for a rebalance (limit ${seconds(rebalanceWithin)})${more}`
+      )
+    }
     return {
       groupId: this.groupId,
       topics: this.topics,
@@ -206,6 +236,7 @@ export class MemberTracker {
       assigned: Array.from(this.assigned.values()).sort(TP.order),
       stalled: Array.from(this.stalled.values(), (s) => s.tp).sort(TP.order),
       stalledMillis,
+      abandoned: Array.from(this.abandoned.values(), (a) => a.tp).sort(TP.order),
       sinceFetchMillis: sinceFetch,
       sinceHeartbeatMillis: sinceHeartbeat,
       sinceCommitMillis: this.lastCommit === undefined ? undefined : now - this.lastCommit,
