@@ -167,8 +167,14 @@ export const suite = (name: string, options: SuiteOptions): void => {
       }
       // A last member runs until everything is committed, then stops gracefully.
       const last = current
-      // However long the rest takes on a loaded machine, as long as it keeps moving.
-      await waitForProgress(committed, records, "every input to be committed")
+      // However long the rest takes on a loaded machine, as long as it keeps moving. When it stops,
+      // the error says what the last member last reported (its events and errors).
+      await waitForProgress(committed, records, "every input to be committed").catch((error: Error) => {
+        const tail = last.stdout().split("\n").slice(-60).join("\n")
+        throw new Error(
+          `${error.message}; committed at each kill: ${kills.join(", ")}\nthe last member's output:\n${tail}`
+        )
+      })
       last.child.kill("SIGTERM")
       expect(await exited(last.child)).toBe(0)
       const result = tally(await outputs(records), records)
