@@ -141,10 +141,11 @@ export class TransactionFailure {
  *
  * @example
  * ```ts
- * import { runTransaction, TransactionFailure } from "@sluice/core/TransactionalProducerDriver"
+ * import { runTransaction, transactionFailure } from "@sluice/core/TransactionalProducerDriver"
  *
  * declare const client: { begin(): Promise<void>; commit(): Promise<void>; abort(): Promise<void> }
  *
+ * // Resolves with undefined, or with the failure and whether the abort went through.
  * const commit = () =>
  *   runTransaction(
  *     async () => {
@@ -153,7 +154,7 @@ export class TransactionFailure {
  *     },
  *     () => client.abort(),
  *     () => false
- *   ).catch((failure: TransactionFailure) => console.error(failure.error, failure.aborted))
+ *   ).then(() => undefined, transactionFailure)
  * ```
  *
  * @since 0.3.0

@@ -16,6 +16,7 @@ import * as ProcessingMode from "@sluice/core/ProcessingMode"
 import * as Producer from "@sluice/core/Producer"
 import * as StallPolicy from "@sluice/core/StallPolicy"
 import * as Topic from "@sluice/core/Topic"
+import { TransactionalProducerDriver } from "@sluice/core/TransactionalProducerDriver"
 import { brokerForTests } from "@sluice/testkit/KafkaBroker"
 import { TestCluster } from "@sluice/testkit/TestCluster"
 import { committedWhen, eventually, healthWhen, uniqueName } from "@sluice/testkit/TestHelpers"
@@ -398,6 +399,64 @@ const suite = (cluster: TransactionalCluster) =>
               expect(after.members[0]!.stalledMillis).toBeUndefined()
               yield* Fiber.interrupt(run)
             }).pipe(Effect.provide(cluster.services(groupId)))
+          })
+        ),
+      90_000
+    )
+
+    it.live(
+      "O4 G10 an exactly-once partition whose producer was fenced while the group did not move is abandoned: listed in the health, not live past rebalanceWithin, nothing more committed for it",
+      () =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            const name = uniqueName("o4-abandoned")
+            const out = `${name}.out`
+            const groupId = uniqueName("o4-abandoned-group")
+            const input = Topic.make({ name, key: Codec.string, value: Codec.string })
+            const output = Topic.make({ name: out, key: Codec.string, value: Codec.string })
+            const pipeline = Pipeline.make({
+              topic: input,
+              handler: (record: Topic.RecordOf<typeof input>) =>
+                Effect.flatMap(Producer.Producer, (producer) =>
+                  producer.send(output, [{ key: "", value: record.value }])
+                )
+            }).pipe(Pipeline.exactlyOnce({ size: 1, within: "50 millis", transactionalIdPrefix: name }))
+            const send = (value: string) =>
+              Effect.flatMap(Producer.Producer, (p) => p.send(input, [{ key: "k", value, partition: 0 }]))
+            yield* Effect.gen(function* () {
+              const c = yield* TestCluster
+              yield* c.createTopic(name, 1)
+              yield* c.createTopic(out, 1)
+              yield* send("a")
+              const consumer = yield* Consumer.Consumer
+              const run = yield* Effect.fork(Pipeline.run(pipeline))
+              yield* committedWhen(groupId, name, (committed) => committed.get(0) === 1)
+              // Another producer of the partition's transactional id fences the pipeline's, as a
+              // transaction the broker timed out does; the group does not move.
+              const transactions = yield* TransactionalProducerDriver
+              yield* transactions.open({
+                transactionalId: `${name}-${groupId}-${name}-0`,
+                groupId,
+                topicPartition: { topic: name, partition: 0 }
+              })
+              yield* send("b")
+              const abandoned = yield* healthWhen(
+                consumer,
+                "the partition abandoned",
+                (h) => h.members[0]?.abandoned.length === 1
+              )
+              expect(abandoned.members[0]!.abandoned).toEqual([{ topic: name, partition: 0 }])
+              expect(abandoned.members[0]!.assigned).toEqual([{ topic: name, partition: 0 }])
+              const late = yield* healthWhen(consumer, "not live", (h) => !h.live, {
+                rules: { rebalanceWithin: "100 millis" }
+              })
+              expect(late.problems.join("\n")).toMatch(
+                new RegExp(`${name}-0 not processed for \\d+\\.\\d s since its transaction failed`)
+              )
+              // "b" was never committed by this member.
+              expect((yield* c.committed(groupId, name)).get(0)).toBe(1)
+              yield* Fiber.interrupt(run)
+            }).pipe(Effect.provide(cluster.withTransactions(groupId)))
           })
         ),
       90_000
