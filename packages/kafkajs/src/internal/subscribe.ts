@@ -18,6 +18,7 @@ import { toKafkaError } from "../KafkaJsError.js"
 import { makeKafka, retryOptions } from "./client.js"
 import { eachBatch } from "./delivery.js"
 import { attach, restartOnFailure } from "./events.js"
+import * as IdleFetch from "./idleFetch.js"
 import { type ConsumerOptions, Member } from "./member.js"
 import { assigner } from "./revocation.js"
 import * as Session from "./session.js"
@@ -47,6 +48,7 @@ export const subscribe =
           })
         )
       }
+      IdleFetch.install()
       const runtime = yield* Effect.runtime<never>()
       const failure = yield* Deferred.make<never, KafkaError.KafkaError>()
       const kafka = makeKafka(config, subscription.clientId, runtime)
