@@ -11,15 +11,42 @@ import * as Producer from "@sluice/core/Producer"
 import * as Topic from "@sluice/core/Topic"
 import { brokerForTests } from "@sluice/testkit/KafkaBroker"
 import { TestCluster } from "@sluice/testkit/TestCluster"
-import { numberedRecords, uniqueName } from "@sluice/testkit/TestHelpers"
+import { committedWhen, numberedRecords, uniqueName } from "@sluice/testkit/TestHelpers"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Confluent from "../src/Confluent.js"
 import * as ConfluentTransactional from "../src/ConfluentTransactional.js"
 import * as ConfluentTestCluster from "./ConfluentTestCluster.js"
-import { readCommitted } from "./readCommitted.js"
+import { openTransaction, readCommitted } from "./readCommitted.js"
 
 const broker = await brokerForTests()
+
+/**
+ * Runs, in a fiber of the test's scope, a pipeline that copies `name` into `out` exactly once
+ * (an output valued `<partition>:<offset>` per input) as a member of `groupId`.
+ */
+const copyExactlyOnce = (
+  brokers: ReadonlyArray<string>,
+  name: string,
+  out: string,
+  groupId: string,
+  options: Pipeline.ExactlyOnceOptions
+) => {
+  const input = Topic.make({ name, key: Codec.string, value: Codec.string })
+  const output = Topic.make({ name: out, key: Codec.string, value: Codec.string })
+  const pipeline = Pipeline.make({
+    topic: input,
+    handler: (record: Topic.RecordOf<typeof input>) =>
+      Effect.flatMap(Producer.Producer, (producer) =>
+        producer.send(output, [{ key: record.key ?? "", value: `${record.partition}:${record.offset}` }])
+      )
+  }).pipe(Pipeline.exactlyOnce(options))
+  return Effect.fork(
+    Pipeline.run(pipeline).pipe(
+      Effect.provide(Confluent.layer({ brokers, groupId, logLevel: "error", sessionTimeout: "6 seconds" }))
+    )
+  )
+}
 
 describe.skipIf(broker === undefined)("exactly-once pipelines on a real broker (confluent)", () => {
   const brokers = broker?.brokers ?? []
@@ -36,20 +63,11 @@ describe.skipIf(broker === undefined)("exactly-once pipelines on a real broker (
         yield* kafka.createTopic(name, 3)
         yield* kafka.createTopic(out, 2)
         yield* kafka.produce(numberedRecords(name, 3, 600))
-        const input = Topic.make({ name, key: Codec.string, value: Codec.string })
-        const output = Topic.make({ name: out, key: Codec.string, value: Codec.string })
-        const pipeline = Pipeline.make({
-          topic: input,
-          handler: (record: Topic.RecordOf<typeof input>) =>
-            Effect.flatMap(Producer.Producer, (producer) =>
-              producer.send(output, [{ key: record.key ?? "", value: `${record.partition}:${record.offset}` }])
-            )
-        }).pipe(Pipeline.exactlyOnce({ size: 100, within: "100 millis", transactionalIdPrefix: "cfeos-test" }))
-        const running = yield* Effect.fork(
-          Pipeline.run(pipeline).pipe(
-            Effect.provide(Confluent.layer({ brokers, groupId, logLevel: "error", sessionTimeout: "6 seconds" }))
-          )
-        )
+        const running = yield* copyExactlyOnce(brokers, name, out, groupId, {
+          size: 100,
+          within: "100 millis",
+          transactionalIdPrefix: "cfeos-test"
+        })
         const values = yield* Effect.tryPromise(() => readCommitted(brokers, out, 2, 600))
         const offsets = yield* kafka.committed(groupId, name)
         yield* Fiber.interrupt(running)
@@ -113,6 +131,41 @@ describe.skipIf(broker === undefined)("exactly-once pipelines on a real broker (
         yield* producer.commit([record("committed")], [{ topic: name, partition: 0, offset: 2 }])
         expect(yield* Effect.tryPromise(() => readCommitted(brokers, name, 1, 1))).toEqual(["committed"])
         expect((yield* kafka.committed(groupId, name)).get(0)).toBe(2)
+      }).pipe(Effect.provide(cluster)),
+    120_000
+  )
+
+  it.scopedLive(
+    "G10 a transaction a crashed owner left open does not hold its partition until it times out: the new owner's producer fences it before the committed offsets are read",
+    () =>
+      Effect.gen(function* () {
+        const name = uniqueName("cfeos-crashed")
+        const out = `${name}.out`
+        const groupId = uniqueName("cfeos-crashed-group")
+        const kafka = yield* TestCluster
+        yield* kafka.createTopic(name, 1)
+        yield* kafka.createTopic(out, 1)
+        yield* kafka.produce(numberedRecords(name, 1, 10))
+        // The crashed owner: its transaction holds an output and the offset 5, and stays open for
+        // the 60 s the broker gives it. Under read_committed librdkafka reads committed offsets
+        // with require_stable, so until that transaction ends the partition could not start.
+        yield* Effect.acquireRelease(
+          Effect.tryPromise(() => openTransaction(brokers, `cfeos-crashed-${groupId}-${name}-0`, groupId, name, out)),
+          (close) => Effect.ignore(Effect.tryPromise(close))
+        )
+        const started = Date.now()
+        const running = yield* copyExactlyOnce(brokers, name, out, groupId, {
+          size: 5,
+          within: "100 millis",
+          transactionalIdPrefix: "cfeos-crashed"
+        })
+        // 25 s: well under the open transaction's 60 s, well over a join and a fence.
+        const committed = yield* committedWhen(groupId, name, (c) => c.get(0) === 10, 250)
+        const took = Date.now() - started
+        const values = yield* Effect.tryPromise(() => readCommitted(brokers, out, 1, 10))
+        yield* Fiber.interrupt(running)
+        expect(committed.get(0), `committed after ${took} ms`).toBe(10)
+        expect(values.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `0:${i}`).sort())
       }).pipe(Effect.provide(cluster)),
     120_000
   )

@@ -221,7 +221,9 @@ export interface ConsumerService {
     groupId: string | undefined,
     processor: Processor<R>,
     /** Keep the positions in an `OffsetStore` when one is in the context (G10). */
-    withStore?: boolean
+    withStore?: boolean,
+    /** Run for partitions about to be assigned, before their committed offsets are read (`GroupListener.prepare`). */
+    prepare?: (partitions: ReadonlyArray<TopicPartition>) => Effect.Effect<void, never, R>
   ) => Effect.Effect<never, E | KafkaError, R>
   /** Commits offsets from the per-partition stream API; stale ones (revoked partition) are ignored. */
   readonly commit: (batch: CommittableRecord.CommittableOffsetBatch) => Effect.Effect<void>
@@ -296,7 +298,8 @@ export const make = (
       topics: ReadonlyArray<string>,
       groupId: string | undefined,
       processor: Processor<R>,
-      withStore = false
+      withStore = false,
+      prepare?: (partitions: ReadonlyArray<TopicPartition>) => Effect.Effect<void, never, R>
     ): Effect.Effect<never, E | KafkaError, R> =>
       Effect.gen(function* () {
         const context = yield* Effect.context<R>()
@@ -312,7 +315,8 @@ export const make = (
           fatal,
           processor,
           offsetStore,
-          abandoned: (partitions) => member.abandon(partitions)
+          abandoned: (partitions) => member.abandon(partitions),
+          prepare
         })
         return yield* Effect.scoped(
           Effect.gen(function* () {

@@ -80,6 +80,15 @@ export interface GroupListener {
    */
   readonly onAssigned: (partitions: ReadonlyArray<PartitionAssignment>) => Effect.Effect<void>
   /**
+   * Partitions a rebalance is giving this member (new ones only), before the driver reads their committed
+   * offsets. The engine opens an exactly-once pipeline's transactional producers here: the open
+   * fences a crashed former owner and aborts the transaction it left open, whose pending offsets
+   * a read with `require_stable` (librdkafka under read_committed) waits on until it times out.
+   * Never fails. A driver that reads without `require_stable` need not call it: the engine opens
+   * the producers when the partitions start.
+   */
+  readonly prepare?: ((partitions: ReadonlyArray<TopicPartition>) => Effect.Effect<void>) | undefined
+  /**
    * Where newly assigned partitions start, when the engine keeps its positions outside Kafka
    * (an external offset store, G10). When present, the driver calls it with the assignments
    * it made (the group's committed offsets) right before `onAssigned`, starts each partition

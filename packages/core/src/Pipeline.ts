@@ -64,6 +64,7 @@ import { Producer } from "./Producer.js"
 import { SettingsError } from "./SettingsError.js"
 import * as StallPolicy from "./StallPolicy.js"
 import * as Topic from "./Topic.js"
+import type { TopicPartition } from "./TopicPartition.js"
 import type { TransactionalProducerDriver, TransactionError } from "./TransactionalProducerDriver.js"
 
 /**
@@ -730,7 +731,11 @@ const exactlyOnceProcessor = (
   pipeline: Pipeline<any, any>,
   settings: Consumer.ConsumerService["settings"]
 ): Effect.Effect<
-  { readonly processor: Processor<any>; readonly watch: Extract<Started<any, any>, { _tag: "Records" }>["watch"] },
+  {
+    readonly processor: Processor<any>
+    readonly preopened: Transactional.Preopened
+    readonly watch: Extract<Started<any, any>, { _tag: "Records" }>["watch"]
+  },
   SettingsError
 > =>
   Effect.gen(function* () {
@@ -766,7 +771,12 @@ const exactlyOnceProcessor = (
       mode: pipeline.mode,
       handler: (record) => process(record.raw)
     })
-    return { processor: Transactional.transactional(resolved, settings.groupId, inner), watch: started.watch }
+    const preopened = new Transactional.Preopened(resolved, settings.groupId)
+    return {
+      processor: Transactional.transactional(resolved, settings.groupId, inner, preopened),
+      preopened,
+      watch: started.watch
+    }
   })
 
 /**
@@ -818,9 +828,11 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
     const chunks = new Map<string, Processor<any>>()
     /** The exactly-once pipelines' topics, each with its pipeline's processor. */
     const transactional = new Map<string, Processor<any>>()
+    /** The exactly-once pipelines' topics, each with the producers its pipeline opened ahead. */
+    const preopening = new Map<string, Transactional.Preopened>()
     for (const pipeline of pipelines) {
       if (pipeline.exactlyOnce !== undefined) {
-        const { processor, watch } = yield* exactlyOnceProcessor(pipeline, consumer.settings)
+        const { preopened, processor, watch } = yield* exactlyOnceProcessor(pipeline, consumer.settings)
         if (watch !== undefined) watches.push(watch)
         for (const topic of pipeline.topics) {
           if (routes.has(topic) || chunks.has(topic) || transactional.has(topic)) {
@@ -830,6 +842,7 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
             })
           }
           transactional.set(topic, processor)
+          preopening.set(topic, preopened)
         }
         continue
       }
@@ -876,12 +889,19 @@ export const run = <const P extends ReadonlyArray<Pipeline<any, any>>>(
         groupId
       )
     }
-    const member = consumer.runProcessor(
-      [...routes.keys(), ...chunks.keys(), ...transactional.keys()],
-      undefined,
-      processor,
-      true
-    )
+    // Exactly-once partitions' producers open before the driver reads their committed offsets.
+    const prepare =
+      preopening.size === 0
+        ? undefined
+        : (partitions: ReadonlyArray<TopicPartition>) =>
+            Effect.forEach(
+              new Set(preopening.values()),
+              (preopened) => preopened.open(partitions.filter((tp) => preopening.get(tp.topic) === preopened)),
+              { concurrency: "unbounded", discard: true }
+            )
+    const member = consumer
+      .runProcessor([...routes.keys(), ...chunks.keys(), ...transactional.keys()], undefined, processor, true, prepare)
+      .pipe(Effect.ensuring(Effect.forEach(new Set(preopening.values()), (p) => p.close, { discard: true })))
     if (watches.length === 0) return yield* member
     const reports: StallReports = { stalled: consumer.reportStall, cleared: consumer.clearStall }
     return yield* Effect.scoped(

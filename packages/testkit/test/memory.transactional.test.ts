@@ -186,6 +186,49 @@ describe("memory: transactions", () => {
     )
   }
 
+  it.live(
+    "G10 an exactly-once partition's producer opens once, before its committed offsets are read, and its worker takes it over; a moved partition's new owner opens one more",
+    () =>
+      Effect.gen(function* () {
+        const kafka = yield* MemoryKafka.MemoryKafka
+        yield* kafka.createTopic("in", 3)
+        yield* kafka.createTopic("out", 1)
+        // The transactional id of every open, in order.
+        const opens: Array<string> = []
+        const driver = yield* TransactionalProducerDriver
+        const counting = TransactionalProducerDriver.of({
+          ...driver,
+          open: (partition) =>
+            Effect.zipRight(
+              Effect.sync(() => opens.push(partition.transactionalId)),
+              driver.open(partition)
+            )
+        })
+        const pipeline = enrich(ProcessingMode.partition, 10)
+        const run = (group: string) =>
+          Effect.provideService(member(group, pipeline), TransactionalProducerDriver, counting)
+        const first = yield* run("g-once")
+        yield* produceInputs(0, 60)
+        yield* eventually(Effect.map(exactlyOnce(60), (r) => r.lost === 0))
+        const ids = [0, 1, 2].map((p) => `enrich-g-once-in-${p}`)
+        expect([...opens].sort()).toEqual(ids)
+        // A second member takes some partitions: each moved one is opened once more, by its new owner.
+        const second = yield* run("g-once")
+        yield* eventually(Effect.map(kafka.awaitStable("g-once"), (g) => g.members.length === 2))
+        yield* produceInputs(60, 120)
+        yield* eventually(Effect.map(exactlyOnce(120), (r) => r.lost === 0))
+        const owners = yield* Effect.forEach([0, 1, 2], (p) => kafka.ownerOf("in", p, "g-once"))
+        expect(new Set(owners).size).toBe(2)
+        const reopened = opens.slice(3)
+        expect(reopened.length).toBeGreaterThanOrEqual(1)
+        expect(new Set(reopened).size).toBe(reopened.length)
+        expect(yield* exactlyOnce(120)).toEqual({ outputs: 120, duplicates: 0, lost: 0 })
+        yield* Fiber.interrupt(second)
+        yield* Fiber.interrupt(first)
+      }).pipe(Effect.provide(MemoryKafka.layer({ seed: 3 }))),
+    30_000
+  )
+
   it.live("G10 G9 a retried record's outputs are sent once; a dead letter goes in the same transaction", () =>
     Effect.gen(function* () {
       const kafka = yield* MemoryKafka.MemoryKafka

@@ -80,6 +80,16 @@ const committedOf = (member: Member, fresh: ReadonlyArray<TP.TopicPartition>) =>
     Either.isLeft(committed) ? Effect.as(member.fail(committed.left), undefined) : Effect.succeed(committed.right)
   )
 
+/**
+ * Lets the engine open the new partitions' transactional producers before their committed
+ * offsets are read (`GroupListener.prepare`). Under read_committed librdkafka reads them with
+ * `require_stable` (`rdkafka_request.c:1319-1320`, `rdkafka_partition.c:1477`): a transaction a
+ * crashed owner left open keeps them pending, and the read, ours and librdkafka's own for where to
+ * fetch from, waits until that transaction times out. The open fences it and aborts it at once.
+ */
+const prepare = (member: Member, fresh: ReadonlyArray<TP.TopicPartition>): Effect.Effect<void> =>
+  member.listener.prepare === undefined || fresh.length === 0 ? Effect.void : member.listener.prepare(fresh)
+
 const assignmentsOf = (
   fresh: ReadonlyArray<TP.TopicPartition>,
   committed: ReadonlyMap<string, PartitionAssignment["committed"]>
@@ -110,6 +120,10 @@ const assignInOrder = (
 ): Effect.Effect<void> =>
   Effect.gen(function* () {
     const fresh = partitions.filter((tp) => !member.owned.has(TP.key(tp)))
+    // Listed before `prepare`: a transactional producer opened there finds this member the
+    // partition's owner and commits with its group metadata (KIP-447).
+    for (const tp of fresh) member.owned.set(TP.key(tp), newOwned(tp, "assigning", undefined))
+    yield* prepare(member, fresh)
     const committed = yield* committedOf(member, fresh)
     if (committed === undefined) return
     const given = assignmentsOf(fresh, committed)
@@ -146,6 +160,7 @@ const assignIncremental = (
     const fresh = partitions.filter((tp) => !member.owned.has(TP.key(tp)))
     for (const tp of fresh) member.owned.set(TP.key(tp), newOwned(tp, "assigning", undefined))
     yield* add(partitions.map((tp) => toNative(tp, offsetStored)))
+    yield* prepare(member, fresh)
     const committed = yield* committedOf(member, fresh)
     if (committed === undefined) return
     const assignments = assignmentsOf(fresh, committed)

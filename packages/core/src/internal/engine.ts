@@ -59,6 +59,8 @@ export interface EngineOptions<R> {
    * this member's (their transactional producer could not commit): the health marks them.
    */
   readonly abandoned?: ((partitions: ReadonlyArray<TP.TopicPartition>) => Effect.Effect<void>) | undefined
+  /** What to do for partitions about to be assigned, before their committed offsets are read (`GroupListener.prepare`). */
+  readonly prepare?: ((partitions: ReadonlyArray<TP.TopicPartition>) => Effect.Effect<void, never, R>) | undefined
 }
 
 export class Engine<R> {
@@ -109,6 +111,23 @@ export class Engine<R> {
       options.offsetStore === undefined
         ? undefined
         : new StoreClaims(options.offsetStore, options.groupId, options.fatal)
+    const prepare = options.prepare
+    if (prepare !== undefined) {
+      this.listener = {
+        ...this.listener,
+        // Never for a partition this engine runs: opening its producer again would fence its own.
+        prepare: (partitions) =>
+          prepare(partitions.filter((tp) => !this.workers.has(TP.key(tp)))).pipe(
+            Effect.provide(options.context),
+            Effect.withSpan(
+              "Consumer.prepare",
+              Tracing.engineSpan(options.groupId, "prepare", {
+                "sluice.partitions": Tracing.partitionsAttribute(partitions)
+              })
+            )
+          )
+      }
+    }
     if (this.claims !== undefined) {
       const claims = this.claims
       this.listener = {

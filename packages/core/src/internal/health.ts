@@ -93,7 +93,8 @@ export class MemberTracker {
           Effect.ensuring(inner.onLost(partitions), this.forget(partitions))
         ),
       onRecords: inner.onRecords,
-      positions: inner.positions
+      positions: inner.positions,
+      prepare: inner.prepare
     }
   }
 

@@ -4,9 +4,12 @@
  *
  * How it fits the engine, which stays at-least-once everywhere else:
  * - Per partition, a `PartitionTransactions` (registered on the worker through the `Flow`) owns
- *   the partition's transactional producer, opened by the worker before its first record (the
+ *   the partition's transactional producer, opened before the partition's first record (the
  *   open fences every former owner's producer and reads the committed offset after that, so a
- *   zombie's last transaction is settled before this owner decides where it stands).
+ *   zombie's last transaction is settled before this owner decides where it stands). A driver
+ *   that reads committed offsets with `require_stable` asks for it earlier, before that read
+ *   (`GroupListener.prepare`, `Preopened`): otherwise a crashed owner's open transaction would
+ *   hold the read until it timed out.
  * - The handler's `Producer` is a collector: what it sends is kept per record (`outputs`, by
  *   offset), never sent at once. A failed attempt's sends are dropped (`attempt`), a dead
  *   letter is kept like any output.
@@ -24,6 +27,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as Schedule from "effect/Schedule"
@@ -34,6 +38,7 @@ import * as KafkaError from "../KafkaError.js"
 import * as OffsetMetadata from "../OffsetMetadata.js"
 import * as Producer from "../Producer.js"
 import { ProducerDriver, type ProducerRecord, type RecordMetadata } from "../ProducerDriver.js"
+import * as TP from "../TopicPartition.js"
 import {
   type TransactionalProducer,
   TransactionalProducerDriver,
@@ -226,34 +231,117 @@ export const asKafkaError = (error: TransactionError): KafkaError.KafkaError =>
 export const transactionalId = (prefix: string, groupId: string, topic: string, partition: number): string =>
   `${prefix}-${groupId}-${topic}-${partition}`
 
+/** Opens the partition's transactional producer in `scope`, retrying what may pass. */
+const openIn = (options: Resolved, groupId: string, tp: TP.TopicPartition, scope: Scope.Scope) =>
+  Effect.flatMap(TransactionalProducerDriver, (driver) =>
+    driver
+      .open({
+        transactionalId: transactionalId(options.transactionalIdPrefix, groupId, tp.topic, tp.partition),
+        groupId,
+        topicPartition: tp
+      })
+      .pipe(
+        Scope.extend(scope),
+        Effect.retry({
+          schedule: Schedule.intersect(Schedule.exponential("200 millis"), Schedule.recurs(5)),
+          while: (error) => error.reason !== "fenced"
+        })
+      )
+  )
+
 /**
- * The processor of an exactly-once pipeline's partition: opens its transactional producer, then
- * runs `inner` (the pipeline's processor in its mode) with the collecting `Producer`, beside the
- * loop that commits every `size` records or `within`.
+ * Producers opened for partitions about to be assigned, before the driver reads their committed
+ * offsets (`GroupListener.prepare`), each in a scope of its own until its partition's processor
+ * takes it over. Opening fences a crashed former owner and aborts the transaction it left open;
+ * until then librdkafka, which reads committed offsets with `require_stable` under
+ * read_committed, waits on that transaction's pending offsets (up to its timeout, 60 s by default)
+ * before the partition can even be assigned.
+ */
+export class Preopened {
+  private readonly opened = new Map<
+    string,
+    { readonly scope: Scope.CloseableScope; readonly producer: TransactionalProducer }
+  >()
+
+  constructor(
+    private readonly options: Resolved,
+    private readonly groupId: string
+  ) {}
+
+  /**
+   * Opens the partitions' producers, a few at a time (librdkafka holds a worker thread per call).
+   * What an earlier rebalance left untaken is closed first: another member may have fenced it
+   * since. Never fails: a partition whose open failed is opened again by its processor, which
+   * reports it.
+   */
+  open(partitions: ReadonlyArray<TP.TopicPartition>): Effect.Effect<void, never, TransactionalProducerDriver> {
+    return Effect.zipRight(
+      this.close,
+      Effect.forEach(partitions, (tp) => this.openOne(tp), { concurrency: 4, discard: true })
+    )
+  }
+
+  private openOne(tp: TP.TopicPartition): Effect.Effect<void, never, TransactionalProducerDriver> {
+    return Effect.gen(this, function* () {
+      const scope = yield* Scope.make()
+      const opened = yield* Effect.either(openIn(this.options, this.groupId, tp, scope))
+      if (opened._tag === "Left") {
+        yield* Scope.close(scope, Exit.void)
+        return yield* Effect.logDebug(
+          `Sluice: opening the transactional producer of ${TP.key(tp)} before its assignment failed; its processor opens it`,
+          opened.left
+        )
+      }
+      this.opened.set(TP.key(tp), { scope, producer: opened.right })
+    })
+  }
+
+  /** The producer opened for `tp`, now the caller's: its scope closes when `scope` does. */
+  take(tp: TP.TopicPartition, scope: Scope.Scope): Effect.Effect<TransactionalProducer | undefined> {
+    return Effect.suspend(() => {
+      const held = this.opened.get(TP.key(tp))
+      if (held === undefined) return Effect.succeed(undefined)
+      this.opened.delete(TP.key(tp))
+      return Effect.as(Scope.addFinalizer(scope, Scope.close(held.scope, Exit.void)), held.producer)
+    })
+  }
+
+  /** Closes what no processor took (the run ends). */
+  get close(): Effect.Effect<void> {
+    return Effect.suspend(() => Effect.forEach([...this.opened.keys()], (key) => this.drop(key), { discard: true }))
+  }
+
+  private drop(key: string): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const held = this.opened.get(key)
+      if (held === undefined) return Effect.void
+      this.opened.delete(key)
+      return Scope.close(held.scope, Exit.void)
+    })
+  }
+}
+
+/**
+ * The processor of an exactly-once pipeline's partition: takes the producer `preopened` holds for
+ * it or opens one, then runs `inner` (the pipeline's processor in its mode) with the collecting
+ * `Producer`, beside the loop that commits every `size` records or `within`.
  */
 export const transactional =
-  <R>(options: Resolved, groupId: string, inner: Processor<R>): Processor<R | TransactionalProducerDriver> =>
+  <R>(
+    options: Resolved,
+    groupId: string,
+    inner: Processor<R>,
+    preopened?: Preopened
+  ): Processor<R | TransactionalProducerDriver> =>
   (worker, flow) =>
     Effect.gen(function* () {
-      const driver = yield* TransactionalProducerDriver
       const tx = new PartitionTransactions(options)
       flow.transactional(worker, tx)
       const tp = worker.topicPartition
-      const opened = yield* driver
-        .open({
-          transactionalId: transactionalId(options.transactionalIdPrefix, groupId, tp.topic, tp.partition),
-          groupId,
-          topicPartition: tp
-        })
-        .pipe(
-          // The producer lives as long as the partition: closed with the worker's scope.
-          Scope.extend(worker.scope),
-          Effect.retry({
-            schedule: Schedule.intersect(Schedule.exponential("200 millis"), Schedule.recurs(5)),
-            while: (error) => error.reason !== "fenced"
-          }),
-          Effect.either
-        )
+      // The producer lives as long as the partition: closed with the worker's scope.
+      const held = preopened === undefined ? undefined : yield* preopened.take(tp, worker.scope)
+      const opened =
+        held === undefined ? yield* Effect.either(openIn(options, groupId, tp, worker.scope)) : Either.right(held)
       if (opened._tag === "Left") {
         flow.fail(opened.left)
         return

@@ -182,6 +182,10 @@ export class PollLoop {
             Deferred.unsafeDone(control.done, Exit.void)
             return
           }
+          // Before the committed offsets are read, as librdkafka's driver does: an exactly-once
+          // pipeline opens its producers there (fencing former owners).
+          const fresh = control.partitions.filter((tp) => !member.fetching.has(TP.key(tp)))
+          if (member.listener.prepare !== undefined && fresh.length > 0) yield* member.listener.prepare(fresh)
           const given: Array<PartitionAssignment> = []
           const committedOffsets = self.commits.ofGroup(group.id)
           for (const tp of control.partitions) {
