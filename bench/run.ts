@@ -448,18 +448,31 @@ const observabilityOnBroker = async (): Promise<ObservabilityThroughput> => {
 // Workload 3: keyed concurrency
 // -----------------------------------------------------------------------------------------
 
+/** The worst `ratio_to_effect` of both clusters, `undefined` before the baselines were measured. */
+const worstToEffect = (k: KeyedSection | undefined): number | undefined => {
+  const ratios = [...(k?.memory ?? []), ...(k?.broker ?? [])].flatMap((row) =>
+    row.ratio_to_effect === undefined ? [] : [row.ratio_to_effect]
+  )
+  return ratios.length === 0 ? undefined : Math.max(...ratios)
+}
+
 const keyed = async (): Promise<KeyedSection> => {
   const { keys, records, rounds, warmupKeys } = config.keyed
   const ideal = (k: number) => (records * 2.5) / Math.min(k, concurrency) / 1000
+  /** The bare-Effect keyed baselines, measured in the simulated cluster's run, by key count. */
+  const baselines = new Map<number, number>()
   const rows = (result: KeyedResult): Array<KeyedRow> =>
     keys.map((k) => {
       const seconds = median(result.runs.filter((r) => r.keys === k).map((r) => r.seconds))
+      const effect = baselines.get(k)
       return {
         keys: k,
         seconds: fixed(seconds, 3),
         ideal_seconds: fixed(ideal(k), 3),
         ratio_to_ideal: fixed(seconds / ideal(k), 2),
-        floor_seconds: fixed(keyedFloorMs(records, k, concurrency) / 1000, 3)
+        floor_seconds: fixed(keyedFloorMs(records, k, concurrency) / 1000, 3),
+        effect_seconds: effect === undefined ? undefined : fixed(effect, 3),
+        ratio_to_effect: effect === undefined ? undefined : fixed(seconds / effect, 2)
       }
     })
   const run = async (cluster: "memory" | "kafkajs") => {
@@ -469,9 +482,12 @@ const keyed = async (): Promise<KeyedSection> => {
   }
   log("keyed on the simulated cluster")
   const memory = await run("memory")
+  for (const { keys: k, seconds } of memory.effectKeyed ?? []) baselines.set(k, seconds)
   const memoryRows = rows(memory)
   for (const row of memoryRows)
-    log(`keyed memory ${row.keys} keys: ${row.seconds} s, ${times(row.ratio_to_ideal)} ideal`)
+    log(
+      `keyed memory ${row.keys} keys: ${row.seconds} s, ${times(row.ratio_to_ideal)} ideal, ${row.ratio_to_effect === undefined ? "—" : times(row.ratio_to_effect)} bare Effect`
+    )
   log("keyed on the broker")
   for (const k of new Set([...warmupKeys, ...keys])) await ensureTopic(keyedTopic(records, k, keyOf), log)
   const broker = await run("kafkajs")
@@ -845,6 +861,13 @@ const goals = (r: Omit<Results, "goals">): Array<Goal> => {
       r.keyed?.worst_ratio_to_ideal,
       times(r.keyed?.worst_ratio_to_ideal ?? 0),
       (v) => v <= 1.2
+    ),
+    goal(
+      "keyed_vs_effect",
+      "keyed within 1.1× of bare Effect under the same key constraint (every key count, both clusters)",
+      worstToEffect(r.keyed),
+      times(worstToEffect(r.keyed) ?? 0),
+      (v) => v <= 1.1
     ),
     goal(
       "coldstart",

@@ -101,15 +101,18 @@ const sections = (r: Results): Array<string> => {
   if (k !== undefined) {
     const brokerByKeys = new Map(k.broker.map((row) => [row.keys, row]))
     out.push(
-      `**3. Keyed concurrency**: ${thousands(k.records)} records in one partition, handler sleeps ${k.latency_ms}, \`keyed({ concurrency: ${k.concurrency} })\`, median of ${k.rounds} rounds. Ideal = records × 2.5 ms ÷ min(keys, concurrency); "least possible" is what a perfect scheduler would take with these very latencies (the longest key's chain of sleeps, or the total ÷ concurrency). The handler's sleeps alone, one after another, take ${times(k.timer_ratio)} their nominal time (Node's timers); ${k.concurrency} at a time without Sluice or Kafka they take ${times(k.effect_baseline_ratio)} the ideal with \`Effect.forEach({ concurrency })\` and ${times(k.promise_baseline_ratio)} with promises.\n\n${table(
+      `**3. Keyed concurrency**: ${thousands(k.records)} records in one partition, handler sleeps ${k.latency_ms}, \`keyed({ concurrency: ${k.concurrency} })\`, median of ${k.rounds} rounds. Ideal = records × 2.5 ms ÷ min(keys, concurrency); "least possible" is what a perfect scheduler would take with these very latencies (the longest key's chain of sleeps, or the total ÷ concurrency). The handler's sleeps alone, one after another, take ${times(k.timer_ratio)} their nominal time (Node's timers); ${k.concurrency} at a time without Sluice or Kafka they take ${times(k.effect_baseline_ratio)} the ideal with \`Effect.forEach({ concurrency })\` and ${times(k.promise_baseline_ratio)} with promises. "Bare Effect, keyed" runs the same sleeps with Effect alone under the same key constraint (each key's sleeps in offset order, the keys \`Effect.forEach({ concurrency })\`): the baseline of the "÷ bare Effect" columns (goal ≤ 1.1×).\n\n${table(
         [
           "keys",
           "ideal (s)",
           "least possible (s)",
+          "bare Effect, keyed (s)",
           "simulated cluster (s)",
           "ratio to ideal",
+          "÷ bare Effect",
           "real broker (s)",
-          "ratio to ideal"
+          "ratio to ideal",
+          "÷ bare Effect"
         ],
         k.memory.map((m) => {
           const b = brokerByKeys.get(m.keys)
@@ -117,10 +120,13 @@ const sections = (r: Results): Array<string> => {
             thousands(m.keys),
             m.ideal_seconds.toFixed(2),
             m.floor_seconds === undefined ? "—" : m.floor_seconds.toFixed(2),
+            m.effect_seconds === undefined ? "—" : m.effect_seconds.toFixed(2),
             m.seconds.toFixed(2),
             times(m.ratio_to_ideal),
+            m.ratio_to_effect === undefined ? "—" : times(m.ratio_to_effect),
             b === undefined ? "—" : b.seconds.toFixed(2),
-            b === undefined ? "—" : times(b.ratio_to_ideal)
+            b === undefined ? "—" : times(b.ratio_to_ideal),
+            b?.ratio_to_effect === undefined ? "—" : times(b.ratio_to_effect)
           ]
         })
       )}`

@@ -130,6 +130,13 @@ export interface KeyedRow {
   readonly ratio_to_ideal: number
   /** The least time any scheduler could take with these latencies (see `keyedFloorMs`). */
   readonly floor_seconds: number
+  /**
+   * The same sleeps with Effect alone under the same key constraint (each key's in order, the
+   * keys `Effect.forEach({ concurrency })`), measured in the simulated cluster's run.
+   */
+  readonly effect_seconds?: number | undefined
+  /** `seconds` ÷ `effect_seconds`. Goal ≤ 1.1. */
+  readonly ratio_to_effect?: number | undefined
 }
 
 export interface KeyedSection {
