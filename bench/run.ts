@@ -456,6 +456,18 @@ const worstToEffect = (k: KeyedSection | undefined): number | undefined => {
   return ratios.length === 0 ? undefined : Math.max(...ratios)
 }
 
+/**
+ * The worst ratio to ideal over the key counts where the bare-Effect keyed baseline itself is
+ * within 1.2× of ideal (the issue's "wherever the baseline allows it"); every key count before
+ * the baselines were measured.
+ */
+const worstWhereAllowed = (k: KeyedSection | undefined): number | undefined => {
+  if (k === undefined) return undefined
+  const allowed = (row: KeyedRow) => row.effect_seconds === undefined || row.effect_seconds / row.ideal_seconds <= 1.2
+  const ratios = [...k.memory, ...k.broker].filter(allowed).map((row) => row.ratio_to_ideal)
+  return ratios.length === 0 ? undefined : Math.max(...ratios)
+}
+
 const keyed = async (): Promise<KeyedSection> => {
   const { keys, records, rounds, warmupKeys } = config.keyed
   const ideal = (k: number) => (records * 2.5) / Math.min(k, concurrency) / 1000
@@ -857,9 +869,9 @@ const goals = (r: Omit<Results, "goals">): Array<Goal> => {
     goal("rss_growth", "RSS growth ≤ 10 %", r.memory?.rss_growth, percent(r.memory?.rss_growth ?? 0), (v) => v <= 0.1),
     goal(
       "keyed",
-      "keyed within 1.2× of ideal (every key count, both clusters)",
-      r.keyed?.worst_ratio_to_ideal,
-      times(r.keyed?.worst_ratio_to_ideal ?? 0),
+      "keyed within 1.2× of ideal wherever bare Effect under the same key constraint is (both clusters)",
+      worstWhereAllowed(r.keyed),
+      times(worstWhereAllowed(r.keyed) ?? 0),
       (v) => v <= 1.2
     ),
     goal(
