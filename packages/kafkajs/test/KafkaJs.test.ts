@@ -59,6 +59,7 @@ describe("KafkaJs.config", () => {
         KAFKA_MAX_WINDOW: "2000",
         KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY: "8",
         KAFKA_MAX_WAIT_TIME: "250 millis",
+        KAFKA_MAX_BYTES: "4194304",
         KAFKA_MAX_RESTARTS: "2",
         KAFKA_ALLOW_AUTO_TOPIC_CREATION: "true",
         KAFKA_READ_UNCOMMITTED: "true",
@@ -90,6 +91,7 @@ describe("KafkaJs.config", () => {
         maxWindow: 2000,
         partitionsConsumedConcurrently: 8,
         maxWaitTime: "250 millis",
+        maxBytes: 4194304,
         maxRestarts: 2,
         allowAutoTopicCreation: true,
         readUncommitted: true,
@@ -123,6 +125,7 @@ describe("KafkaJs.config", () => {
         ["KAFKA_COMMIT_INTERVAL", "commitInterval", "-5 seconds"],
         ["KAFKA_SESSION_TIMEOUT", "sessionTimeout", "soon"],
         ["KAFKA_MAX_WAIT_TIME", "maxWaitTime", "0"],
+        ["KAFKA_MAX_BYTES", "maxBytes", "0"],
         ["KAFKA_RETRIES", "retries", "-1"],
         ["KAFKA_PARTITIONS_CONSUMED_CONCURRENTLY", "partitionsConsumedConcurrently", "NaN"]
       ] as const) {
@@ -182,6 +185,7 @@ const cases: ReadonlyArray<readonly [string, fc.Arbitrary<any>, (value: any) => 
   ["logLevel", fc.constantFrom("", "verbose", "WARN"), (v) => ({ logLevel: v })],
   ["partitionsConsumedConcurrently", invalidInt(1, 1_000), (v) => ({ partitionsConsumedConcurrently: v })],
   ["maxWaitTime", invalidDuration, (v) => ({ maxWaitTime: v })],
+  ["maxBytes", invalidInt(1, 2_147_483_647), (v) => ({ maxBytes: v })],
   ["maxRestarts", invalidInt(0), (v) => ({ maxRestarts: v })],
   ["commitEvery", invalidInt(1), (v) => ({ commitEvery: v })],
   ["commitInterval", invalidDuration, (v) => ({ commitInterval: v })],

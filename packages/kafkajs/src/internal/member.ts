@@ -25,6 +25,7 @@ import type * as Position from "./position.js"
 export interface ConsumerOptions {
   readonly partitionsConsumedConcurrently: number
   readonly maxWaitTime: Duration.Duration
+  readonly maxBytes: number
   readonly maxRestarts: number
   readonly allowAutoTopicCreation: boolean
   readonly readUncommitted: boolean

@@ -65,6 +65,7 @@ export const subscribe =
             heartbeatInterval: Duration.toMillis(subscription.heartbeatInterval),
             maxBytesPerPartition: subscription.maxBytesPerPartition,
             maxWaitTimeInMs: Duration.toMillis(options.maxWaitTime),
+            maxBytes: options.maxBytes,
             allowAutoTopicCreation: options.allowAutoTopicCreation,
             readUncommitted: options.readUncommitted,
             retry: { ...retryOptions(config), restartOnFailure: restartOnFailure(member) }
