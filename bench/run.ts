@@ -448,25 +448,36 @@ const observabilityOnBroker = async (): Promise<ObservabilityThroughput> => {
 // Workload 3: keyed concurrency
 // -----------------------------------------------------------------------------------------
 
-/** The worst `ratio_to_effect` of both clusters, `undefined` before the baselines were measured. */
-const worstToEffect = (k: KeyedSection | undefined): number | undefined => {
-  const ratios = [...(k?.memory ?? []), ...(k?.broker ?? [])].flatMap((row) =>
-    row.ratio_to_effect === undefined ? [] : [row.ratio_to_effect]
-  )
-  return ratios.length === 0 ? undefined : Math.max(...ratios)
+/**
+ * The worst of `pick` over both clusters' rows that `where` keeps (and that have the figure),
+ * `undefined` when none has: before the bare-Effect baselines were measured, for instance.
+ */
+const worstKeyed = (
+  k: KeyedSection | undefined,
+  pick: (row: KeyedRow) => number | undefined,
+  where: (row: KeyedRow) => boolean = () => true
+): number | undefined => {
+  const values = [...(k?.memory ?? []), ...(k?.broker ?? [])].filter(where).flatMap((row) => {
+    const value = pick(row)
+    return value === undefined ? [] : [value]
+  })
+  return values.length === 0 ? undefined : Math.max(...values)
 }
+
+/** Sluice ÷ bare Effect under the same key constraint, at its worst. */
+const worstToEffect = (k: KeyedSection | undefined) => worstKeyed(k, (row) => row.ratio_to_effect)
 
 /**
  * The worst ratio to ideal over the key counts where the bare-Effect keyed baseline itself is
  * within 1.2× of ideal (the issue's "wherever the baseline allows it"); every key count before
  * the baselines were measured.
  */
-const worstWhereAllowed = (k: KeyedSection | undefined): number | undefined => {
-  if (k === undefined) return undefined
-  const allowed = (row: KeyedRow) => row.effect_seconds === undefined || row.effect_seconds / row.ideal_seconds <= 1.2
-  const ratios = [...k.memory, ...k.broker].filter(allowed).map((row) => row.ratio_to_ideal)
-  return ratios.length === 0 ? undefined : Math.max(...ratios)
-}
+const worstWhereAllowed = (k: KeyedSection | undefined) =>
+  worstKeyed(
+    k,
+    (row) => row.ratio_to_ideal,
+    (row) => row.effect_seconds === undefined || row.effect_seconds / row.ideal_seconds <= 1.2
+  )
 
 const keyed = async (): Promise<KeyedSection> => {
   const { keys, records, rounds, warmupKeys } = config.keyed
