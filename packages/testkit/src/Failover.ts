@@ -25,6 +25,7 @@ import type { ConsumerDriver } from "@sluice/core/ConsumerDriver"
 import type { ConsumerEvent } from "@sluice/core/ConsumerEvent"
 import type * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import { ProducerDriver } from "@sluice/core/ProducerDriver"
+import * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -181,6 +182,26 @@ const everyPartitionOwned = (group: Group, partitions: number) => {
   return all.size === partitions
 }
 
+const membership = new Set<ConsumerEvent["_tag"]>(["Assigned", "Revoking", "Revoked", "Lost"])
+
+/**
+ * Every partition is owned and every member committed since its last change of membership: no
+ * rebalance is under way. (A coordinator's failover can outlast the members' session timeout, and
+ * librdkafka then gives up the assignment and rejoins.)
+ */
+const settled = (group: Group, partitions: number): boolean => {
+  if (!everyPartitionOwned(group, partitions)) return false
+  return group.members.every((m) => {
+    let committed = false
+    for (const { event, member } of group.timeline) {
+      if (member !== m.name) continue
+      if (membership.has(event._tag)) committed = false
+      else if (event._tag === "Committed") committed = true
+    }
+    return committed
+  })
+}
+
 /** Acknowledged records handled successfully so far. */
 const handledOk = (group: Group): Set<string> =>
   new Set(group.probe.filter((h) => h.outcome === "ok").map((h) => key(h.partition, h.offset)))
@@ -255,6 +276,13 @@ const verify = (writer: Writer, group: Group) => {
 }
 
 /** What a stalled test shows: the missing records per partition, who owns what, the last events. */
+/** How a member's fiber ended, if it did: a member that failed to join shows up here. */
+const ended = (member: Member): string => {
+  const exit = member.fiber.unsafePoll()
+  if (exit === null) return ""
+  return Exit.isSuccess(exit) ? " (ended)" : ` (failed: ${Cause.pretty(exit.cause).split("\n")[0]})`
+}
+
 const diagnose = (writer: Writer, group: Group): string => {
   const byPartition = new Map<number, Array<number>>()
   for (const k of missing(writer, group)) {
@@ -263,9 +291,7 @@ const diagnose = (writer: Writer, group: Group): string => {
   }
   const gaps = [...byPartition].map(([p, os]) => `p${p}: ${os.length} missing from ${Math.min(...os)}`).join("; ")
   const owners = group.members
-    .map(
-      (m) => `${m.name} owns [${[...owns(group, m.name)].join(",")}]${m.fiber.unsafePoll() === null ? "" : " (ended)"}`
-    )
+    .map((m) => `${m.name} owns [${[...owns(group, m.name)].join(",")}]${ended(m)}`)
     .join("; ")
   const last = group.timeline
     .filter((e) => e.event._tag !== "Committed")
@@ -338,7 +364,16 @@ export const suite = <E>(
     heartbeatInterval: options.heartbeatInterval,
     commitInterval: options.commitInterval
   }
-  const wait = (predicate: () => boolean, what: string) => eventually(predicate, what, options.patience)
+  // The running test's writer and group: a wait that runs out says where they stood.
+  let scene: { readonly writer: Writer; readonly group: Group } | undefined
+  const wait = (predicate: () => boolean, what: string) =>
+    eventually(predicate, what, options.patience).pipe(
+      Effect.catchAllDefect((defect) =>
+        Effect.die(
+          new Error(scene === undefined ? String(defect) : `${String(defect)}: ${diagnose(scene.writer, scene.group)}`)
+        )
+      )
+    )
   const cleanups: Array<Effect.Effect<void>> = []
 
   // The cluster runs from Kafka's jars: without Java the tests are skipped with one line,
@@ -392,7 +427,11 @@ export const suite = <E>(
           yield* testCluster.createTopic(topic, partitions)
           const writer = yield* startWriter(topic, partitions)
           const group = yield* startGroup(topic, groupId, settings, members)
+          scene = { writer, group }
           cleanups.push(
+            Effect.sync(() => {
+              scene = undefined
+            }),
             writer.stop,
             Effect.suspend(() => Effect.forEach(group.members, (m) => Fiber.interrupt(m.fiber), { discard: true }))
           )
@@ -470,6 +509,9 @@ export const suite = <E>(
           const second = yield* cluster.coordinatorOf(groupId)
           expect(second).not.toBe(first)
           yield* cluster.restart(first)
+          // The members may have rejoined meanwhile (see `settled`): the third one must join a
+          // stable group, or its join merges into that rebalance and nobody revokes.
+          yield* wait(() => settled(group, partitions), "the group to settle")
           // During a rebalance: a third member joins, and the coordinator dies while the
           // others revoke.
           const joinedAt = Date.now()
@@ -517,8 +559,6 @@ export const suite = <E>(
           yield* wait(
             () => everyPartitionOwned(group, partitions) && handledOk(group).size >= target,
             "the group to recover and catch up"
-          ).pipe(
-            Effect.catchAllDefect((defect) => Effect.die(new Error(`${String(defect)}: ${diagnose(writer, group)}`)))
           )
           const recovered = since(resumedAt)
           yield* finish(writer, group, options.patience)
