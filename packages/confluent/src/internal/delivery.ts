@@ -18,7 +18,6 @@
 import type { RawRecord } from "@sluice/core/ConsumerRecord"
 import * as TP from "@sluice/core/TopicPartition"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import { codeOf, codes, isFatal, toKafkaError } from "../ConfluentError.js"
 import type { Member, Owned } from "./member.js"
 import type { NativeMessage } from "./native.js"
@@ -115,34 +114,50 @@ const receive = (member: Member, owned: Owned, records: ReadonlyArray<RawRecord>
 }
 
 /** Splits a polled batch by partition (each in offset order) and delivers each part. */
-const deliverBatch = (member: Member, messages: ReadonlyArray<NativeMessage>): Effect.Effect<void> =>
+const deliverBatch = (member: Member, messages: ReadonlyArray<NativeMessage>): Effect.Effect<void> => {
+  const parts = new Map<Owned, Array<RawRecord>>()
+  // librdkafka hands over a partition's records in runs: one lookup per run, not per record.
+  let topic: string | undefined
+  let partition = -1
+  let part: Array<RawRecord> | undefined
+  for (const message of messages) {
+    if (message.partition !== partition || message.topic !== topic) {
+      topic = message.topic
+      partition = message.partition
+      const owned = member.owned.get(TP.key(message))
+      // Records of a partition leaving (or left) are dropped: its next owner fetches them
+      // again from the committed offset. Those of a partition being assigned are held.
+      if (owned === undefined || owned.status === "revoking") part = undefined
+      else {
+        topic = owned.topicPartition.topic
+        part = parts.get(owned)
+        if (part === undefined) {
+          part = []
+          parts.set(owned, part)
+        }
+      }
+    }
+    if (part !== undefined) part.push(toRawRecord(message, topic))
+  }
+  return Effect.forEach(parts, ([owned, records]) => receive(member, owned, records), { discard: true })
+}
+
+/**
+ * Delivers the batch in `member.inbox` under the member's lock; made once per session, so
+ * that nothing it captures is a batch. `withPermits` runs its effect in an uninterruptible
+ * region, and the runtime's frame that restores interruptibility points at that effect. V8
+ * allocates such frames straight into the old generation once many survived (allocation-site
+ * pretenuring), and old garbage keeps what it points at alive through young collections: with
+ * the batch captured there, batches (1,000 messages, their buffers and records) were copied and
+ * promoted instead of dying young. On the broker throughput workload (a million records) the
+ * young collections took 0.62–0.70 s with the capture and 0.52–0.54 s without.
+ */
+const inboxDelivery = (member: Member): Effect.Effect<void> =>
   member.lock.withPermits(1)(
     Effect.suspend(() => {
-      const parts = new Map<Owned, Array<RawRecord>>()
-      // librdkafka hands over a partition's records in runs: one lookup per run, not per record.
-      let topic: string | undefined
-      let partition = -1
-      let part: Array<RawRecord> | undefined
-      for (const message of messages) {
-        if (message.partition !== partition || message.topic !== topic) {
-          topic = message.topic
-          partition = message.partition
-          const owned = member.owned.get(TP.key(message))
-          // Records of a partition leaving (or left) are dropped: its next owner fetches them
-          // again from the committed offset. Those of a partition being assigned are held.
-          if (owned === undefined || owned.status === "revoking") part = undefined
-          else {
-            topic = owned.topicPartition.topic
-            part = parts.get(owned)
-            if (part === undefined) {
-              part = []
-              parts.set(owned, part)
-            }
-          }
-        }
-        if (part !== undefined) part.push(toRawRecord(message, topic))
-      }
-      return Effect.forEach(parts, ([owned, records]) => receive(member, owned, records), { discard: true })
+      const messages = member.inbox
+      member.inbox = undefined
+      return messages === undefined ? Effect.void : deliverBatch(member, messages)
     })
   )
 
@@ -165,15 +180,23 @@ const poll = (member: Member): Effect.Effect<ReadonlyArray<NativeMessage>, unkno
  */
 export const pollLoop = (member: Member): Effect.Effect<void> =>
   Effect.gen(function* () {
+    const deliver = inboxDelivery(member)
     while (!member.closing) {
-      const result = yield* Effect.either(poll(member))
-      if (Either.isRight(result)) {
-        member.lastPoll = Date.now()
-        if (result.right.length > 0) yield* deliverBatch(member, result.right)
+      // The batch goes straight to the inbox: a local here would hold it through the next poll.
+      const failed = yield* Effect.match(poll(member), {
+        onFailure: (error) => ({ error }),
+        onSuccess: (messages) => {
+          member.lastPoll = Date.now()
+          if (messages.length > 0) member.inbox = messages
+          return undefined
+        }
+      })
+      if (failed === undefined) {
+        if (member.inbox !== undefined) yield* deliver
         continue
       }
       if (member.closing) return
-      const error = result.left
+      const error = failed.error
       if (isFatal(error)) {
         yield* member.fail(toKafkaError(error, "ConfluentDriver.consume"))
         return

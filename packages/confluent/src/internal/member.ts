@@ -16,7 +16,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type * as ConfluentConfig from "../ConfluentConfig.js"
-import type { NativeConsumer } from "./native.js"
+import type { NativeConsumer, NativeMessage } from "./native.js"
 import type { ConsumerOptions } from "./properties.js"
 
 /** A partition this member was assigned and has not given up yet. */
@@ -57,6 +57,8 @@ export interface Owned {
 export class Member {
   readonly owned = new Map<string, Owned>()
   closing = false
+  /** The polled batch the poll loop delivers next (`delivery.ts`, `inboxDelivery`). */
+  inbox: ReadonlyArray<NativeMessage> | undefined = undefined
   /** When `consume` last returned (`Date.now()`), for health probes. */
   lastPoll: number | undefined = undefined
 
