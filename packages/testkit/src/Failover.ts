@@ -275,7 +275,6 @@ const verify = (writer: Writer, group: Group) => {
   return { handled: okCalls, duplicates: okCalls - handledOk(group).size, acked: writer.acked.size }
 }
 
-/** What a stalled test shows: the missing records per partition, who owns what, the last events. */
 /** How a member's fiber ended, if it did: a member that failed to join shows up here. */
 const ended = (member: Member): string => {
   const exit = member.fiber.unsafePoll()
@@ -283,6 +282,7 @@ const ended = (member: Member): string => {
   return Exit.isSuccess(exit) ? " (ended)" : ` (failed: ${Cause.pretty(exit.cause).split("\n")[0]})`
 }
 
+/** What a stalled test shows: the missing records per partition, who owns what, the last events. */
 const diagnose = (writer: Writer, group: Group): string => {
   const byPartition = new Map<number, Array<number>>()
   for (const k of missing(writer, group)) {
@@ -304,15 +304,21 @@ const diagnose = (writer: Writer, group: Group): string => {
   return `missing ${gaps}; ${owners}; last events: ${last}`
 }
 
+/** A wait that runs out (a defect) says where the writer and the group stood. */
+const explained = <A, E, R>(wait: Effect.Effect<A, E, R>, writer: Writer, group: Group): Effect.Effect<A, E, R> =>
+  Effect.catchAllDefect(wait, (defect) =>
+    Effect.die(new Error(`${defect instanceof Error ? defect.message : String(defect)}: ${diagnose(writer, group)}`))
+  )
+
 /** Waits until everything acknowledged was handled, then stops the members gracefully. */
 const finish = (writer: Writer, group: Group, patience: Duration.DurationInput) =>
   Effect.gen(function* () {
     yield* writer.stop
-    yield* eventually(
-      () => missing(writer, group).length === 0,
-      "every acknowledged record to be handled",
-      patience
-    ).pipe(Effect.catchAllDefect((defect) => Effect.die(new Error(`${String(defect)}: ${diagnose(writer, group)}`))))
+    yield* explained(
+      eventually(() => missing(writer, group).length === 0, "every acknowledged record to be handled", patience),
+      writer,
+      group
+    )
     for (const m of group.members) yield* Fiber.interrupt(m.fiber)
   })
 
@@ -366,14 +372,10 @@ export const suite = <E>(
   }
   // The running test's writer and group: a wait that runs out says where they stood.
   let scene: { readonly writer: Writer; readonly group: Group } | undefined
-  const wait = (predicate: () => boolean, what: string) =>
-    eventually(predicate, what, options.patience).pipe(
-      Effect.catchAllDefect((defect) =>
-        Effect.die(
-          new Error(scene === undefined ? String(defect) : `${String(defect)}: ${diagnose(scene.writer, scene.group)}`)
-        )
-      )
-    )
+  const wait = (predicate: () => boolean, what: string) => {
+    const waiting = eventually(predicate, what, options.patience)
+    return scene === undefined ? waiting : explained(waiting, scene.writer, scene.group)
+  }
   const cleanups: Array<Effect.Effect<void>> = []
 
   // The cluster runs from Kafka's jars: without Java the tests are skipped with one line,
