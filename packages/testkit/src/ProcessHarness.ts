@@ -57,6 +57,20 @@ export const exited = (child: ChildProcess): Promise<number | null> =>
   })
 
 /**
+ * Resolves with how `child` ended once it did: `"code N"`, or `"signal NAME"` when a signal
+ * ended it (a crash shows up as `signal SIGSEGV` or `signal SIGABRT`, where `exited` says null).
+ *
+ * @since 0.4.0
+ */
+export const ending = (child: ChildProcess): Promise<string> =>
+  new Promise((resolve) => {
+    const say = (code: number | null, signal: NodeJS.Signals | null) =>
+      resolve(code !== null ? `code ${code}` : `signal ${signal ?? "unknown"}`)
+    if (child.exitCode !== null || child.signalCode !== null) return say(child.exitCode, child.signalCode)
+    child.once("exit", say)
+  })
+
+/**
  * Resolves after `millis`.
  *
  * @since 0.2.0

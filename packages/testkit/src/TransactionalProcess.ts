@@ -31,7 +31,16 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { afterAll, onTestFinished } from "vitest"
-import { type ConsumerProcess, exited, poll, sleep, startProcess, waitFor, waitForProgress } from "./ProcessHarness.js"
+import {
+  type ConsumerProcess,
+  ending,
+  exited,
+  poll,
+  sleep,
+  startProcess,
+  waitFor,
+  waitForProgress
+} from "./ProcessHarness.js"
 import { fill, TestCluster } from "./TestCluster.js"
 
 /**
@@ -176,7 +185,13 @@ export const suite = (name: string, options: SuiteOptions): void => {
         )
       })
       last.child.kill("SIGTERM")
-      expect(await exited(last.child)).toBe(0)
+      // A graceful stop exits with 0; anything else shows how it ended and what it said last.
+      const how = await ending(last.child)
+      if (how !== "code 0") {
+        throw new Error(
+          `the last member ${how} after SIGTERM; its output:\n${last.stdout().split("\n").slice(-60).join("\n")}`
+        )
+      }
       const result = tally(await outputs(records), records)
       console.info(
         `[sluice] G10 (${name}): ${trials} SIGKILL trials over ${records} records, a second member joining and leaving: ` +
