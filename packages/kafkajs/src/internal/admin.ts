@@ -214,7 +214,7 @@ export const primitives = (
       ),
 
     listOffsets: (topic, query) =>
-      typeof query === "object"
+      (typeof query === "object"
         ? call("listOffsets", () => client.fetchTopicOffsetsByTimestamp(topic, query.timestamp)).pipe(
             Effect.map((offsets) => new Map(offsets.map((p) => [p.partition, Number(p.offset)])))
           )
@@ -222,7 +222,19 @@ export const primitives = (
             Effect.map(
               (offsets) => new Map(offsets.map((p) => [p.partition, Number(query === "earliest" ? p.low : p.high)]))
             )
+          )
+      ).pipe(
+        // A leader that moved (NOT_LEADER_FOR_PARTITION, e.g. just after the topic was created):
+        // kafkajs asked the broker its metadata named, so refresh the metadata and try again.
+        Effect.retry({
+          schedule: Schedule.intersect(Schedule.exponential("200 millis"), Schedule.recurs(config.retries)).pipe(
+            Schedule.tapInput(() =>
+              Effect.ignore(call("fetchTopicMetadata", () => client.fetchTopicMetadata({ topics: [topic] })))
+            )
           ),
+          while: (e) => e.reason === "Connection"
+        })
+      ),
 
     // Consumer groups only: "consumer", or "" for a group made by a commit from outside.
     listGroups: call("listGroups", () => client.listGroups()).pipe(

@@ -36,6 +36,8 @@ const unavailable = [
   "GROUP_LOAD_IN_PROGRESS",
   "NOT_CONTROLLER",
   "LEADER_NOT_AVAILABLE",
+  // A partition's leader moved (or a new topic's leader is not known everywhere yet).
+  "NOT_LEADER_FOR_PARTITION",
   "BROKER_NOT_AVAILABLE"
 ]
 
