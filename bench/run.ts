@@ -359,6 +359,7 @@ const observabilityVariants: ReadonlyArray<ObservabilityVariant> = [
   "metrics",
   "noopTracer",
   "nonRecording",
+  "unsampledParents",
   "recording"
 ]
 
@@ -393,13 +394,14 @@ const observability = async (): Promise<ObservabilitySection> => {
       metrics: over("metrics"),
       noop_tracer: over("noopTracer"),
       non_recording_tracer: over("nonRecording"),
+      unsampled_parents: over("unsampledParents"),
       recording_tracer: over("recording")
     },
     runs: runs.map((r) => ({ round: r.round, variant: r.variant, cpu_us_per_record: fixed(r.cpu, 3) })),
     throughput: onBroker
   }
   log(
-    `observability overhead: metrics ${percent(section.overhead.metrics)}, no-op tracer ${percent(section.overhead.noop_tracer)}, OpenTelemetry non-recording tracer ${percent(section.overhead.non_recording_tracer)}, recording tracer ${percent(section.overhead.recording_tracer)}`
+    `observability overhead: metrics ${percent(section.overhead.metrics)}, no-op tracer ${percent(section.overhead.noop_tracer)}, OpenTelemetry non-recording tracer ${percent(section.overhead.non_recording_tracer)}, unsampled parents ${percent(section.overhead.unsampled_parents)}, recording tracer ${percent(section.overhead.recording_tracer)}`
   )
   return section
 }

@@ -101,6 +101,8 @@ export interface ObservabilitySection {
     readonly noop_tracer: number
     /** `@effect/opentelemetry` with `AlwaysOffSampler`: its context hook runs on every fiber step. */
     readonly non_recording_tracer: number
+    /** The same tracer, every record carrying an unsampled producer's `traceparent` (no record span). */
+    readonly unsampled_parents: number
     readonly recording_tracer: number
   }
   readonly runs: ReadonlyArray<{ readonly round: number; readonly variant: string; readonly cpu_us_per_record: number }>

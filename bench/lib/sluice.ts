@@ -32,6 +32,8 @@ export interface Fill {
   readonly key: (i: number) => Uint8Array | null
   /** One value for every record, which keeps the cluster's log small. */
   readonly value: Uint8Array
+  /** The headers of the `i`-th record, if any. */
+  readonly headers?: ((i: number) => ReadonlyArray<{ readonly key: string; readonly value: Uint8Array }>) | undefined
 }
 
 /** Creates `fill.topic` and produces its records into it, record `i` into partition `i mod partitions`. */
@@ -41,7 +43,13 @@ export const produceRoundRobin = (handle: MemoryKafka.Handle, fill: Fill): Effec
     for (let from = 0; from < fill.records; from += fill.chunk) {
       const batch: Array<ProducerRecord> = []
       for (let i = from; i < Math.min(fill.records, from + fill.chunk); i++) {
-        batch.push({ topic: fill.topic, partition: i % fill.partitions, key: fill.key(i), value: fill.value })
+        batch.push({
+          topic: fill.topic,
+          partition: i % fill.partitions,
+          key: fill.key(i),
+          value: fill.value,
+          headers: fill.headers?.(i)
+        })
       }
       yield* handle.produce(batch)
     }

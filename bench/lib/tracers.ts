@@ -24,9 +24,12 @@ import * as Tracer from "effect/Tracer"
  * - `noopTracer`: metrics off and an Effect `Tracer` whose spans record nothing: what Sluice's
  *   per-record spans cost by themselves;
  * - `nonRecording`: metrics off and OpenTelemetry's tracer with `AlwaysOffSampler`;
+ * - `unsampledParents`: the same tracer, and every record carries the `traceparent` of a
+ *   producer whose trace is not sampled: what a consumer sees under head sampling when its
+ *   producers are traced (the sampler said no upstream; no record gets a span);
  * - `recording`: metrics off and OpenTelemetry's tracer recording every span.
  */
-export type ObservabilityVariant = "off" | "metrics" | "noopTracer" | "nonRecording" | "recording"
+export type ObservabilityVariant = "off" | "metrics" | "noopTracer" | "nonRecording" | "unsampledParents" | "recording"
 
 /** Counts what it is handed and drops it. */
 export class DroppingExporter implements SpanExporter {
@@ -84,7 +87,7 @@ export const tracerOf = (variant: ObservabilityVariant) => {
   const layer =
     variant === "noopTracer"
       ? Layer.setTracer(noopTracer)
-      : variant === "nonRecording"
+      : variant === "nonRecording" || variant === "unsampledParents"
         ? otel(false, exporter)
         : variant === "recording"
           ? otel(true, exporter)

@@ -9,6 +9,9 @@
  *   per-record spans cost by themselves;
  * - `nonRecording`: metrics off and an OpenTelemetry tracer (`@effect/opentelemetry`) whose
  *   sampler records nothing (`AlwaysOffSampler`): each record gets a span that is dropped;
+ * - `unsampledParents`: the `nonRecording` tracer, and every record carries the `traceparent`
+ *   of a producer whose trace is not sampled (so no record gets a span; what is left is the
+ *   header's parse and the context the tracer makes current);
  * - `recording`: metrics off and an OpenTelemetry tracer that records every span and hands it
  *   to an exporter that drops it (what a real exporter does besides the network).
  *
@@ -51,6 +54,16 @@ const topic = "bench-observability"
 const value = new Uint8Array(100)
 const key = new TextEncoder().encode("k")
 
+/** An unsampled producer's `traceparent` per record (trace and span ids from the record's index). */
+const unsampledParent = (i: number) => [
+  {
+    key: "traceparent",
+    value: new TextEncoder().encode(
+      `00-${(i + 1).toString(16).padStart(32, "0")}-${(i + 1).toString(16).padStart(16, "0")}-00`
+    )
+  }
+]
+
 const runOnce = (a: ObservabilityArgs, variant: ObservabilityVariant, round: number) => {
   const { exporter, layer: tracing } = tracerOf(variant)
   return Effect.gen(function* () {
@@ -61,7 +74,8 @@ const runOnce = (a: ObservabilityArgs, variant: ObservabilityVariant, round: num
       records: a.records,
       chunk: 12_000,
       key: () => key,
-      value
+      value,
+      headers: variant === "unsampledParents" ? unsampledParent : undefined
     })
     const progress = yield* Progress.make(a.records)
     const settings = yield* ConsumerSettings.make({

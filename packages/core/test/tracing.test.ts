@@ -1,7 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
 import * as Tracing from "../src/internal/tracing.js"
+
+const otelTraceFlags = Context.GenericTag<"OtelTraceFlags", number>("@effect/opentelemetry/Tracer/OtelTraceFlags")
 
 describe("traceparent (O1)", () => {
   it("O1 a valid traceparent names the remote parent, its sampled flag included", () => {
@@ -31,6 +35,22 @@ describe("traceparent (O1)", () => {
     ]) {
       expect(Tracing.parse(bad)).toBeUndefined()
     }
+  })
+
+  it("O1 the fast reader of the common form agrees with the general one on every one-character change", () => {
+    const flagsOf = (span: Tracer.ExternalSpan | undefined) =>
+      span === undefined ? undefined : Context.getOption(span.context, otelTraceFlags)
+    const valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    const inputs = [valid, ` ${valid}`, `${valid} `, valid.replace(/-01$/, "-ff"), valid.replace(/-01$/, "-02")]
+    for (let i = 0; i < valid.length; i++) {
+      for (const c of ["0", "1", "a", "f", "A", "g", "-", " "]) inputs.push(valid.slice(0, i) + c + valid.slice(i + 1))
+    }
+    for (const input of inputs) {
+      const fast = Tracing.parse(input)
+      const general = Tracing.parseAny(input)
+      expect({ input, fast, flags: flagsOf(fast) }).toEqual({ input, fast: general, flags: flagsOf(general) })
+    }
+    expect(flagsOf(Tracing.parse(valid.replace(/-01$/, "-03")))).toEqual(Option.some(3))
   })
 
   it("O1 format and parse round-trip", () => {
