@@ -106,8 +106,21 @@ export interface ObservabilitySection {
     readonly recording_tracer: number
   }
   readonly runs: ReadonlyArray<{ readonly round: number; readonly variant: string; readonly cpu_us_per_record: number }>
+  /** Metrics against both off in longer runs, apart from the tracers: what `overhead.metrics` is. */
+  readonly metrics_pass?: MetricsPass | undefined
   /** The same on workload 1 (Sluice over kafkajs, real broker). */
   readonly throughput?: ObservabilityThroughput | undefined
+}
+
+/** Metrics on against both off: longer runs than the tracer variants', alternating, each a process of its own. */
+export interface MetricsPass {
+  readonly records: number
+  readonly rounds: number
+  /** Median CPU µs per record. */
+  readonly cpu_us_per_record: { readonly off: number; readonly metrics: number }
+  readonly runs: { readonly off: ReadonlyArray<number>; readonly metrics: ReadonlyArray<number> }
+  /** Median with metrics ÷ median off, minus 1. */
+  readonly overhead: number
 }
 
 export interface ObservabilityThroughput {
