@@ -61,8 +61,9 @@ export const consumerLayer = (
  * A fixture's consumer: runs `SLUICE_TOPIC` in `SLUICE_MODE` (`partition`, `keyed` or
  * `unordered`, 16 at a time), each handler sleeping `SLUICE_HANDLER_MS` and then appending
  * `partition:offset` to `SLUICE_OUT`; the handler of the record `SLUICE_STUCK`
- * (`partition:offset`) never ends. Prints `sluice-event <tag>` for every consumer event, so
- * that the parent knows when it was assigned.
+ * (`partition:offset`) never ends. Prints `sluice-ready` once it runs and `sluice-event <tag>`
+ * for every consumer event, so that the parent knows when it can stop it gracefully and when it
+ * was assigned.
  *
  * @since 0.2.0
  */
@@ -81,6 +82,8 @@ export const consumerProgram: Effect.Effect<void, unknown, Consumer.Consumer> = 
     Stream.runForEach(consumer.events, (event) => Effect.sync(() => console.log(`sluice-event ${event._tag}`)))
   )
   yield* Effect.yieldNow()
+  // Under runMain from here on: SIGTERM interrupts the program (a graceful stop).
+  console.log("sluice-ready")
   return yield* consumer.run({
     topics: [env("SLUICE_TOPIC")],
     mode,
@@ -95,8 +98,8 @@ export const consumerProgram: Effect.Effect<void, unknown, Consumer.Consumer> = 
  * A fixture's exactly-once consumer (G10 process tests, `TransactionalProcess`): an
  * exactly-once pipeline from `SLUICE_TOPIC` to `SLUICE_OUT_TOPIC`, one output per input valued
  * `partition:offset:SLUICE_NAME`, transactions of `SLUICE_TXN_SIZE` records (200) or 100 ms,
- * each handler sleeping `SLUICE_HANDLER_MS`. Prints `sluice-event <tag>` for every consumer
- * event.
+ * each handler sleeping `SLUICE_HANDLER_MS`. Prints `sluice-ready` once it runs and
+ * `sluice-event <tag>` for every consumer event.
  *
  * @since 0.3.0
  */
@@ -121,6 +124,8 @@ export const transactionalProgram: Effect.Effect<void, unknown, Consumer.Consume
       Stream.runForEach(consumer.events, (event) => Effect.sync(() => console.log(`sluice-event ${event._tag}`)))
     )
     yield* Effect.yieldNow()
+    // Under runMain from here on: SIGTERM interrupts the program (a graceful stop).
+    console.log("sluice-ready")
     return yield* Pipeline.run(pipeline)
   })
 

@@ -43,6 +43,12 @@ export interface ConsumerProcess {
   readonly child: ChildProcess
   /** Whether the consumer reported its first assignment. */
   readonly assigned: () => boolean
+  /**
+   * Whether the fixture's program started (it printed `sluice-ready`): from then on SIGTERM is a
+   * graceful stop. Before it, the process may still be loading its modules, and SIGTERM's default
+   * action ends it with that signal.
+   */
+  readonly ready: () => boolean
 }
 
 /**
@@ -141,11 +147,13 @@ export const startProcess = (fixture: string, cwd: string, vars: Record<string, 
     stdio: ["ignore", "pipe", "inherit"]
   })
   let assigned = false
+  let ready = false
   child.stdout!.setEncoding("utf8")
   child.stdout!.on("data", (chunk: string) => {
+    if (chunk.includes("sluice-ready")) ready = true
     if (chunk.includes("sluice-event Assigned")) assigned = true
   })
-  return { child, assigned: () => assigned }
+  return { child, assigned: () => assigned, ready: () => ready }
 }
 
 /**

@@ -162,6 +162,8 @@ export const suite = (name: string, options: SuiteOptions): void => {
         // A second member joins mid-stream and later leaves gracefully.
         if (trial === 3) extra = start("extra", vars)
         if (trial === 6 && extra !== undefined) {
+          // A graceful leave needs a running program: SIGTERM while it still loads would end it.
+          await waitFor(extra.ready, "the extra member to start")
           await poll(extra.assigned, 8_000)
           extra.child.kill("SIGTERM")
           expect(await exited(extra.child)).toBe(0)
@@ -184,6 +186,10 @@ export const suite = (name: string, options: SuiteOptions): void => {
           `${error.message}; committed at each kill: ${kills.join(", ")}\nthe last member's output:\n${tail}`
         )
       })
+      // On a loaded machine the earlier members may have committed everything while the last one
+      // was still loading its modules; a SIGTERM then would end it before its program runs (CI,
+      // 2026-12-03: "signal SIGTERM", no output). The graceful stop is checked on a member at work.
+      await waitFor(last.assigned, "the last member's assignment")
       last.child.kill("SIGTERM")
       // A graceful stop exits with 0; anything else shows how it ended and what it said last.
       const how = await ending(last.child)
