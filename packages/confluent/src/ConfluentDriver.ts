@@ -34,6 +34,7 @@
 import { ConsumerDriver } from "@sluice/core/ConsumerDriver"
 import * as SettingsConfig from "@sluice/core/SettingsConfig"
 import { SettingsError } from "@sluice/core/SettingsError"
+import * as Validate from "@sluice/core/Validate"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
@@ -96,6 +97,16 @@ export interface ConsumerOptions {
   readonly allowAutoTopicCreation?: boolean | undefined
   /** Read records of open and aborted transactions too. Off: `read_committed`. */
   readonly readUncommitted?: boolean | undefined
+  /**
+   * The rejoin watchdog: how long a member that owns no partition may stay out of its group (no
+   * coordinator, or no assignment taken, as librdkafka's statistics report it) before the driver
+   * replaces its librdkafka client with a new one that joins afresh, provided the cluster answers.
+   * By default the rebalance timeout plus the session timeout plus `requestTimeout`; `"off"` turns
+   * it off. It sets `statistics.interval.ms` unless `librdkafka` does (0 there turns it off too).
+   * Why: a librdkafka member was seen to stay without its coordinator for minutes after a restart
+   * of the whole cluster while every broker answered again (docs/failover.md).
+   */
+  readonly rejoinTimeout?: Duration.DurationInput | "off" | undefined
 }
 
 /**
@@ -172,14 +183,20 @@ export const resolveOptions = (
       assignor,
       remoteAssignor: options.remoteAssignor,
       batchSize: yield* positive("batchSize", options.batchSize ?? consumerDefaults.batchSize),
-      pollTimeout: Duration.decode(options.pollTimeout ?? consumerDefaults.pollTimeout),
-      fetchWait: Duration.decode(options.fetchWait ?? consumerDefaults.fetchWait),
+      pollTimeout: yield* Validate.optionalDuration("pollTimeout", options.pollTimeout, consumerDefaults.pollTimeout),
+      fetchWait: yield* Validate.optionalDuration("fetchWait", options.fetchWait, consumerDefaults.fetchWait),
       fetchQueueKbytes: yield* positive(
         "fetchQueueKbytes",
         options.fetchQueueKbytes ?? consumerDefaults.fetchQueueKbytes
       ),
       allowAutoTopicCreation: options.allowAutoTopicCreation ?? consumerDefaults.allowAutoTopicCreation,
-      readUncommitted: options.readUncommitted ?? consumerDefaults.readUncommitted
+      readUncommitted: options.readUncommitted ?? consumerDefaults.readUncommitted,
+      rejoinTimeout:
+        options.rejoinTimeout === undefined
+          ? undefined
+          : options.rejoinTimeout === "off"
+            ? Duration.infinity
+            : yield* Validate.duration("rejoinTimeout", options.rejoinTimeout)
     }
   })
 
@@ -234,7 +251,8 @@ const { duration, number, optional } = SettingsConfig
  * Reads the consumer options from configuration (the environment by default):
  * `KAFKA_GROUP_PROTOCOL` (`classic`/`consumer`), `KAFKA_ASSIGNOR`, `KAFKA_REMOTE_ASSIGNOR`,
  * `KAFKA_BATCH_SIZE`, `KAFKA_POLL_TIMEOUT`, `KAFKA_FETCH_WAIT`,
- * `KAFKA_FETCH_QUEUE_KBYTES`, `KAFKA_ALLOW_AUTO_TOPIC_CREATION`, `KAFKA_READ_UNCOMMITTED`.
+ * `KAFKA_FETCH_QUEUE_KBYTES`, `KAFKA_ALLOW_AUTO_TOPIC_CREATION`, `KAFKA_READ_UNCOMMITTED`,
+ * `KAFKA_REJOIN_TIMEOUT` (a duration, or `off`).
  * Values are checked by `resolveOptions`.
  *
  * @since 0.2.0
@@ -249,7 +267,8 @@ export const config: Config.Config<ConsumerOptions> = Config.nested(
     fetchWait: optional(duration("FETCH_WAIT")),
     fetchQueueKbytes: optional(number("FETCH_QUEUE_KBYTES")),
     allowAutoTopicCreation: optional(Config.boolean("ALLOW_AUTO_TOPIC_CREATION")),
-    readUncommitted: optional(Config.boolean("READ_UNCOMMITTED"))
+    readUncommitted: optional(Config.boolean("READ_UNCOMMITTED")),
+    rejoinTimeout: optional(Config.orElse(Config.literal("off")("REJOIN_TIMEOUT"), () => duration("REJOIN_TIMEOUT")))
   }),
   SettingsConfig.prefix
 )

@@ -11,6 +11,7 @@ import { handOver } from "../src/internal/delivery.js"
 import { Member, type Owned } from "../src/internal/member.js"
 import type { NativeConsumer } from "../src/internal/native.js"
 import * as Session from "../src/internal/session.js"
+import { Watchdog } from "../src/internal/watchdog.js"
 import { subscription as fixture } from "./support.js"
 
 const tp = TP.make("t", 0)
@@ -51,7 +52,8 @@ const makeMember = (
       listener,
       yield* Deferred.make<never, KafkaError.KafkaError>(),
       yield* Effect.makeSemaphore(1),
-      yield* Effect.scope
+      yield* Effect.scope,
+      new Watchdog(Number.POSITIVE_INFINITY, "classic", 0)
     )
     const owned: Owned = {
       topicPartition: tp,

@@ -18,6 +18,7 @@ import type * as Scope from "effect/Scope"
 import type * as ConfluentConfig from "../ConfluentConfig.js"
 import type { NativeConsumer, NativeMessage } from "./native.js"
 import type { ConsumerOptions } from "./properties.js"
+import type { Watchdog } from "./watchdog.js"
 
 /** A partition this member was assigned and has not given up yet. */
 export interface Owned {
@@ -57,13 +58,20 @@ export interface Owned {
 export class Member {
   readonly owned = new Map<string, Owned>()
   closing = false
+  /**
+   * Counts the member's librdkafka clients: the rejoin watchdog may replace the client
+   * (`subscribe.ts`, `replaceClient`), and rebalance events of an earlier one are not the
+   * engine's (`rebalance.ts`).
+   */
+  generation = 0
   /** The polled batch the poll loop delivers next (`delivery.ts`, `inboxDelivery`). */
   inbox: ReadonlyArray<NativeMessage> | undefined = undefined
   /** When `consume` last returned (`Date.now()`), for health probes. */
   lastPoll: number | undefined = undefined
 
   constructor(
-    readonly consumer: NativeConsumer,
+    /** The current librdkafka client; read it anew each time, the watchdog may replace it. */
+    public consumer: NativeConsumer,
     readonly config: ConfluentConfig.Resolved,
     readonly subscription: Subscription,
     readonly options: ConsumerOptions,
@@ -72,7 +80,9 @@ export class Member {
     /** Held by a delivery and by the start of a group change, so that neither sees half of the other. */
     readonly lock: Effect.Semaphore,
     /** The session's scope: work forked on the engine's behalf (a flush on resume) lives in it. */
-    readonly scope: Scope.Scope
+    readonly scope: Scope.Scope,
+    /** How long the member has been out of its group (`watchdog.ts`). */
+    readonly watchdog: Watchdog
   ) {}
 
   /** Calls the listener; a defect there fails the session instead of breaking the client. */

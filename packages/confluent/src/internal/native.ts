@@ -63,6 +63,10 @@ interface NativeClient {
 }
 
 export interface NativeConsumer extends NativeClient {
+  /** librdkafka's statistics, a JSON text, every `statistics.interval.ms` (`src/callbacks.cc:216-220`). */
+  on(event: "event.stats", listener: (stats: { readonly message: string }) => void): void
+  on(event: "event.log", listener: (log: NativeLog) => void): void
+  on(event: "event.error", listener: (error: NativeError) => void): void
   subscribe(topics: ReadonlyArray<string>): void
   unsubscribe(): void
   /** Up to `size` messages: waits `setDefaultConsumeTimeout` for the first only (see `setDefaultIsTimeoutOnlyForFirstMessage`). */

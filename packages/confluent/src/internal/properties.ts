@@ -26,7 +26,29 @@ export interface ConsumerOptions {
   readonly fetchQueueKbytes: number
   readonly allowAutoTopicCreation: boolean
   readonly readUncommitted: boolean
+  /** The rejoin watchdog's timeout (`watchdog.ts`); undefined: derived from the subscription (`rejoinTimeout`). */
+  readonly rejoinTimeout: Duration.Duration | undefined
 }
+
+/**
+ * How long a member that owns nothing may stay out of its group before the driver replaces its
+ * client: the option, or the rebalance timeout (the longest a coordinator holds a JoinGroup)
+ * plus the session timeout plus the request timeout.
+ */
+export const rejoinTimeout = (
+  config: ConfluentConfig.Resolved,
+  subscription: Subscription,
+  options: ConsumerOptions
+): Duration.Duration =>
+  options.rejoinTimeout ??
+  Duration.sum(Duration.sum(subscription.rebalanceTimeout, subscription.sessionTimeout), config.requestTimeout)
+
+/**
+ * How often librdkafka reports its statistics, which the watchdog reads: four times within its
+ * timeout, at least every 5 s and at most every 100 ms.
+ */
+const statisticsInterval = (timeout: Duration.Duration): number =>
+  Math.round(Math.max(100, Math.min(5000, Duration.toMillis(timeout) / 4)))
 
 /** Whether a rebalance revokes everything (classic protocol with an eager assignor). */
 export const isEager = (options: ConsumerOptions): boolean =>
@@ -96,6 +118,12 @@ export const consumer = (
     "queued.max.messages.kbytes": options.fetchQueueKbytes,
     "isolation.level": options.readUncommitted ? "read_uncommitted" : "read_committed",
     "allow.auto.create.topics": options.allowAutoTopicCreation
+  }
+  // The watchdog's eyes, unless the user chose an interval (0 turns the statistics off, and with
+  // them the watchdog).
+  const timeout = rejoinTimeout(config, subscription, options)
+  if (properties["statistics.interval.ms"] === undefined && Duration.isFinite(timeout)) {
+    properties["statistics.interval.ms"] = statisticsInterval(timeout)
   }
   if (subscription.groupInstanceId !== undefined) properties["group.instance.id"] = subscription.groupInstanceId
   if (options.groupProtocol === "classic") {

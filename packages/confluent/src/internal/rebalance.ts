@@ -22,7 +22,7 @@ import { codeOf, codes, toKafkaError } from "../ConfluentError.js"
 import { fetchCommitted } from "./committed.js"
 import { flushHeld, startAt } from "./delivery.js"
 import type { Member, Owned } from "./member.js"
-import { type NativeError, type NativeTopicPartition, offsetStored } from "./native.js"
+import { type NativeConsumer, type NativeError, type NativeTopicPartition, offsetStored } from "./native.js"
 import { isEager } from "./properties.js"
 
 /** A rebalance as librdkafka reported it. */
@@ -31,29 +31,35 @@ export interface Rebalance {
   readonly partitions: ReadonlyArray<TP.TopicPartition>
   /** A revocation of partitions this member no longer owns (fenced, session expired). */
   readonly lost: boolean
+  /** The client that reported it, and its `Member.generation`. */
+  readonly consumer: NativeConsumer
+  readonly generation: number
 }
 
 /**
- * The `rebalance_cb` to configure: reads what can only be read inside the callback
- * (`assignmentLost`) and queues the event for `handle`.
+ * The `rebalance_cb` to configure for the member's client of `generation`: reads what can only
+ * be read inside the callback (`assignmentLost`) and queues the event for `handle`. The client
+ * calls it with itself as `this` (`lib/kafka-consumer.js:100`).
  */
-export const callback =
-  (member: () => Member | undefined, queue: Queue.Queue<Rebalance>) =>
-  (error: NativeError | number | undefined, assignment: ReadonlyArray<NativeTopicPartition>): void => {
-    const current = member()
+export const callback = (queue: Queue.Queue<Rebalance>, generation: number) =>
+  function (
+    this: NativeConsumer,
+    error: NativeError | number | undefined,
+    assignment: ReadonlyArray<NativeTopicPartition>
+  ): void {
     const code = codeOf(error)
     const partitions = assignment.map((tp) => TP.make(tp.topic, tp.partition))
     if (code === codes.assignPartitions) {
-      Queue.unsafeOffer(queue, { _tag: "assign", partitions, lost: false })
+      Queue.unsafeOffer(queue, { _tag: "assign", partitions, lost: false, consumer: this, generation })
     } else if (code === codes.revokePartitions) {
       let lost = false
       try {
-        lost = current?.consumer.assignmentLost() ?? false
+        lost = this.assignmentLost()
       } catch {
         // Only fails once the client is closing, when nothing may be committed anyway.
         lost = true
       }
-      Queue.unsafeOffer(queue, { _tag: "revoke", partitions, lost })
+      Queue.unsafeOffer(queue, { _tag: "revoke", partitions, lost, consumer: this, generation })
     }
   }
 
@@ -238,17 +244,39 @@ const revoke = (member: Member, partitions: ReadonlyArray<TP.TopicPartition>, lo
     )
   })
 
+/**
+ * A rebalance of a client the watchdog replaced: nothing of it is the engine's (the member owned
+ * nothing when the client was replaced), so it is acknowledged as librdkafka's default handler
+ * would, and the old client closes without waiting for it.
+ */
+const acknowledgeStale = (member: Member, rebalance: Rebalance): Effect.Effect<void> =>
+  Effect.sync(() => {
+    const list = rebalance.partitions.map((tp) => toNative(tp))
+    const eager = isEager(member.options)
+    try {
+      if (rebalance._tag === "assign") {
+        if (eager) rebalance.consumer.assign(list)
+        else rebalance.consumer.incrementalAssign(list)
+      } else if (eager) rebalance.consumer.unassign()
+      else rebalance.consumer.incrementalUnassign(list)
+    } catch {
+      // The old client is closing or closed: it no longer waits for the call.
+    }
+  })
+
 /** Handles the rebalances `callback` queued, one at a time, for as long as the session lives. */
 export const handle = (member: Member, queue: Queue.Queue<Rebalance>): Effect.Effect<never> =>
   Effect.forever(
     Effect.flatMap(Queue.take(queue), (rebalance) =>
-      (rebalance._tag === "assign"
-        ? assign(member, rebalance.partitions)
-        : revoke(member, rebalance.partitions, rebalance.lost)
-      ).pipe(
-        Effect.withSpan(`ConfluentDriver.${rebalance._tag}`, {
-          attributes: { partitions: rebalance.partitions.length, lost: rebalance.lost }
-        })
-      )
+      rebalance.generation !== member.generation
+        ? acknowledgeStale(member, rebalance)
+        : (rebalance._tag === "assign"
+            ? assign(member, rebalance.partitions)
+            : revoke(member, rebalance.partitions, rebalance.lost)
+          ).pipe(
+            Effect.withSpan(`ConfluentDriver.${rebalance._tag}`, {
+              attributes: { partitions: rebalance.partitions.length, lost: rebalance.lost }
+            })
+          )
     )
   )

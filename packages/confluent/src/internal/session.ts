@@ -15,7 +15,7 @@ import { toKafkaError } from "../ConfluentError.js"
 import type { Commits } from "./commits.js"
 import { flushHeld } from "./delivery.js"
 import type { Member, Owned } from "./member.js"
-import type { NativeTopicPartition } from "./native.js"
+import type { NativeConsumer, NativeTopicPartition } from "./native.js"
 
 const refuse = (message: string) =>
   Effect.fail(KafkaError.make({ reason: "rebalance", operation: "ConfluentDriver.commit", message }))
@@ -99,25 +99,32 @@ export const resume =
       return Effect.asVoid(Effect.forkIn(flush, member.scope))
     })
 
+/**
+ * Disconnects `consumer`, one of `member`'s clients, giving up after the request and rebalance
+ * timeouts; a failure is logged as `what` failing, never raised.
+ */
+export const disconnect = (member: Member, consumer: NativeConsumer, what: string): Effect.Effect<void> =>
+  Effect.async<void, KafkaError.KafkaError>((resume) => {
+    try {
+      consumer.disconnect((error) =>
+        resume(error ? Effect.fail(toKafkaError(error, "ConfluentDriver.disconnect")) : Effect.void)
+      )
+    } catch (error) {
+      resume(Effect.fail(toKafkaError(error, "ConfluentDriver.disconnect")))
+    }
+  }).pipe(
+    // A static member does not leave; any member waits for its last revocation to be acknowledged.
+    Effect.timeoutFail({
+      duration: Duration.sum(member.config.requestTimeout, member.subscription.rebalanceTimeout),
+      onTimeout: () =>
+        KafkaError.make({ reason: "timeout", operation: "ConfluentDriver.disconnect", message: "disconnect hung" })
+    }),
+    Effect.catchAll((error) => Effect.logWarning(`Sluice: ${what} failed`, error))
+  )
+
 /** Closes the client: librdkafka revokes what is left (the rebalance handler acknowledges it) and leaves the group. */
 export const close = (member: Member): Effect.Effect<void> =>
   Effect.suspend(() => {
     member.closing = true
-    return Effect.async<void, KafkaError.KafkaError>((resume) => {
-      try {
-        member.consumer.disconnect((error) =>
-          resume(error ? Effect.fail(toKafkaError(error, "ConfluentDriver.disconnect")) : Effect.void)
-        )
-      } catch (error) {
-        resume(Effect.fail(toKafkaError(error, "ConfluentDriver.disconnect")))
-      }
-    }).pipe(
-      // A static member does not leave; any member waits for its last revocation to be acknowledged.
-      Effect.timeoutFail({
-        duration: Duration.sum(member.config.requestTimeout, member.subscription.rebalanceTimeout),
-        onTimeout: () =>
-          KafkaError.make({ reason: "timeout", operation: "ConfluentDriver.disconnect", message: "disconnect hung" })
-      }),
-      Effect.catchAll((error) => Effect.logWarning("Sluice: librdkafka consumer disconnect failed", error))
-    )
+    return disconnect(member, member.consumer, "librdkafka consumer disconnect")
   })

@@ -23,6 +23,7 @@ import { makeConsumer, type NativeConsumer, type NativeMetadata } from "./native
 import * as Properties from "./properties.js"
 import * as Rebalance from "./rebalance.js"
 import * as Session from "./session.js"
+import { groupState, Watchdog } from "./watchdog.js"
 
 const connect = (
   consumer: NativeConsumer,
@@ -61,6 +62,138 @@ const checkTopics = (
       )
 }
 
+/** What every client of one member shares: where its events go. */
+interface Wiring {
+  readonly config: ConfluentConfig.Resolved
+  readonly subscription: Subscription
+  readonly options: Properties.ConsumerOptions
+  readonly rebalances: Queue.Queue<Rebalance.Rebalance>
+  readonly commits: Commits
+  readonly runtime: Runtime.Runtime<never>
+  /** The member, once there is one (the first client is built before it). */
+  readonly member: () => Member | undefined
+}
+
+/**
+ * A librdkafka client for the member's client `generation`: built (librdkafka checks its
+ * configuration here and throws what it refuses), its logs, errors and statistics wired, not
+ * connected yet.
+ */
+const makeClient = (wiring: Wiring, generation: number): Effect.Effect<NativeConsumer, KafkaError.KafkaError> =>
+  Effect.try({
+    try: () => {
+      const consumer = makeConsumer(
+        {
+          ...Properties.consumer(wiring.config, wiring.subscription, wiring.options),
+          rebalance_cb: Rebalance.callback(wiring.rebalances, generation),
+          offset_commit_cb: wiring.commits.onResult
+        },
+        Properties.consumerTopic(wiring.subscription)
+      )
+      attachLogs(consumer, wiring.runtime)
+      consumer.on("event.error", (error) => {
+        const member = wiring.member()
+        if (member === undefined || member.consumer !== consumer || !isFatal(error)) return
+        Runtime.runFork(wiring.runtime)(member.fail(toKafkaError(error, "ConfluentDriver.consume")))
+      })
+      consumer.on("event.stats", (event) => {
+        const member = wiring.member()
+        const state = groupState(event.message)
+        if (member !== undefined && member.consumer === consumer && state !== undefined) {
+          member.watchdog.observe(state, Date.now())
+        }
+      })
+      consumer.setDefaultConsumeTimeout(Duration.toMillis(wiring.options.pollTimeout))
+      consumer.setDefaultIsTimeoutOnlyForFirstMessage(true)
+      return consumer
+    },
+    catch: (error) => toKafkaError(error, "ConfluentDriver.subscribe")
+  })
+
+/** Connects a client, checks the subscription's topics and subscribes to them. */
+const join = (wiring: Wiring, consumer: NativeConsumer): Effect.Effect<void, KafkaError.KafkaError> =>
+  Effect.gen(function* () {
+    const metadata = yield* connect(consumer, wiring.config.requestTimeout)
+    yield* checkTopics(metadata, wiring.subscription, wiring.options)
+    yield* Effect.try({
+      try: () => consumer.subscribe(wiring.subscription.topics),
+      catch: (error) => toKafkaError(error, "ConfluentDriver.subscribe")
+    })
+  })
+
+/** Closes a client the watchdog gave up, in the background (forked in the member's scope). */
+const closeReplaced = (member: Member, consumer: NativeConsumer): Effect.Effect<void> =>
+  Effect.asVoid(
+    Effect.forkIn(Session.disconnect(member, consumer, "closing a replaced librdkafka consumer"), member.scope)
+  )
+
+/**
+ * Replaces the member's librdkafka client by a new one that joins the group afresh (the rejoin
+ * watchdog, `watchdog.ts`), when the member owns nothing, has been out of its group longer than
+ * the watchdog's timeout, and the cluster answers (the new client connects within the request
+ * timeout). Under the member's lock: no delivery is under way, and none starts on the old client.
+ */
+const replaceClient = (wiring: Wiring, member: Member): Effect.Effect<void> =>
+  member.lock
+    .withPermits(1)(
+      Effect.gen(function* () {
+        const now = Date.now()
+        if (member.closing || !member.watchdog.due(now, member.owned.size)) return
+        const why = `out of its group for ${Math.round(member.watchdog.outFor(now) / 1000)} s (${member.watchdog.describe()})`
+        const fresh = yield* makeClient(wiring, member.generation + 1)
+        const joined = yield* Effect.either(connect(fresh, member.config.requestTimeout))
+        if (joined._tag === "Left") {
+          // The cluster does not answer: an outage a new client cannot shorten. Try again later.
+          member.watchdog.restart(Date.now(), false)
+          yield* Effect.logWarning(`Sluice: the member has been ${why}, and the cluster does not answer`, joined.left)
+          yield* closeReplaced(member, fresh)
+          return
+        }
+        if (member.closing) return yield* closeReplaced(member, fresh)
+        // Subscribed and swapped in one step: the new client's first rebalance event finds it current.
+        const old = member.consumer
+        const subscribed = yield* Effect.either(
+          Effect.try({
+            try: () => {
+              fresh.subscribe(member.subscription.topics)
+              member.generation += 1
+              member.consumer = fresh
+            },
+            catch: (error) => toKafkaError(error, "ConfluentDriver.subscribe")
+          })
+        )
+        if (subscribed._tag === "Left") {
+          member.watchdog.restart(Date.now(), true)
+          yield* closeReplaced(member, fresh)
+          return yield* Effect.logWarning(
+            `Sluice: the member has been ${why}; a new client could not subscribe`,
+            subscribed.left
+          )
+        }
+        member.watchdog.restart(Date.now(), true)
+        yield* Effect.logWarning(`Sluice: the member has been ${why}; its librdkafka client was replaced by a new one`)
+        yield* closeReplaced(member, old)
+      })
+    )
+    .pipe(
+      // A client librdkafka refuses to build now was built before with the same properties.
+      Effect.catchAll((error) => Effect.logWarning("Sluice: replacing the member's librdkafka client failed", error)),
+      Effect.withSpan("ConfluentDriver.replaceClient")
+    )
+
+/** Checks the member every `period` and replaces its client when the watchdog says so. */
+const watch = (wiring: Wiring, member: Member): Effect.Effect<void> =>
+  Number.isFinite(member.watchdog.timeout)
+    ? Effect.forever(
+        Effect.zipRight(
+          Effect.sleep(Duration.millis(Math.min(1000, member.watchdog.timeout / 4))),
+          Effect.suspend(() =>
+            member.watchdog.due(Date.now(), member.owned.size) ? replaceClient(wiring, member) : Effect.void
+          )
+        )
+      )
+    : Effect.void
+
 /** `ConsumerDriver.subscribe` on the native consumer. */
 export const subscribe =
   (config: ConfluentConfig.Resolved, options: Properties.ConsumerOptions) =>
@@ -69,25 +202,19 @@ export const subscribe =
     listener: GroupListener
   ): Effect.Effect<GroupSession, KafkaError.KafkaError, Scope.Scope> =>
     Effect.gen(function* () {
-      const runtime = yield* Effect.runtime<never>()
       const scope = yield* Effect.scope
       const failure = yield* Deferred.make<never, KafkaError.KafkaError>()
-      const rebalances = yield* Queue.unbounded<Rebalance.Rebalance>()
-      const commits = new Commits()
       let member: Member | undefined
-      const consumer = yield* Effect.try({
-        // librdkafka checks its configuration here and throws what it refuses.
-        try: () =>
-          makeConsumer(
-            {
-              ...Properties.consumer(config, subscription, options),
-              rebalance_cb: Rebalance.callback(() => member, rebalances),
-              offset_commit_cb: commits.onResult
-            },
-            Properties.consumerTopic(subscription)
-          ),
-        catch: (error) => toKafkaError(error, "ConfluentDriver.subscribe")
-      })
+      const wiring: Wiring = {
+        config,
+        subscription,
+        options,
+        rebalances: yield* Queue.unbounded<Rebalance.Rebalance>(),
+        commits: new Commits(),
+        runtime: yield* Effect.runtime<never>(),
+        member: () => member
+      }
+      const consumer = yield* makeClient(wiring, 0)
       member = new Member(
         consumer,
         config,
@@ -96,32 +223,27 @@ export const subscribe =
         listener,
         failure,
         yield* Effect.makeSemaphore(1),
-        scope
+        scope,
+        new Watchdog(
+          Duration.toMillis(Properties.rejoinTimeout(config, subscription, options)),
+          options.groupProtocol,
+          Date.now()
+        )
       )
       const self = member
       yield* Members.register(self)
-      attachLogs(consumer, runtime)
-      consumer.on("event.error", (error) => {
-        if (isFatal(error)) Runtime.runFork(runtime)(self.fail(toKafkaError(error, "ConfluentDriver.consume")))
-      })
-      consumer.setDefaultConsumeTimeout(Duration.toMillis(options.pollTimeout))
-      consumer.setDefaultIsTimeoutOnlyForFirstMessage(true)
 
       // Finalizers run last-added first: the client closes (its last revocation acknowledged by
       // the rebalance handler) before the handler and the poll loop stop.
-      yield* Effect.forkIn(Rebalance.handle(self, rebalances), scope)
+      yield* Effect.forkIn(Rebalance.handle(self, wiring.rebalances), scope)
       yield* Effect.addFinalizer(() => Session.close(self))
-      const metadata = yield* connect(consumer, config.requestTimeout)
-      yield* checkTopics(metadata, subscription, options)
-      yield* Effect.try({
-        try: () => consumer.subscribe(subscription.topics),
-        catch: (error) => toKafkaError(error, "ConfluentDriver.subscribe")
-      })
+      yield* join(wiring, consumer)
       yield* Effect.forkIn(pollLoop(self), scope)
+      yield* Effect.forkIn(watch(wiring, self), scope)
 
       const serial = yield* Effect.makeSemaphore(1)
       const session: GroupSession = {
-        commit: Session.commit(self, commits, serial),
+        commit: Session.commit(self, wiring.commits, serial),
         pause: Session.pause(self),
         resume: Session.resume(self),
         // The client does not expose librdkafka's `rd_kafka_memberid`.
