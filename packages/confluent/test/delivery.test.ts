@@ -5,8 +5,10 @@ import type * as KafkaError from "@sluice/core/KafkaError"
 import * as TP from "@sluice/core/TopicPartition"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as ConfluentConfig from "../src/ConfluentConfig.js"
 import * as ConfluentDriver from "../src/ConfluentDriver.js"
+import { Commits } from "../src/internal/commits.js"
 import { handOver } from "../src/internal/delivery.js"
 import { Member, type Owned } from "../src/internal/member.js"
 import type { NativeConsumer } from "../src/internal/native.js"
@@ -35,7 +37,9 @@ const makeMember = (
     const calls: Array<string> = []
     const consumer = {
       pause: (list: ReadonlyArray<TP.TopicPartition>) => calls.push(`pause ${list.map(TP.format).join(",")}`),
-      resume: (list: ReadonlyArray<TP.TopicPartition>) => calls.push(`resume ${list.map(TP.format).join(",")}`)
+      resume: (list: ReadonlyArray<TP.TopicPartition>) => calls.push(`resume ${list.map(TP.format).join(",")}`),
+      // Queued, never answered: a coordinator that is gone.
+      commit: (list: ReadonlyArray<TP.TopicPartition>) => calls.push(`commit ${list.map(TP.format).join(",")}`)
     } as unknown as NativeConsumer
     const subscription = fixture({ maxBytesPerPartition })
     const listener: GroupListener = {
@@ -63,7 +67,8 @@ const makeMember = (
       logEnd: undefined,
       held: [],
       heldBytes: 0,
-      stopped: false
+      stopped: false,
+      lost: false
     }
     member.owned.set(TP.key(tp), owned)
     return { member, owned, calls }
@@ -119,5 +124,28 @@ describe("delivery", () => {
       expect(made.owned.held).toEqual([])
       expect(made.calls).toEqual(["pause t-0", "resume t-0"])
     })
+  )
+
+  it.scoped(
+    "F5 a loss ends a commit's wait for a broker that does not answer, and no commit of a lost partition starts",
+    () =>
+      Effect.gen(function* () {
+        const { member, owned, calls } = yield* makeMember(100, () => Effect.void)
+        const commit = Session.commit(member, new Commits(), yield* Effect.makeSemaphore(1))
+        const waiting = yield* Effect.fork(Effect.flip(commit([{ topic: "t", partition: 0, offset: 7 }])))
+        for (let i = 0; i < 100 && calls.length === 0; i++) yield* Effect.yieldNow()
+        expect(calls).toEqual(["commit t-0"])
+        expect(waiting.unsafePoll()).toBeNull()
+        // librdkafka declares the partition lost: the engine's committer must not wait out the
+        // request timeout (10 s here) and its retries before the engine can handle the loss.
+        member.lose([owned])
+        const error = yield* Fiber.join(waiting)
+        expect(error).toMatchObject({ _tag: "KafkaError", reason: "rebalance", retriable: false })
+        expect(error.message).toContain("lost")
+        const refused = yield* Effect.flip(commit([{ topic: "t", partition: 0, offset: 8 }]))
+        expect(refused.reason).toBe("rebalance")
+        expect(calls).toEqual(["commit t-0"])
+        expect(member.commitsInFlight.size).toBe(0)
+      })
   )
 })

@@ -69,7 +69,7 @@ const member = (
     return { owned, handed, outside, logs, close: Scope.close(scope, Exit.void) }
   })
 
-const subscriptionOf = (groupId: string, topic: string, clientId: string): Subscription => ({
+const subscriptionOf = (groupId: string, topic: string, clientId: string, groupInstanceId?: string): Subscription => ({
   groupId,
   topics: [topic],
   startFrom: "earliest",
@@ -78,46 +78,57 @@ const subscriptionOf = (groupId: string, topic: string, clientId: string): Subsc
   heartbeatInterval: Duration.millis(500),
   maxBytesPerPartition: 1_048_576,
   clientId,
-  groupInstanceId: undefined
+  groupInstanceId
 })
 
 describe.skipIf(broker === undefined)("confluent: the rejoin watchdog on a real broker", () => {
   const layer = ConfluentTestCluster.layer(broker?.brokers ?? [])
 
-  it.scopedLive(
-    "F5 a member kept out of its group longer than its rejoinTimeout, owning nothing, gets a new client that joins and takes its share; the old client's events never reach the engine",
-    () =>
-      Effect.gen(function* () {
-        const cluster = yield* TestCluster
-        const topic = uniqueName("watchdog")
-        const groupId = uniqueName("watchdog-group")
-        yield* cluster.createTopic(topic, 2)
-        yield* cluster.produce(numberedRecords(topic, 2, 200))
-        const eager: ConfluentDriver.ConsumerOptions = { assignor: "range" }
-        const a = yield* member(eager, subscriptionOf(groupId, topic, "a"), "8 seconds")
-        yield* eventually(() => a.owned.size === 2 && a.handed.length === 200, "a to own both partitions and read them")
-        const b = yield* member({ ...eager, rejoinTimeout: "1 second" }, subscriptionOf(groupId, topic, "b"))
-        // b waits in JoinGroup while a holds its revocation: its watchdog replaces its client.
-        yield* eventually(
-          () => b.logs.some((line) => line.includes("its librdkafka client was replaced")),
-          "b's client to be replaced",
-          "30 seconds"
-        )
-        // Once a gave its partitions up, the group forms with a and b's new client.
-        yield* eventually(() => b.owned.size === 1 && a.owned.size === 1, "one partition each", "60 seconds")
-        const mine = [...b.owned][0]!
-        yield* eventually(
-          () => b.handed.filter((h) => h.startsWith(`${mine}:`)).length === 100,
-          "b to read its partition from the start (nothing was committed)"
-        )
-        const replaced = b.logs.filter((line) => line.includes("its librdkafka client was replaced"))
-        console.info(`[sluice] watchdog: b's client replaced ${replaced.length} time(s): ${replaced[0]}`)
-        expect(replaced[0]).toMatch(/out of its group for \d+ s \(state \S+, join state \S+\)/)
-        expect(b.outside).toEqual([])
-        expect(a.outside).toEqual([])
-        yield* b.close
-        yield* a.close
-      }).pipe(Effect.provide(layer)),
-    120_000
-  )
+  for (const membership of ["dynamic", "static"] as const) {
+    it.scopedLive(
+      `F5 (${membership}) a member kept out of its group longer than its rejoinTimeout, owning nothing, gets a new client that joins and takes its share; the old client's events never reach the engine`,
+      () =>
+        Effect.gen(function* () {
+          const cluster = yield* TestCluster
+          const topic = uniqueName("watchdog")
+          const groupId = uniqueName("watchdog-group")
+          yield* cluster.createTopic(topic, 2)
+          yield* cluster.produce(numberedRecords(topic, 2, 200))
+          const eager: ConfluentDriver.ConsumerOptions = { assignor: "range" }
+          const a = yield* member(eager, subscriptionOf(groupId, topic, "a"), "8 seconds")
+          yield* eventually(
+            () => a.owned.size === 2 && a.handed.length === 200,
+            "a to own both partitions and read them"
+          )
+          // A static member's new client asks for the instance id its old one held.
+          const b = yield* member(
+            { ...eager, rejoinTimeout: "1 second" },
+            subscriptionOf(groupId, topic, "b", membership === "static" ? uniqueName("b-instance") : undefined)
+          )
+          // b waits in JoinGroup while a holds its revocation: its watchdog replaces its client.
+          yield* eventually(
+            () => b.logs.some((line) => line.includes("its librdkafka client was replaced")),
+            "b's client to be replaced",
+            "30 seconds"
+          )
+          // Once a gave its partitions up, the group forms with a and b's new client.
+          yield* eventually(() => b.owned.size === 1 && a.owned.size === 1, "one partition each", "60 seconds")
+          const mine = [...b.owned][0]!
+          yield* eventually(
+            () => b.handed.filter((h) => h.startsWith(`${mine}:`)).length === 100,
+            "b to read its partition from the start (nothing was committed)"
+          )
+          const replaced = b.logs.filter((line) => line.includes("its librdkafka client was replaced"))
+          console.info(
+            `[sluice] watchdog (${membership}): b's client replaced ${replaced.length} time(s): ${replaced[0]}`
+          )
+          expect(replaced[0]).toMatch(/out of its group for \d+ s \(state \S+, join state \S+\)/)
+          expect(b.outside).toEqual([])
+          expect(a.outside).toEqual([])
+          yield* b.close
+          yield* a.close
+        }).pipe(Effect.provide(layer)),
+      120_000
+    )
+  }
 })

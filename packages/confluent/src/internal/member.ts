@@ -10,7 +10,7 @@
 import type { GroupListener, Subscription } from "@sluice/core/ConsumerDriver"
 import type { RawRecord } from "@sluice/core/ConsumerRecord"
 import * as KafkaError from "@sluice/core/KafkaError"
-import type * as TP from "@sluice/core/TopicPartition"
+import * as TP from "@sluice/core/TopicPartition"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -53,6 +53,11 @@ export interface Owned {
    * passed with each delivery as the lag metrics' log end (O2).
    */
   logEnd: number | undefined
+  /**
+   * librdkafka declared the partition lost (session expired, fenced): no commit of it may be
+   * made or waited for any more (`Member.lose`).
+   */
+  lost: boolean
 }
 
 export class Member {
@@ -66,6 +71,13 @@ export class Member {
   generation = 0
   /** The polled batch the poll loop delivers next (`delivery.ts`, `inboxDelivery`). */
   inbox: ReadonlyArray<NativeMessage> | undefined = undefined
+  /**
+   * Commits waiting for the broker's answer (`session.ts`), told when partitions they name are
+   * lost: such a commit can no longer succeed, and waiting for it would hold the engine's
+   * committer, and with it the engine's handling of the loss, for the request timeout and every
+   * retry (seen in F5: 15 s and more with the cluster down).
+   */
+  readonly commitsInFlight = new Set<(lost: ReadonlySet<string>) => void>()
   /** When `consume` last returned (`Date.now()`), for health probes. */
   lastPoll: number | undefined = undefined
 
@@ -134,6 +146,16 @@ export class Member {
     } catch {
       // Disconnected, or librdkafka does not know the partition (yet): the log end stays as it was.
     }
+  }
+
+  /** Marks `owned` lost (before the engine hears it) and fails the commits in flight that name them. */
+  lose(owned: ReadonlyArray<Owned>): void {
+    const keys = new Set<string>()
+    for (const o of owned) {
+      o.lost = true
+      keys.add(TP.key(o.topicPartition))
+    }
+    for (const tell of [...this.commitsInFlight]) tell(keys)
   }
 
   fail(error: KafkaError.KafkaError): Effect.Effect<void> {

@@ -109,7 +109,8 @@ const newOwned = (tp: TP.TopicPartition, status: Owned["status"], next: number |
   held: [],
   heldBytes: 0,
   stopped: false,
-  logEnd: undefined
+  logEnd: undefined,
+  lost: false
 })
 
 /**
@@ -225,6 +226,9 @@ const revoke = (member: Member, partitions: ReadonlyArray<TP.TopicPartition>, lo
       if (o !== undefined) owned.push(o)
     }
     if (owned.length > 0) {
+      // At once, not behind a delivery: a commit of a lost partition can only fail, and the
+      // engine's handling of the loss waits for its committer.
+      if (lost) member.lose(owned)
       // Under the lock: a delivery in progress finishes first, none starts for these after.
       yield* member.lock.withPermits(1)(
         Effect.sync(() => {

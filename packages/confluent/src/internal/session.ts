@@ -27,10 +27,13 @@ export const commit =
       if (offsets.length === 0) return Effect.void
       if (member.closing) return refuse("the session is closed")
       for (const offset of offsets) {
-        if (!member.owned.has(TP.key(offset))) {
+        const owned = member.owned.get(TP.key(offset))
+        if (owned === undefined) {
           return refuse(`${TP.format(offset)} is not owned by this member (revoked, lost or never assigned)`)
         }
+        if (owned.lost) return refuse(`${TP.format(offset)} was lost (the member's session expired or was fenced)`)
       }
+      const keys = offsets.map((o) => TP.key(o))
       const request: Array<NativeTopicPartition> = offsets.map((o) => ({
         topic: o.topic,
         partition: o.partition,
@@ -38,10 +41,22 @@ export const commit =
         metadata: o.metadata ?? null
       }))
       const sent = Effect.async<void, KafkaError.KafkaError>((resume) => {
-        const stop = commits.expect(request, (error) => {
+        const expected = commits.expect(request, (error) => {
+          stop()
           if (error) resume(Effect.fail(toKafkaError(error, "ConfluentDriver.commit", { commit: true })))
           else resume(Effect.void)
         })
+        // A loss of a partition it names ends the wait: the broker will refuse the commit.
+        const onLoss = (lost: ReadonlySet<string>) => {
+          if (!keys.some((key) => lost.has(key))) return
+          stop()
+          resume(refuse("a partition of this commit was lost while it waited for the broker"))
+        }
+        const stop = () => {
+          expected()
+          member.commitsInFlight.delete(onLoss)
+        }
+        member.commitsInFlight.add(onLoss)
         try {
           member.consumer.commit(request)
         } catch (error) {
@@ -100,10 +115,10 @@ export const resume =
     })
 
 /**
- * Disconnects `consumer`, one of `member`'s clients, giving up after the request and rebalance
- * timeouts; a failure is logged as `what` failing, never raised.
+ * Disconnects `consumer`, one of a member's clients, giving up after `timeout`; a failure is
+ * logged as `what` failing, never raised.
  */
-export const disconnect = (member: Member, consumer: NativeConsumer, what: string): Effect.Effect<void> =>
+export const disconnect = (consumer: NativeConsumer, what: string, timeout: Duration.Duration): Effect.Effect<void> =>
   Effect.async<void, KafkaError.KafkaError>((resume) => {
     try {
       consumer.disconnect((error) =>
@@ -113,9 +128,8 @@ export const disconnect = (member: Member, consumer: NativeConsumer, what: strin
       resume(Effect.fail(toKafkaError(error, "ConfluentDriver.disconnect")))
     }
   }).pipe(
-    // A static member does not leave; any member waits for its last revocation to be acknowledged.
     Effect.timeoutFail({
-      duration: Duration.sum(member.config.requestTimeout, member.subscription.rebalanceTimeout),
+      duration: timeout,
       onTimeout: () =>
         KafkaError.make({ reason: "timeout", operation: "ConfluentDriver.disconnect", message: "disconnect hung" })
     }),
@@ -126,5 +140,7 @@ export const disconnect = (member: Member, consumer: NativeConsumer, what: strin
 export const close = (member: Member): Effect.Effect<void> =>
   Effect.suspend(() => {
     member.closing = true
-    return disconnect(member, member.consumer, "librdkafka consumer disconnect")
+    // A static member does not leave; any member waits for its last revocation to be acknowledged.
+    const timeout = Duration.sum(member.config.requestTimeout, member.subscription.rebalanceTimeout)
+    return disconnect(member.consumer, "librdkafka consumer disconnect", timeout)
   })

@@ -121,17 +121,17 @@ const join = (wiring: Wiring, consumer: NativeConsumer): Effect.Effect<void, Kaf
     })
   })
 
-/** Closes a client the watchdog gave up, in the background (forked in the member's scope). */
-const closeReplaced = (member: Member, consumer: NativeConsumer): Effect.Effect<void> =>
-  Effect.asVoid(
-    Effect.forkIn(Session.disconnect(member, consumer, "closing a replaced librdkafka consumer"), member.scope)
-  )
-
 /**
  * Replaces the member's librdkafka client by a new one that joins the group afresh (the rejoin
  * watchdog, `watchdog.ts`), when the member owns nothing, has been out of its group longer than
  * the watchdog's timeout, and the cluster answers (the new client connects within the request
  * timeout). Under the member's lock: no delivery is under way, and none starts on the old client.
+ *
+ * The order: the new client connects; it becomes the member's client before it subscribes (a poll
+ * of it returns nothing yet), so that the old client's rebalance events are no longer the
+ * engine's; the old client closes, for at most the request timeout, so that a static member's
+ * instance id is given up before the new client asks for it (KIP-848 refuses an instance id
+ * still in use); then the new client subscribes.
  */
 const replaceClient = (wiring: Wiring, member: Member): Effect.Effect<void> =>
   member.lock
@@ -140,44 +140,43 @@ const replaceClient = (wiring: Wiring, member: Member): Effect.Effect<void> =>
         const now = Date.now()
         if (member.closing || !member.watchdog.due(now, member.owned.size)) return
         const why = `out of its group for ${Math.round(member.watchdog.outFor(now) / 1000)} s (${member.watchdog.describe()})`
+        const timeout = member.config.requestTimeout
         const fresh = yield* makeClient(wiring, member.generation + 1)
-        const joined = yield* Effect.either(connect(fresh, member.config.requestTimeout))
-        if (joined._tag === "Left") {
+        const connected = yield* Effect.either(connect(fresh, timeout))
+        if (connected._tag === "Left" || member.closing) {
+          yield* Effect.forkIn(
+            Session.disconnect(fresh, "closing an unused librdkafka consumer", timeout),
+            member.scope
+          )
+          if (connected._tag === "Right") return
           // The cluster does not answer: an outage a new client cannot shorten. Try again later.
           member.watchdog.restart(Date.now(), false)
-          yield* Effect.logWarning(`Sluice: the member has been ${why}, and the cluster does not answer`, joined.left)
-          yield* closeReplaced(member, fresh)
-          return
-        }
-        if (member.closing) return yield* closeReplaced(member, fresh)
-        // Subscribed and swapped in one step: the new client's first rebalance event finds it current.
-        const old = member.consumer
-        const subscribed = yield* Effect.either(
-          Effect.try({
-            try: () => {
-              fresh.subscribe(member.subscription.topics)
-              member.generation += 1
-              member.consumer = fresh
-            },
-            catch: (error) => toKafkaError(error, "ConfluentDriver.subscribe")
-          })
-        )
-        if (subscribed._tag === "Left") {
-          member.watchdog.restart(Date.now(), true)
-          yield* closeReplaced(member, fresh)
           return yield* Effect.logWarning(
-            `Sluice: the member has been ${why}; a new client could not subscribe`,
-            subscribed.left
+            `Sluice: the member has been ${why}, and the cluster does not answer`,
+            connected.left
           )
         }
+        const old = member.consumer
+        member.generation += 1
+        member.consumer = fresh
         member.watchdog.restart(Date.now(), true)
+        yield* Session.disconnect(old, "closing a replaced librdkafka consumer", timeout)
+        yield* Effect.try({
+          try: () => fresh.subscribe(member.subscription.topics),
+          catch: (error) => toKafkaError(error, "ConfluentDriver.subscribe")
+        })
         yield* Effect.logWarning(`Sluice: the member has been ${why}; its librdkafka client was replaced by a new one`)
-        yield* closeReplaced(member, old)
       })
     )
     .pipe(
-      // A client librdkafka refuses to build now was built before with the same properties.
-      Effect.catchAll((error) => Effect.logWarning("Sluice: replacing the member's librdkafka client failed", error)),
+      // Building or subscribing a client with properties librdkafka took before fails only when
+      // something is badly wrong: the member fails, as it would at its start.
+      Effect.catchAll((error) =>
+        Effect.zipRight(
+          Effect.logError("Sluice: replacing the member's librdkafka client failed", error),
+          member.fail(error)
+        )
+      ),
       Effect.withSpan("ConfluentDriver.replaceClient")
     )
 
