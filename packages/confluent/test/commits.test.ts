@@ -24,4 +24,16 @@ describe("Commits", () => {
     commits.onResult(undefined, [{ topic: "t", partition: 0, offset: 1 }])
     expect(calls).toBe(0)
   })
+
+  it("the late answer to a commit that stopped waiting does not settle a newer commit of other partitions", () => {
+    const commits = new Commits()
+    const settled: Array<string> = []
+    // A commit of partition 0 stopped waiting (its partition was lost), and one of partition 1 waits.
+    commits.expect([{ topic: "t", partition: 0, offset: 3 }], () => settled.push("old"))()
+    commits.expect([{ topic: "t", partition: 1, offset: 9 }], (e) => settled.push(`new:${e?.message ?? "ok"}`))
+    commits.onResult(new Error("ILLEGAL_GENERATION"), [{ topic: "t", partition: 0, offset: 3 }])
+    expect(settled).toEqual([])
+    commits.onResult(undefined, [{ topic: "t", partition: 1, offset: 9 }])
+    expect(settled).toEqual(["new:ok"])
+  })
 })

@@ -8,15 +8,21 @@
  * `src/kafka-consumer.cc:289-297`). The answer arrives at `offset_commit_cb`, served from
  * inside `consume` like every callback. So a commit is queued with `commit`, and the promise
  * of it is settled by the `offset_commit_cb` that names the same offsets; one commit is in
- * flight at a time, so a result that names other offsets (librdkafka leaves invalid ones out)
- * settles the oldest.
+ * flight at a time, so a result that names other offsets (librdkafka leaves invalid ones out, and
+ * a failed commit's list may carry no offsets) settles the oldest commit of the partitions it
+ * names. A result no waiting commit could have caused (the late answer to a commit that stopped
+ * waiting: timed out, or its partition lost) settles nothing.
  */
 import type { NativeError, NativeTopicPartition } from "./native.js"
 
 interface Pending {
   readonly key: string
+  /** `topic|partition` of each offset. */
+  readonly partitions: ReadonlySet<string>
   readonly settle: (error: NativeError | null) => void
 }
+
+const partitionOf = (o: NativeTopicPartition): string => `${o.topic}|${o.partition}`
 
 const keyOf = (offsets: ReadonlyArray<NativeTopicPartition>): string =>
   offsets
@@ -29,7 +35,7 @@ export class Commits {
 
   /** Waits for the result of a commit of `offsets`; returns a function that stops waiting. */
   expect(offsets: ReadonlyArray<NativeTopicPartition>, settle: (error: NativeError | null) => void): () => void {
-    const entry: Pending = { key: keyOf(offsets), settle }
+    const entry: Pending = { key: keyOf(offsets), partitions: new Set(offsets.map(partitionOf)), settle }
     this.pending.push(entry)
     return () => {
       this.pending = this.pending.filter((p) => p !== entry)
@@ -39,8 +45,10 @@ export class Commits {
   /** The `offset_commit_cb`. */
   readonly onResult = (error: NativeError | null | undefined, offsets: ReadonlyArray<NativeTopicPartition>): void => {
     const key = keyOf(offsets)
-    const index = this.pending.findIndex((p) => p.key === key)
-    const [entry] = this.pending.splice(Math.max(index, 0), 1)
-    entry?.settle(error ?? null)
+    let index = this.pending.findIndex((p) => p.key === key)
+    if (index < 0) index = this.pending.findIndex((p) => offsets.every((o) => p.partitions.has(partitionOf(o))))
+    if (index < 0) return
+    const [entry] = this.pending.splice(index, 1)
+    entry!.settle(error ?? null)
   }
 }
