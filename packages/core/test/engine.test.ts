@@ -173,6 +173,30 @@ describe("engine (scripted driver)", () => {
     })
   )
 
+  it.scopedLive(
+    "G2 a loss does not wait for the retries of a commit that names the lost partition; that commit is not retried",
+    () =>
+      Effect.gen(function* () {
+        // Retries 2, 4, 8, 16 and 32 s apart: a loss that waited for them would take a minute.
+        const { consumer, fake } = yield* setup({ commitRetryBase: "2 seconds", commitRetries: 5 })
+        fake.failCommits = { n: 1000, error: FakeDriver.retriable }
+        const fiber = yield* Effect.fork(consumer.run({ topics: ["t"], handler: () => Effect.void }))
+        const listener = yield* Deferred.await(fake.listener)
+        yield* listener.onAssigned([assignment(tp0)])
+        yield* listener.onRecords(tp0, FakeDriver.records(tp0, 0, 5))
+        yield* waitFor(() => fake.failCommits!.n < 1000, "a first commit attempt")
+        const lost = yield* Effect.timeout(listener.onLost([tp0]), "10 seconds")
+        expect(lost).toBeUndefined()
+        // The attempt after the current back-off failed too, and no later one was made.
+        const attempts = 1000 - fake.failCommits!.n
+        expect(attempts).toBeLessThanOrEqual(2)
+        yield* Effect.sleep("100 millis")
+        expect(1000 - fake.failCommits!.n).toBe(attempts)
+        expect(fake.commits).toEqual([])
+        yield* Fiber.interrupt(fiber)
+      })
+  )
+
   it.scopedLive("G8 interruption drains in-flight work and commits before leaving", () =>
     Effect.gen(function* () {
       const { consumer, fake } = yield* setup({ commitInterval: "10 seconds" })

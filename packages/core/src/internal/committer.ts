@@ -30,6 +30,12 @@ import type { Worker } from "./worker.js"
 export class Committer {
   /** The one commit lock (one permit). */
   readonly lock: Effect.Semaphore = Effect.unsafeMakeSemaphore(1)
+  /**
+   * Workers whose partitions are being lost, told before the loss waits for the lock: a commit
+   * that names one is not retried (it cannot succeed, and would hold the lock, and with it the
+   * loss, for every retry: seen with a coordinator gone, 15 s and more).
+   */
+  readonly losing = new Set<Worker>()
   /** Opened when `commitEvery` records finished since the last commit: commit now, not at the interval. */
   private readonly signal: Effect.Latch = Effect.unsafeMakeLatch(false)
   private finishedSinceCommit = 0
@@ -154,7 +160,10 @@ export class Committer {
       const started = Metrics.seconds()
       const group = this.metrics?.group
       return session.commit(offsets).pipe(
-        Effect.retry({ schedule: this.retry(), while: (error: KafkaError) => error.retriable }),
+        Effect.retry({
+          schedule: this.retry(),
+          while: (error: KafkaError) => error.retriable && !pending.some((p) => this.losing.has(p.worker))
+        }),
         Effect.withSpan(
           "Consumer.commit",
           Tracing.engineSpan(this.groupId, "commit", { "sluice.partitions": offsets.length })

@@ -133,21 +133,36 @@ export class Revocation {
   lose(partitions: ReadonlyArray<TP.TopicPartition>): Effect.Effect<void> {
     return Effect.gen(this, function* () {
       const lost: Array<Worker> = []
+      // Told first, so that a commit in flight naming them stops retrying instead of holding the lock.
+      const losing: Array<Worker> = []
+      for (const tp of partitions) {
+        const worker = this.workers.get(TP.key(tp))
+        if (worker !== undefined) losing.push(worker)
+      }
+      for (const worker of losing) this.committer.losing.add(worker)
       // Removed under the lock first, so that no commit can name them from here on (G2).
-      yield* this.committer.lock.withPermits(1)(
-        Effect.sync(() => {
-          for (const tp of partitions) {
-            const worker = this.workers.get(TP.key(tp))
-            if (worker === undefined || worker.state === "closed") continue
-            worker.state = "closed"
-            this.workers.delete(worker.key)
-            this.backpressure.drop(worker)
-            this.metrics?.left(worker)
-            worker.wake.wakeAll()
-            lost.push(worker)
-          }
-        })
-      )
+      yield* this.committer.lock
+        .withPermits(1)(
+          Effect.sync(() => {
+            for (const tp of partitions) {
+              const worker = this.workers.get(TP.key(tp))
+              if (worker === undefined || worker.state === "closed") continue
+              worker.state = "closed"
+              this.workers.delete(worker.key)
+              this.backpressure.drop(worker)
+              this.metrics?.left(worker)
+              worker.wake.wakeAll()
+              lost.push(worker)
+            }
+          })
+        )
+        .pipe(
+          Effect.ensuring(
+            Effect.sync(() => {
+              for (const worker of losing) this.committer.losing.delete(worker)
+            })
+          )
+        )
       if (lost.length === 0) return
       this.metrics?.rebalanceBegins()
       // The workers are out of the map already: a shutdown starting meanwhile would not see
