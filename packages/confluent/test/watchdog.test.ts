@@ -35,6 +35,13 @@ describe("the rejoin watchdog", () => {
     expect(groupState(statistics("query-coord", "wait-join"))).toEqual({ state: "query-coord", joinState: "wait-join" })
     expect(groupState(JSON.stringify({ name: "p", type: "producer" }))).toBeUndefined()
     expect(groupState("{ not json")).toBeUndefined()
+    // A topic named cgrp comes before the group's object, and its partitions nest objects.
+    const trap = JSON.stringify({
+      topics: { cgrp: { partitions: { "0": { fetch_state: "active" } } } },
+      cgrp: { state: "wait-coord", join_state: "init", rebalance_reason: "a {brace} in a reason" }
+    })
+    expect(groupState(trap)).toEqual(lost)
+    expect(groupState(JSON.stringify({ topics: { cgrp: { partitions: {} } } }))).toBeUndefined()
   })
 
   it("a classic member is in its group once it took its assignment; a KIP-848 one once it has a coordinator", () => {

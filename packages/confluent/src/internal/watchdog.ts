@@ -25,15 +25,36 @@ export interface GroupState {
   readonly joinState: string
 }
 
+const parseGroup = (json: string): GroupState | undefined => {
+  const cgrp = (JSON.parse(json) as { cgrp?: { state?: unknown; join_state?: unknown } }).cgrp
+  if (cgrp === undefined || typeof cgrp.state !== "string" || typeof cgrp.join_state !== "string") return undefined
+  return { state: cgrp.state, joinState: cgrp.join_state }
+}
+
 /**
  * The `cgrp` part of a statistics JSON, or undefined when it has none (not a group member) or
  * is not JSON.
+ *
+ * The statistics describe every broker, topic and partition (about 1.5 KB per partition), and
+ * `cgrp`, a flat object, comes after them (`rdkafka.c:2097-2119`): it is read from the text's
+ * end first, so that a member of a thousand partitions does not parse megabytes every few
+ * seconds. Anything unexpected there (a topic named `cgrp` is listed before it) falls back to
+ * parsing the whole text.
  */
 export const groupState = (statistics: string): GroupState | undefined => {
   try {
-    const cgrp = (JSON.parse(statistics) as { cgrp?: { state?: unknown; join_state?: unknown } }).cgrp
-    if (cgrp === undefined || typeof cgrp.state !== "string" || typeof cgrp.join_state !== "string") return undefined
-    return { state: cgrp.state, joinState: cgrp.join_state }
+    const key = statistics.lastIndexOf('"cgrp"')
+    const open = key < 0 ? -1 : statistics.indexOf("{", key)
+    const close = open < 0 ? -1 : statistics.indexOf("}", open)
+    if (close > 0) {
+      try {
+        const tail = parseGroup(`{"cgrp":${statistics.slice(open, close + 1)}}`)
+        if (tail !== undefined) return tail
+      } catch {
+        // Not the flat object expected: read the whole text below.
+      }
+    }
+    return parseGroup(statistics)
   } catch {
     return undefined
   }
