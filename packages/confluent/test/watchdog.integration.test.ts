@@ -21,6 +21,7 @@ import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
 import * as ConfluentDriver from "../src/ConfluentDriver.js"
 import * as ConfluentTestCluster from "./ConfluentTestCluster.js"
+import { subscription } from "./support.js"
 
 const broker = await brokerForTests()
 
@@ -69,17 +70,8 @@ const member = (
     return { owned, handed, outside, logs, close: Scope.close(scope, Exit.void) }
   })
 
-const subscriptionOf = (groupId: string, topic: string, clientId: string, groupInstanceId?: string): Subscription => ({
-  groupId,
-  topics: [topic],
-  startFrom: "earliest",
-  sessionTimeout: Duration.seconds(10),
-  rebalanceTimeout: Duration.seconds(30),
-  heartbeatInterval: Duration.millis(500),
-  maxBytesPerPartition: 1_048_576,
-  clientId,
-  groupInstanceId
-})
+const subscriptionOf = (groupId: string, topic: string, clientId: string, groupInstanceId?: string): Subscription =>
+  subscription({ groupId, topics: [topic], clientId, groupInstanceId, rebalanceTimeout: Duration.seconds(30) })
 
 describe.skipIf(broker === undefined)("confluent: the rejoin watchdog on a real broker", () => {
   const layer = ConfluentTestCluster.layer(broker?.brokers ?? [])

@@ -9,8 +9,10 @@ import * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import type * as Health from "@sluice/core/Health"
 import { ProducerDriver } from "@sluice/core/ProducerDriver"
 import * as TP from "@sluice/core/TopicPartition"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
 import * as MemoryKafka from "../src/MemoryKafka.js"
 import { healthWhen } from "../src/TestHelpers.js"
 
@@ -175,5 +177,39 @@ describe("memory: health", () => {
       expect(committed.get(0)?.offset).toBe(3)
       yield* Fiber.interrupt(fiber)
     }).pipe(Effect.provide(MemoryKafka.layer({ seed: 7 })))
+  )
+
+  it.live("G2 (simulated) a fenced member's loss does not wait for the retries of a commit the coordinator fails", () =>
+    Effect.gen(function* () {
+      const kafka = yield* MemoryKafka.MemoryKafka
+      yield* kafka.createTopic("fenced", 1)
+      // Retries 2, 4, 8, 16 and 32 s apart: a loss that waited for them would take a minute.
+      const consumer = yield* Consumer.make(
+        yield* ConsumerSettings.make({
+          groupId: "fenced-probes",
+          commitInterval: "20 millis",
+          commitRetryBase: "2 seconds",
+          commitRetries: 5
+        })
+      )
+      const lost = yield* Deferred.make<void>()
+      yield* Effect.forkDaemon(
+        Stream.runForEach(consumer.events, (event) =>
+          event._tag === "Lost" ? Deferred.succeed(lost, undefined) : Effect.void
+        )
+      )
+      const fiber = yield* Effect.forkDaemon(consumer.run({ topics: ["fenced"], handler: () => Effect.void }))
+      const stable = yield* healthWhen(consumer, "stable", (h) => h.ready)
+      // The first attempt and its first retry fail; a third failure meets the rejoined member.
+      yield* kafka.faults.failCommits({ times: 3, error: "retriable", groupId: "fenced-probes" })
+      yield* produce("fenced", 0, 3)
+      // The first commit failed and waits out its first back-off.
+      yield* Effect.sleep("500 millis")
+      yield* kafka.faults.fence(member(stable).memberId!)
+      yield* Effect.timeout(Deferred.await(lost), "10 seconds")
+      const committed = yield* kafka.committed("fenced-probes", "fenced")
+      expect(committed.get(0)).toBeUndefined()
+      yield* Fiber.interrupt(fiber)
+    }).pipe(Effect.provide(MemoryKafka.layer({ seed: 8 })))
   )
 })
