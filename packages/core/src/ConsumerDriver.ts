@@ -113,9 +113,11 @@ export interface GroupListener {
    */
   readonly onLost: (partitions: ReadonlyArray<TopicPartition>) => Effect.Effect<void>
   /**
-   * Records fetched for an owned partition, in offset order. Must return promptly: the
-   * engine applies backpressure by pausing the partition, never by blocking the driver's
-   * poll loop (that would stop heartbeats).
+   * Records fetched for an owned partition, in increasing offset order, each offset once (a
+   * delivery may start below what an earlier one reached: the engine skips what it has). Must
+   * return promptly: the engine applies backpressure by pausing the partition, never by
+   * blocking the driver's poll loop (that would stop heartbeats). The engine keeps the array
+   * as its buffer: the driver must not change it afterwards.
    */
   readonly onRecords: (
     partition: TopicPartition,

@@ -259,26 +259,37 @@ export class Engine<R> {
       // them again from the committed frontier.
       if (worker === undefined || worker.state !== "running") return Effect.void
       if (logEnd !== undefined && logEnd > worker.logEnd) worker.logEnd = logEnd
+      const done = worker.alreadyFinished
       let added = 0
       let skipped = 0
-      const done = worker.alreadyFinished
-      for (let i = 0; i < records.length; i++) {
-        const record = records[i]!
-        if (!worker.tracker.receive(record.offset)) continue
-        if (done?.has(record.offset)) {
-          // Finished by an earlier owner (commit metadata): finish it without running it.
-          worker.tracker.finish(record.offset)
-          skipped++
-          continue
-        }
-        worker.buffer.push(record)
-        added++
-      }
+      const count = records.length
       if (
-        done !== undefined &&
-        records.length > 0 &&
-        records[records.length - 1]!.offset >= worker.alreadyFinishedMax
+        done === undefined &&
+        count > 0 &&
+        records[count - 1]!.offset - records[0]!.offset === count - 1 &&
+        worker.tracker.receiveRun(records[0]!.offset, count)
       ) {
+        // The common case: new offsets without a gap (the driver delivers each offset once, in
+        // increasing order, so the first and last tell), queued as delivered, no record read.
+        worker.buffer.pushAll(records)
+        added = count
+      } else {
+        const accepted: Array<RawRecord> = []
+        for (let i = 0; i < count; i++) {
+          const record = records[i]!
+          if (!worker.tracker.receive(record.offset)) continue
+          if (done?.has(record.offset)) {
+            // Finished by an earlier owner (commit metadata): finish it without running it.
+            worker.tracker.finish(record.offset)
+            skipped++
+            continue
+          }
+          accepted.push(record)
+        }
+        worker.buffer.pushAll(accepted)
+        added = accepted.length
+      }
+      if (done !== undefined && count > 0 && records[count - 1]!.offset >= worker.alreadyFinishedMax) {
         worker.alreadyFinished = undefined
       }
       if (skipped > 0) this.committer.onFinished()
