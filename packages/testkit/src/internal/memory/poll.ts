@@ -24,7 +24,7 @@ import * as Exit from "effect/Exit"
 import type * as MemoryKafka from "../../MemoryKafka.js"
 import type { Commits } from "./commits.js"
 import type { Faults } from "./faults.js"
-import { type Control, type Member, type Membership, release } from "./group.js"
+import { type Control, type Fetching, type Member, type Membership, release } from "./group.js"
 import type { Journal } from "./journal.js"
 import type { Logs } from "./log.js"
 import type { Notifier } from "./signal.js"
@@ -116,42 +116,56 @@ export class PollLoop {
     )
   }
 
-  /** One round: a batch of each owned, unpaused partition with records, in partition order. */
+  /**
+   * One round: a batch of each owned, unpaused partition with records, in partition order. A
+   * chain of effects rather than `Effect.gen`: a generator per round holds the batches it
+   * delivered, and a generator per delivery kept every batch alive through young collections in
+   * the librdkafka driver (`docs/benchmarks.md`, workload 1 over librdkafka).
+   */
   private deliver(member: Member): Effect.Effect<number> {
-    const self = this
-    return Effect.gen(function* () {
-      let delivered = 0
+    return Effect.suspend(() => {
       member.blockedUntil = undefined
-      if (self.faults.blocksFetches) {
-        const now = yield* Clock.currentTimeMillis
-        self.faults.expireFetchRules(now)
-      }
-      const maxBytes = member.subscription.maxBytesPerPartition
-      for (const fetching of member.fetching.values()) {
-        if (fetching.paused) continue
-        const log = fetching.log
-        const from = fetching.position
-        // An outage fails the fetch whether records wait or not (health probes see it).
-        if (self.faults.blocksFetches) {
-          const until = self.faults.fetchBlocked(member, fetching.tp.topic)
-          if (until > 0) {
-            member.blockedUntil = member.blockedUntil === undefined ? until : Math.min(member.blockedUntil, until)
-            continue
-          }
-        }
-        // read_committed: nothing at or past the first record of an open transaction.
-        const end = log.open.size === 0 ? log.records.length : log.stableEnd()
-        if (from >= end) continue
-        const to = Math.min(end, log.batchEnd(from, self.options.maxBatchSize, maxBytes))
-        fetching.position = to
-        const batch = log.readCommitted(from, to)
-        if (batch.length > 0) yield* member.listener.onRecords(fetching.tp, batch, log.records.length)
-        delivered += to - from
-        // A rebalance or a crash is handled before anything else is delivered.
-        if (member.inbox.length > 0 || member.status !== "active") break
-      }
-      return delivered
+      if (!this.faults.blocksFetches) return this.deliverFrom(member, member.fetching.values(), 0)
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        this.faults.expireFetchRules(now)
+        return this.deliverFrom(member, member.fetching.values(), 0)
+      })
     })
+  }
+
+  /** The rest of a round: the partitions `fetching` has not given yet; `delivered` so far. */
+  private deliverFrom(member: Member, fetching: Iterator<Fetching>, delivered: number): Effect.Effect<number> {
+    const maxBytes = member.subscription.maxBytesPerPartition
+    for (let next = fetching.next(); !next.done; next = fetching.next()) {
+      const partition = next.value
+      if (partition.paused) continue
+      const log = partition.log
+      const from = partition.position
+      // An outage fails the fetch whether records wait or not (health probes see it).
+      if (this.faults.blocksFetches) {
+        const until = this.faults.fetchBlocked(member, partition.tp.topic)
+        if (until > 0) {
+          member.blockedUntil = member.blockedUntil === undefined ? until : Math.min(member.blockedUntil, until)
+          continue
+        }
+      }
+      // read_committed: nothing at or past the first record of an open transaction.
+      const end = log.open.size === 0 ? log.records.length : log.stableEnd()
+      if (from >= end) continue
+      const to = Math.min(end, log.batchEnd(from, this.options.maxBatchSize, maxBytes))
+      partition.position = to
+      const batch = log.readCommitted(from, to)
+      const total = delivered + (to - from)
+      // A rebalance or a crash is handled before anything else is delivered.
+      const goOn = () =>
+        member.inbox.length > 0 || member.status !== "active"
+          ? Effect.succeed(total)
+          : this.deliverFrom(member, fetching, total)
+      return batch.length > 0
+        ? Effect.flatMap(member.listener.onRecords(partition.tp, batch, log.records.length), goOn)
+        : goOn()
+    }
+    return Effect.succeed(delivered)
   }
 
   private handle(member: Member, control: Control): Effect.Effect<void> {
