@@ -46,9 +46,9 @@ export const handOver = (member: Member, owned: Owned, records: ReadonlyArray<Ra
 /**
  * `handOver` from `records[from]` on. A chain of effects, not `Effect.gen`: a generator per
  * delivery kept its records alive through young collections, so every batch was promoted and
- * died in the old generation (the driver alone, a listener that only counts: 2.9 MB promoted per
- * young collection and a peak RSS of 303 MB with a generator, 0.08 MB and 233 MB without;
- * `docs/benchmarks.md`, workload 1 over librdkafka).
+ * died in the old generation (the driver alone, a listener that only counts: 1.2–2.9 MB promoted
+ * per young collection and a peak RSS of 301–309 MB with a generator, 0.02 MB and 225–247 MB
+ * without; `docs/benchmarks.md`, workload 1 over librdkafka).
  */
 const handOverFrom = (
   member: Member,
