@@ -38,6 +38,15 @@ const member = (health: Health.Health): Health.MemberHealth => {
 
 const partitions = (topic: string, ps: ReadonlyArray<number>) => ps.map((p) => TP.make(topic, p))
 
+/** The simulated cluster, a new topic of `count` partitions and a consumer with these settings. */
+const consumerOn = (topic: string, count: number, settings: ConsumerSettings.Input) =>
+  Effect.gen(function* () {
+    const kafka = yield* MemoryKafka.MemoryKafka
+    yield* kafka.createTopic(topic, count)
+    const consumer = yield* Consumer.make(yield* ConsumerSettings.make(settings))
+    return { kafka, consumer }
+  })
+
 describe("memory: health", () => {
   it.live("O4 health follows a member through joining, stable, rebalancing and stopped; ready only when stable", () =>
     Effect.gen(function* () {
@@ -128,9 +137,7 @@ describe("memory: health", () => {
     "O4 a fetch outage longer than fetchWithin makes the member not live; it is live again once fetches succeed",
     () =>
       Effect.gen(function* () {
-        const kafka = yield* MemoryKafka.MemoryKafka
-        yield* kafka.createTopic("outage", 2)
-        const consumer = yield* Consumer.make(yield* ConsumerSettings.make({ groupId: "outage-probes" }))
+        const { kafka, consumer } = yield* consumerOn("outage", 2, { groupId: "outage-probes" })
         const fiber = yield* Effect.forkDaemon(consumer.run({ topics: ["outage"], handler: () => Effect.void }))
         const rules = { fetchWithin: "300 millis" } as const
         yield* healthWhen(consumer, "stable", (h) => h.ready && h.live, { rules })
@@ -152,15 +159,11 @@ describe("memory: health", () => {
 
   it.live("O4 commit failures are counted until a commit succeeds", () =>
     Effect.gen(function* () {
-      const kafka = yield* MemoryKafka.MemoryKafka
-      yield* kafka.createTopic("failing", 1)
-      const consumer = yield* Consumer.make(
-        yield* ConsumerSettings.make({
-          groupId: "commit-probes",
-          commitInterval: "20 millis",
-          commitRetryBase: "150 millis"
-        })
-      )
+      const { kafka, consumer } = yield* consumerOn("failing", 1, {
+        groupId: "commit-probes",
+        commitInterval: "20 millis",
+        commitRetryBase: "150 millis"
+      })
       const fiber = yield* Effect.forkDaemon(consumer.run({ topics: ["failing"], handler: () => Effect.void }))
       yield* healthWhen(consumer, "stable", (h) => h.ready)
       yield* kafka.faults.failCommits({ times: 3, error: "retriable", groupId: "commit-probes" })
@@ -181,17 +184,13 @@ describe("memory: health", () => {
 
   it.live("G2 (simulated) a fenced member's loss does not wait for the retries of a commit the coordinator fails", () =>
     Effect.gen(function* () {
-      const kafka = yield* MemoryKafka.MemoryKafka
-      yield* kafka.createTopic("fenced", 1)
       // Retries 2, 4, 8, 16 and 32 s apart: a loss that waited for them would take a minute.
-      const consumer = yield* Consumer.make(
-        yield* ConsumerSettings.make({
-          groupId: "fenced-probes",
-          commitInterval: "20 millis",
-          commitRetryBase: "2 seconds",
-          commitRetries: 5
-        })
-      )
+      const { kafka, consumer } = yield* consumerOn("fenced", 1, {
+        groupId: "fenced-probes",
+        commitInterval: "20 millis",
+        commitRetryBase: "2 seconds",
+        commitRetries: 5
+      })
       const lost = yield* Deferred.make<void>()
       yield* Effect.forkDaemon(
         Stream.runForEach(consumer.events, (event) =>
