@@ -91,6 +91,13 @@ describe("delivery", () => {
       // A record bigger than the limit still goes, alone.
       yield* handOver(member, owned, [record(5, 1000)])
       expect(slices.at(-1)).toEqual([5])
+      // Headers count too: 80 bytes plus a 3-byte key and 20 bytes of value leave room for one.
+      const withHeader = (offset: number): RawRecord => ({
+        ...record(offset),
+        headers: [{ key: "abc", value: new Uint8Array(20) }]
+      })
+      yield* handOver(member, owned, [6, 7].map(withHeader))
+      expect(slices.slice(-2)).toEqual([[6], [7]])
     })
   )
 

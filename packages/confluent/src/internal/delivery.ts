@@ -30,7 +30,9 @@ import { toRawRecord } from "./records.js"
  */
 const size = (record: RawRecord): number => {
   let bytes = 70 + (record.value?.byteLength ?? 0) + (record.key?.byteLength ?? 0)
-  for (const header of record.headers) bytes += header.key.length + (header.value?.byteLength ?? 0)
+  // An index loop: `for … of` made an iterator per record here (70 MB per million records).
+  const headers = record.headers
+  for (let i = 0; i < headers.length; i++) bytes += headers[i]!.key.length + (headers[i]!.value?.byteLength ?? 0)
   return bytes
 }
 

@@ -14,16 +14,19 @@ import type { IHeaders, KafkaMessage, Message } from "kafkajs"
  */
 export const fromHeaders = (headers: IHeaders | undefined): ReadonlyArray<Header> => {
   if (headers === undefined) return noHeaders
-  const out: Array<Header> = []
-  for (const key of Object.keys(headers)) {
+  // `for … in` over kafkajs's plain object, not `Object.keys`: that made an array per record,
+  // and most records carry no header at all.
+  let out: Array<Header> | undefined
+  for (const key in headers) {
     const value = headers[key]
+    out ??= []
     if (Array.isArray(value)) {
       for (const v of value) out.push({ key, value: toBytes(v) })
     } else {
       out.push({ key, value: toBytes(value) })
     }
   }
-  return out.length === 0 ? noHeaders : out
+  return out ?? noHeaders
 }
 
 const encoder = new TextEncoder()

@@ -100,6 +100,28 @@ export const batch =
         return worker.state === "running"
       })
 
+      /**
+       * Handles the chunk; `false` when it failed (the worker stops). Outside the generator
+       * below, so that no local of it keeps a finished chunk (and the fetch responses its
+       * records' bytes are views into) while the worker waits for the next records.
+       */
+      const handleChunk = (): Effect.Effect<boolean, never, R> => {
+        const records = chunk
+        return Effect.map(Effect.exit(handle(records, finished)), (exit) => {
+          if (Exit.isFailure(exit)) {
+            const first = records[done.indexOf(false)] ?? records[0]!
+            // Unfinished, the failed records hold the frontier: no commit passes them (G1).
+            abandonRest()
+            flow.fail(onFailure(first, exit.cause))
+            return false
+          }
+          for (let i = 0; i < records.length; i++) finished(i)
+          chunk = []
+          done = []
+          return true
+        })
+      }
+
       return Effect.gen(function* () {
         while (worker.state === "running") {
           take()
@@ -113,18 +135,7 @@ export const batch =
             return
           }
           if (flow.resumable) yield* flow.resume()
-          const records = chunk
-          const exit = yield* Effect.exit(handle(records, finished))
-          if (Exit.isFailure(exit)) {
-            const first = records[done.indexOf(false)] ?? records[0]!
-            // Unfinished, the failed records hold the frontier: no commit passes them (G1).
-            abandonRest()
-            flow.fail(onFailure(first, exit.cause))
-            return
-          }
-          for (let i = 0; i < records.length; i++) finished(i)
-          chunk = []
-          done = []
+          if (!(yield* handleChunk())) return
         }
         abandonRest()
       }).pipe(

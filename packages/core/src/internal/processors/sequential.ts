@@ -23,7 +23,7 @@ export const sequential =
     spans?: () => LaneSpans
   ): Processor<R> =>
   (worker, flow) => {
-    /** The record in flight: the continuations below read it instead of closing over it. */
+    /** The record in flight (none between records): the continuations read it instead of closing over it. */
     let current: RawRecord | undefined
     const lane = spans?.()
     const onCause = (cause: Cause.Cause<E>): Effect.Effect<void> => {
@@ -50,6 +50,9 @@ export const sequential =
     // stack, until a step waits for records or the worker stops running.
     const onSuccess = (): Effect.Effect<void, never, R> => {
       flow.finish(worker, current!.offset)
+      // Let go of it: a worker waiting for records would keep it, and with it the whole fetch
+      // response its bytes are a view of (kafkajs: up to 10 MiB), alive until its next record.
+      current = undefined
       lane?.leave(Exit.void)
       return next()
     }

@@ -1,0 +1,68 @@
+/**
+ * What the engine keeps of a record once it is finished: nothing. A record's bytes are usually
+ * views into the client's whole fetch response (kafkajs: up to 10 MiB), so one finished record
+ * kept by an idle worker keeps that whole response alive until the partition's next record.
+ */
+import * as v8 from "node:v8"
+import * as vm from "node:vm"
+import { describe, expect, it } from "@effect/vitest"
+import * as ProcessingMode from "@sluice/core/ProcessingMode"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as FakeDriver from "./fakeDriver.js"
+
+v8.setFlagsFromString("--expose-gc")
+/** A full collection: `gc` of a context made after the flag was set. */
+const gc = vm.runInNewContext("gc") as () => void
+
+const tp0 = { topic: "t", partition: 0 }
+
+const modes = {
+  partition: ProcessingMode.partition,
+  keyed: ProcessingMode.keyed({ concurrency: 4 }),
+  unordered: ProcessingMode.unordered({ concurrency: 4 })
+}
+
+describe("retention", () => {
+  for (const [name, mode] of Object.entries(modes)) {
+    it.scopedLive(`${name}: a worker waiting for records keeps none of the records it finished`, () =>
+      Effect.gen(function* () {
+        const { consumer, fake } = yield* FakeDriver.consumer()
+        const fiber = yield* Effect.fork(consumer.run({ topics: ["t"], mode, handler: () => Effect.void }))
+        const listener = yield* Deferred.await(fake.listener)
+        yield* listener.onAssigned([FakeDriver.assignment(tp0)])
+        // Only weak references stay here: the delivery array and its records are the engine's.
+        const delivered = FakeDriver.records(tp0, 0, 5).map((r) => ({ ...r, key: new Uint8Array([r.offset % 2]) }))
+        const refs = delivered.map((r) => new WeakRef(r))
+        yield* listener.onRecords(tp0, delivered.splice(0))
+        yield* FakeDriver.waitFor(() => FakeDriver.lastCommit(fake.commits, 0) === 5, "the commit of offset 5")
+        yield* Effect.sleep("20 millis")
+        gc()
+        yield* Effect.sleep("1 millis")
+        expect(refs.filter((ref) => ref.deref() !== undefined).map((ref) => ref.deref()!.offset)).toEqual([])
+        yield* Fiber.interrupt(fiber)
+      })
+    )
+  }
+
+  it.scopedLive("batch: a worker waiting for records keeps none of the chunks it finished", () =>
+    Effect.gen(function* () {
+      const { consumer, fake } = yield* FakeDriver.consumer()
+      const fiber = yield* Effect.fork(
+        consumer.runBatch({ topics: ["t"], batch: { size: 2, within: "1 millis" }, handler: () => Effect.void })
+      )
+      const listener = yield* Deferred.await(fake.listener)
+      yield* listener.onAssigned([FakeDriver.assignment(tp0)])
+      const delivered = FakeDriver.records(tp0, 0, 5)
+      const refs = delivered.map((r) => new WeakRef(r))
+      yield* listener.onRecords(tp0, delivered.splice(0))
+      yield* FakeDriver.waitFor(() => FakeDriver.lastCommit(fake.commits, 0) === 5, "the commit of offset 5")
+      yield* Effect.sleep("20 millis")
+      gc()
+      yield* Effect.sleep("1 millis")
+      expect(refs.filter((ref) => ref.deref() !== undefined).map((ref) => ref.deref()!.offset)).toEqual([])
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+})
