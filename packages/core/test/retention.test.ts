@@ -6,6 +6,7 @@
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
 import { describe, expect, it } from "@effect/vitest"
+import type { RawRecord } from "@sluice/core/ConsumerRecord"
 import * as ProcessingMode from "@sluice/core/ProcessingMode"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -17,6 +18,16 @@ v8.setFlagsFromString("--expose-gc")
 const gc = vm.runInNewContext("gc") as () => void
 
 const tp0 = { topic: "t", partition: 0 }
+
+/** Once all `refs` (offsets 0–4) were committed and the worker idles, none of them is reachable. */
+const expectReleased = (fake: FakeDriver.FakeDriver, refs: ReadonlyArray<WeakRef<RawRecord>>) =>
+  Effect.gen(function* () {
+    yield* FakeDriver.waitFor(() => FakeDriver.lastCommit(fake.commits, 0) === 5, "the commit of offset 5")
+    yield* Effect.sleep("20 millis")
+    gc()
+    yield* Effect.sleep("1 millis")
+    expect(refs.filter((ref) => ref.deref() !== undefined).map((ref) => ref.deref()!.offset)).toEqual([])
+  })
 
 const modes = {
   partition: ProcessingMode.partition,
@@ -36,11 +47,7 @@ describe("retention", () => {
         const delivered = FakeDriver.records(tp0, 0, 5).map((r) => ({ ...r, key: new Uint8Array([r.offset % 2]) }))
         const refs = delivered.map((r) => new WeakRef(r))
         yield* listener.onRecords(tp0, delivered.splice(0))
-        yield* FakeDriver.waitFor(() => FakeDriver.lastCommit(fake.commits, 0) === 5, "the commit of offset 5")
-        yield* Effect.sleep("20 millis")
-        gc()
-        yield* Effect.sleep("1 millis")
-        expect(refs.filter((ref) => ref.deref() !== undefined).map((ref) => ref.deref()!.offset)).toEqual([])
+        yield* expectReleased(fake, refs)
         yield* Fiber.interrupt(fiber)
       })
     )
@@ -57,11 +64,7 @@ describe("retention", () => {
       const delivered = FakeDriver.records(tp0, 0, 5)
       const refs = delivered.map((r) => new WeakRef(r))
       yield* listener.onRecords(tp0, delivered.splice(0))
-      yield* FakeDriver.waitFor(() => FakeDriver.lastCommit(fake.commits, 0) === 5, "the commit of offset 5")
-      yield* Effect.sleep("20 millis")
-      gc()
-      yield* Effect.sleep("1 millis")
-      expect(refs.filter((ref) => ref.deref() !== undefined).map((ref) => ref.deref()!.offset)).toEqual([])
+      yield* expectReleased(fake, refs)
       yield* Fiber.interrupt(fiber)
     })
   )
