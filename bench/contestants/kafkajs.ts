@@ -2,7 +2,9 @@
  * Workload 1, contestant (a): raw kafkajs, the hand-written safe loop. `eachBatch` handles
  * each record with a no-op handler, resolves its offset, and commits the batch's offsets
  * explicitly before the next batch (auto-commit off): at-least-once, nothing committed
- * before it was handled.
+ * before it was handled. Its fetch responses are as large as Sluice's kafkajs driver's by
+ * default (`maxBytes` 4 MiB, not kafkajs's 10 MiB), so that the memory comparison is like
+ * for like: at 10 MiB this loop peaks about 75 MB higher at the same speed.
  */
 import type { KafkaMessage } from "kafkajs"
 import { args, die, emit } from "../lib/common.js"
@@ -20,7 +22,7 @@ const main = async (): Promise<ContestantResult> => {
     resolveDone = resolve
   })
   const tally = new Tally(records, () => resolveDone())
-  const consumer = kafka("sluice-bench-kafkajs").consumer({ groupId })
+  const consumer = kafka("sluice-bench-kafkajs").consumer({ groupId, maxBytes: 4 * 1024 * 1024 })
   await consumer.connect()
   await consumer.subscribe({ topics: [topic], fromBeginning: true })
   await consumer.run({

@@ -5,6 +5,7 @@
 import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import * as path from "node:path"
+import { bundleScript } from "./bundle.js"
 import { resultPrefix } from "./common.js"
 
 export const benchDir = path.resolve(import.meta.dirname, "..")
@@ -62,15 +63,19 @@ export interface NodeChildOptions {
   readonly oneCore?: boolean | undefined
   /** Extra flags for node, e.g. `--cpu-prof`. */
   readonly nodeFlags?: ReadonlyArray<string> | undefined
+  /** Runs the script bundled, with plain node (`bundle.ts`), rather than its source under tsx. */
+  readonly bundled?: boolean | undefined
 }
 
-/** Runs `bench/<script>` under node with tsx and returns its result line, parsed. */
+/** Runs `bench/<script>` under node (with tsx, or bundled) and returns its result line, parsed. */
 export const runNode = async <A>(
   script: string,
   args: object,
   options: NodeChildOptions
 ): Promise<{ readonly result: A; readonly wallSeconds: number; readonly pinned: boolean }> => {
-  const nodeArgv = [...(options.nodeFlags ?? []), "--import", "tsx", path.join(benchDir, script), JSON.stringify(args)]
+  const entry =
+    options.bundled === true ? [await bundleScript(script)] : ["--import", "tsx", path.join(benchDir, script)]
+  const nodeArgv = [...(options.nodeFlags ?? []), ...entry, JSON.stringify(args)]
   const pinned = options.oneCore === true && hasTaskset
   const spawned = pinned
     ? await spawnProcess("taskset", ["-c", "1", process.execPath, ...nodeArgv], options)
