@@ -1,6 +1,6 @@
 /**
  * What the engine keeps of a record once it is finished: nothing. A record's bytes are usually
- * views into the client's whole fetch response (kafkajs: up to 10 MiB), so one finished record
+ * views into the client's whole fetch response (kafkajs: up to `maxBytes`), so one finished record
  * kept by an idle worker keeps that whole response alive until the partition's next record.
  */
 import * as v8 from "node:v8"

@@ -51,7 +51,7 @@ export const sequential =
     const onSuccess = (): Effect.Effect<void, never, R> => {
       flow.finish(worker, current!.offset)
       // Let go of it: a worker waiting for records would keep it, and with it the whole fetch
-      // response its bytes are a view of (kafkajs: up to 10 MiB), alive until its next record.
+      // response its bytes are a view of (kafkajs: up to `maxBytes`), alive until its next record.
       current = undefined
       lane?.leave(Exit.void)
       return next()
