@@ -6,11 +6,14 @@
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
 import { describe, expect, it } from "@effect/vitest"
+import * as Codec from "@sluice/core/Codec"
 import type { RawRecord } from "@sluice/core/ConsumerRecord"
 import * as ProcessingMode from "@sluice/core/ProcessingMode"
+import * as Topic from "@sluice/core/Topic"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
 import * as FakeDriver from "./fakeDriver.js"
 
 v8.setFlagsFromString("--expose-gc")
@@ -58,6 +61,24 @@ describe("retention", () => {
       const { consumer, fake } = yield* FakeDriver.consumer()
       const fiber = yield* Effect.fork(
         consumer.runBatch({ topics: ["t"], batch: { size: 2, within: "1 millis" }, handler: () => Effect.void })
+      )
+      const listener = yield* Deferred.await(fake.listener)
+      yield* listener.onAssigned([FakeDriver.assignment(tp0)])
+      const delivered = FakeDriver.records(tp0, 0, 5)
+      const refs = delivered.map((r) => new WeakRef(r))
+      yield* listener.onRecords(tp0, delivered.splice(0))
+      yield* expectReleased(fake, refs)
+      yield* Fiber.interrupt(fiber)
+    })
+  )
+
+  it.scopedLive("stream: once the user committed them, the partition's stream keeps none of its records", () =>
+    Effect.gen(function* () {
+      const { consumer, fake } = yield* FakeDriver.consumer()
+      const fiber = yield* Effect.fork(
+        consumer
+          .stream(Topic.make({ name: "t", key: Codec.bytes, value: Codec.bytes }))
+          .pipe(Stream.runForEach((r) => r.offset.commit))
       )
       const listener = yield* Deferred.await(fake.listener)
       yield* listener.onAssigned([FakeDriver.assignment(tp0)])

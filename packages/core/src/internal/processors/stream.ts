@@ -111,6 +111,9 @@ const records = <K, V, H>(
     return undefined
   }
 
+  /** Whether the chunk `pull` returned last had records (see the wait below). */
+  let emitted = false
+
   type Pull = Effect.Effect<Chunk.Chunk<CommittableRecord.CommittableRecord<K, V, H>>, Option.Option<Topic.DecodeError>>
   const pull: Pull = Effect.suspend((): Pull => {
     if (failure !== undefined) return Effect.fail(Option.some(failure))
@@ -128,9 +131,19 @@ const records = <K, V, H>(
             discard: true
           })
     const resumed = flow.resumable ? Effect.zipRight(logged, flow.resume()) : logged
-    if (taken.length > 0) return Effect.as(resumed, Chunk.unsafeFromArray(taken))
+    if (taken.length > 0) {
+      emitted = true
+      return Effect.as(resumed, Chunk.unsafeFromArray(taken))
+    }
     if (failure !== undefined) return Effect.zipRight(resumed, Effect.fail(Option.some(failure)))
     if (worker.state !== "running") return Effect.fail(Option.none())
+    // Effect's stream keeps the last chunk it emitted until it emits another, and with it the
+    // records' bytes, views into the client's whole fetch response. An empty chunk before a wait
+    // that may be long lets go of them.
+    if (emitted) {
+      emitted = false
+      return Effect.as(resumed, Chunk.empty())
+    }
     return Effect.zipRight(resumed, Effect.zipRight(worker.waitForRecords(), pull))
   })
   return Stream.repeatEffectChunkOption(pull)
