@@ -22,9 +22,17 @@ const gc = vm.runInNewContext("gc") as () => void
 
 const tp0 = { topic: "t", partition: 0 }
 
-/** Once all `refs` (offsets 0–4) were committed and the worker idles, none of them is reachable. */
-const expectReleased = (fake: FakeDriver.FakeDriver, refs: ReadonlyArray<WeakRef<RawRecord>>) =>
+/**
+ * Assigns partition 0 and delivers `records` (offsets 0–4) keeping only weak references to them
+ * (the delivery array and its records are the engine's), then, once offset 5 is committed and the
+ * consumer idles, expects none of them to be reachable after a full collection.
+ */
+const expectReleased = (fake: FakeDriver.FakeDriver, records: Array<RawRecord>) =>
   Effect.gen(function* () {
+    const listener = yield* Deferred.await(fake.listener)
+    yield* listener.onAssigned([FakeDriver.assignment(tp0)])
+    const refs = records.map((r) => new WeakRef(r))
+    yield* listener.onRecords(tp0, records.splice(0))
     yield* FakeDriver.waitFor(() => FakeDriver.lastCommit(fake.commits, 0) === 5, "the commit of offset 5")
     yield* Effect.sleep("20 millis")
     gc()
@@ -44,13 +52,8 @@ describe("retention", () => {
       Effect.gen(function* () {
         const { consumer, fake } = yield* FakeDriver.consumer()
         const fiber = yield* Effect.fork(consumer.run({ topics: ["t"], mode, handler: () => Effect.void }))
-        const listener = yield* Deferred.await(fake.listener)
-        yield* listener.onAssigned([FakeDriver.assignment(tp0)])
-        // Only weak references stay here: the delivery array and its records are the engine's.
-        const delivered = FakeDriver.records(tp0, 0, 5).map((r) => ({ ...r, key: new Uint8Array([r.offset % 2]) }))
-        const refs = delivered.map((r) => new WeakRef(r))
-        yield* listener.onRecords(tp0, delivered.splice(0))
-        yield* expectReleased(fake, refs)
+        const keyed = FakeDriver.records(tp0, 0, 5).map((r) => ({ ...r, key: new Uint8Array([r.offset % 2]) }))
+        yield* expectReleased(fake, keyed)
         yield* Fiber.interrupt(fiber)
       })
     )
@@ -62,12 +65,7 @@ describe("retention", () => {
       const fiber = yield* Effect.fork(
         consumer.runBatch({ topics: ["t"], batch: { size: 2, within: "1 millis" }, handler: () => Effect.void })
       )
-      const listener = yield* Deferred.await(fake.listener)
-      yield* listener.onAssigned([FakeDriver.assignment(tp0)])
-      const delivered = FakeDriver.records(tp0, 0, 5)
-      const refs = delivered.map((r) => new WeakRef(r))
-      yield* listener.onRecords(tp0, delivered.splice(0))
-      yield* expectReleased(fake, refs)
+      yield* expectReleased(fake, FakeDriver.records(tp0, 0, 5))
       yield* Fiber.interrupt(fiber)
     })
   )
@@ -80,12 +78,7 @@ describe("retention", () => {
           .stream(Topic.make({ name: "t", key: Codec.bytes, value: Codec.bytes }))
           .pipe(Stream.runForEach((r) => r.offset.commit))
       )
-      const listener = yield* Deferred.await(fake.listener)
-      yield* listener.onAssigned([FakeDriver.assignment(tp0)])
-      const delivered = FakeDriver.records(tp0, 0, 5)
-      const refs = delivered.map((r) => new WeakRef(r))
-      yield* listener.onRecords(tp0, delivered.splice(0))
-      yield* expectReleased(fake, refs)
+      yield* expectReleased(fake, FakeDriver.records(tp0, 0, 5))
       yield* Fiber.interrupt(fiber)
     })
   )
