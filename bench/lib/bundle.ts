@@ -6,8 +6,9 @@
  * Why not `node --import tsx`: tsx compiles each workspace module at start-up and keeps its
  * source map in memory. For Sluice over kafkajs that is 81 modules (core and the driver) and
  * 60–70 MB of peak RSS that no user of the published packages pays; a raw loop is one small
- * file and pays almost none of it. Measured in session 28: Sluice over kafkajs peaked at 427–428 MB under tsx
- * and 364–365 MB bundled, the raw kafkajs loop at 265–268 MB and 240–252 MB.
+ * file and pays almost none of it. Measured in session 28: Sluice over kafkajs peaked at
+ * 427–428 MB under tsx and 364–365 MB bundled, the raw kafkajs loop at 265–268 MB and
+ * 240–252 MB.
  *
  * The librdkafka client stays outside the bundle: it loads a native addon next to its own files.
  */
