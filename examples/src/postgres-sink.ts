@@ -50,8 +50,11 @@ const insert = (records: Chunk.Chunk<Topic.RecordOf<typeof clicks>>) =>
       page: r.value.page,
       user: r.value.user
     }))
-    const inserted = yield* sql`INSERT INTO clicks ${sql.insert(rows)}
-      ON CONFLICT (topic, partition, "offset") DO NOTHING RETURNING 1`
+    // In a transaction, on a connection of its own: a revocation interrupts the handler, and
+    // @effect/sql-pg cancels an interrupted pooled statement by the backend's pid, which may by
+    // then serve another fiber (see @sluice/sql's README).
+    const inserted = yield* sql.withTransaction(sql`INSERT INTO clicks ${sql.insert(rows)}
+      ON CONFLICT (topic, partition, "offset") DO NOTHING RETURNING 1`)
     return inserted.length
   })
 

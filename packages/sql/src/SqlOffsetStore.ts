@@ -22,7 +22,6 @@
  * import * as SqlOffsetStore from "@sluice/sql/SqlOffsetStore"
  * import * as Effect from "effect/Effect"
  * import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
  * import * as Schema from "effect/Schema"
  *
  * const Payment = Schema.Struct({ id: Schema.String, cents: Schema.Number })
@@ -53,7 +52,6 @@ import { SettingsError } from "@sluice/core/SettingsError"
 import type * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Statements from "./internal/statements.js"
 
@@ -183,7 +181,8 @@ export const transactional =
     R | SqlClient.SqlClient | OffsetStore.OffsetStore
   > =>
     Effect.flatMap(SqlClient.SqlClient, (sql) =>
-      sql.withTransaction(
+      Statements.inTransaction(
+        sql,
         // A chunk is an iterable of records: `save` takes either.
         Effect.zipRight(
           handler(input),
@@ -191,7 +190,6 @@ export const transactional =
         )
       )
     ).pipe(
-      Effect.catchSomeDefect((defect) => (isSqlError(defect) ? Option.some(Effect.fail(defect)) : Option.none())),
       Effect.catchIf(
         (error): error is OffsetStore.OffsetStoreError =>
           error instanceof OffsetStore.OffsetStoreError && error.reason === "alreadySaved",
@@ -199,6 +197,3 @@ export const transactional =
       ),
       Effect.withSpan("SqlOffsetStore.transactional")
     )
-
-const isSqlError = (defect: unknown): defect is SqlError =>
-  typeof defect === "object" && defect !== null && (defect as { readonly _tag?: unknown })._tag === "SqlError"

@@ -200,6 +200,42 @@ describe("SqlOffsetStore on PostgreSQL", () => {
     60_000
   )
 
+  it.live(
+    "G10 claims interrupted mid-statement (a member crashing or revoked during its assignment) never cancel another statement of the pool",
+    () =>
+      Effect.gen(function* () {
+        const table = unique("positions")
+        yield* SqlOffsetStore.migrate({ table })
+        const store = yield* SqlOffsetStore.make({ table })
+        const sql = yield* SqlClient.SqlClient
+        const partitions = Array.from({ length: 50 }, (_, p) => TP.make("claims", p))
+        // Other users of the pool, around the clock: the statements a stray cancel would hit.
+        let cancelled = 0
+        let completed = 0
+        let stop = false
+        const bystander = Effect.gen(function* () {
+          while (!stop) {
+            const result = yield* Effect.either(sql`SELECT pg_sleep(0.001)`)
+            if (result._tag === "Left") cancelled++
+            else completed++
+          }
+        })
+        const bystanders = yield* Effect.forEach([1, 2, 3], () => Effect.fork(bystander))
+        // Interrupted at every point of the claim: before, during, and as it completes.
+        for (let i = 0; i < 300; i++) {
+          const claim = yield* Effect.fork(store.claim(`group-${i}`, partitions))
+          yield* Effect.sleep(`${i % 4} millis`)
+          yield* Fiber.interrupt(claim)
+        }
+        stop = true
+        yield* Fiber.joinAll(bystanders)
+        expect(completed).toBeGreaterThan(300)
+        expect(cancelled).toBe(0)
+        yield* sql`DROP TABLE ${sql(table)}`
+      }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(databaseUrl), maxConnections: 4 }))),
+    60_000
+  )
+
   it.live("bad settings: a table name that is not one fails with a SettingsError naming `table`", () =>
     Effect.gen(function* () {
       const error = yield* Effect.flip(SqlOffsetStore.make({ table: "offsets; DROP TABLE x" }))

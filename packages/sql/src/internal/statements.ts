@@ -16,6 +16,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as OffsetStore from "@sluice/core/OffsetStore"
 import * as TP from "@sluice/core/TopicPartition"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 
 export const ddl = (table: string): string =>
@@ -43,6 +44,21 @@ interface Row {
   readonly metadata: string
   readonly generation: string | number
 }
+
+/**
+ * `sql.withTransaction`, with a failed COMMIT or ROLLBACK (which `@effect/sql` turns into a
+ * defect) a `SqlError` failure again, for the error policy or a retry schedule to handle.
+ */
+export const inTransaction = <A, E, R>(
+  sql: SqlClient.SqlClient,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | SqlError, R> =>
+  Effect.catchSomeDefect(sql.withTransaction(effect), (defect) =>
+    isSqlError(defect) ? Option.some(Effect.fail(defect)) : Option.none()
+  )
+
+const isSqlError = (defect: unknown): defect is SqlError =>
+  typeof defect === "object" && defect !== null && (defect as { readonly _tag?: unknown })._tag === "SqlError"
 
 const unavailable = (operation: string) => (cause: SqlError) =>
   OffsetStore.error({ reason: "unavailable", operation, message: cause.message, cause })
@@ -76,9 +92,16 @@ export const store = (
         metadata: "",
         generation: 1
       }))
-      return sql<Row>`INSERT INTO ${t} AS stored ${sql.insert(rows)}
+      const insert = sql<Row>`INSERT INTO ${t} AS stored ${sql.insert(rows)}
         ON CONFLICT (group_id, topic, partition) DO UPDATE SET generation = stored.generation + 1
-        RETURNING topic, partition, "offset", metadata, generation`.pipe(
+        RETURNING topic, partition, "offset", metadata, generation`
+      // On a connection of its own (a transaction), not a pooled one: a claim is interrupted
+      // whenever its member crashes or is revoked mid-assignment, and @effect/sql-pg 0.x cancels
+      // an interrupted pooled statement with `pg_cancel_backend(pid)` while the statement's own
+      // completion may already have handed the connection to the next user of the pool, whose
+      // statement the signal then cancels (Effect-TS/effect#8068). A reserved connection goes
+      // back to the pool only after the cancel was sent and the transaction rolled back.
+      return inTransaction(sql, insert).pipe(
         Effect.mapError(unavailable("SqlOffsetStore.claim")),
         Effect.retry(retry),
         Effect.map((claimed) =>
