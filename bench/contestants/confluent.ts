@@ -3,7 +3,10 @@
  * native API (the one `@sluice/confluent` is built on): `consume(1000)` in a loop, each
  * record handled by a no-op handler, then the batch's next offsets committed per partition
  * before the next `consume` (auto-commit and auto offset store off): at-least-once, nothing
- * committed before it was handled.
+ * committed before it was handled. It fetches as the Sluice driver does by default: a partition
+ * whose prefetch queue is full waits 100 ms for its next fetch (`fetch.queue.backoff.ms`), not
+ * librdkafka's 1 s, which held this loop at 160,000 records/s against 226,000 (so the loop is
+ * the fastest the client gives, and the ratio compares like with like).
  */
 import { RdKafka } from "@confluentinc/kafka-javascript"
 import { args, brokers, die, emit } from "../lib/common.js"
@@ -29,7 +32,8 @@ const main = async (): Promise<ContestantResult> => {
       "group.id": groupId,
       "enable.auto.commit": false,
       "enable.auto.offset.store": false,
-      log_level: 0
+      log_level: 0,
+      "fetch.queue.backoff.ms": 100
     },
     { "auto.offset.reset": "earliest" }
   )

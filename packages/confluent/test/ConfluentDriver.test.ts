@@ -1,4 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ConfluentConfig from "../src/ConfluentConfig.js"
 import * as ConfluentDriver from "../src/ConfluentDriver.js"
@@ -70,6 +72,28 @@ describe("ConfluentDriver settings", () => {
       }
       expect(Properties.isEager(yield* ConfluentDriver.resolveOptions({ assignor: "range" }))).toBe(true)
     })
+  )
+
+  it.effect(
+    "a partition whose prefetch is full waits 100 ms for its next fetch, not librdkafka's 1 s; settable, checked",
+    () =>
+      Effect.gen(function* () {
+        const defaults = Properties.consumer(config, subscription, yield* ConfluentDriver.resolveOptions())
+        expect(defaults["fetch.queue.backoff.ms"]).toBe(100)
+        const set = yield* ConfluentDriver.resolveOptions({ fetchQueueBackoff: "20 millis" })
+        expect(Properties.consumer(config, subscription, set)["fetch.queue.backoff.ms"]).toBe(20)
+        const bad = yield* Effect.flip(ConfluentDriver.resolveOptions({ fetchQueueBackoff: "soon" as never }))
+        expect(bad).toMatchObject({ _tag: "SettingsError", setting: "fetchQueueBackoff" })
+        const owned = yield* refused({ brokers: ["a:1"], librdkafka: { "fetch.queue.backoff.ms": 1000 } })
+        expect(owned.setting).toBe('librdkafka["fetch.queue.backoff.ms"]')
+        const fromEnv = yield* ConfluentDriver.config.pipe(
+          Effect.withConfigProvider(
+            ConfigProvider.fromMap(new Map([["KAFKA_FETCH_QUEUE_BACKOFF", "250 millis"]]), { pathDelim: "_" })
+          )
+        )
+        const resolved = yield* ConfluentDriver.resolveOptions(fromEnv)
+        expect(Duration.toMillis(resolved.fetchQueueBackoff)).toBe(250)
+      })
   )
 
   it("the producer partitions keys like Java and kafkajs, waits for all replicas, and is idempotent", () => {

@@ -24,6 +24,7 @@ export interface ConsumerOptions {
   readonly pollTimeout: Duration.Duration
   readonly fetchWait: Duration.Duration
   readonly fetchQueueKbytes: number
+  readonly fetchQueueBackoff: Duration.Duration
   readonly allowAutoTopicCreation: boolean
   readonly readUncommitted: boolean
   /** The rejoin watchdog's timeout (`watchdog.ts`); undefined: derived from the subscription (`rejoinTimeout`). */
@@ -116,6 +117,7 @@ export const consumer = (
     "max.partition.fetch.bytes": subscription.maxBytesPerPartition,
     "fetch.wait.max.ms": millis(options.fetchWait),
     "queued.max.messages.kbytes": options.fetchQueueKbytes,
+    "fetch.queue.backoff.ms": millis(options.fetchQueueBackoff),
     "isolation.level": options.readUncommitted ? "read_uncommitted" : "read_committed",
     "allow.auto.create.topics": options.allowAutoTopicCreation
   }
@@ -153,6 +155,7 @@ const consumerKeys = [
   "max.partition.fetch.bytes",
   "fetch.wait.max.ms",
   "queued.max.messages.kbytes",
+  "fetch.queue.backoff.ms",
   "isolation.level",
   "allow.auto.create.topics",
   "max.poll.interval.ms",

@@ -55,7 +55,7 @@ export const subscribe =
       const admin = kafka.admin()
       const member = new Member(runtime, subscription, listener, options, failure, admin)
       const consumer = yield* Effect.try({
-        // kafkajs validates its options here and throws (e.g. heartbeat ≥ session timeout).
+        // kafkajs validates its options here and throws (e.g. heartbeat >= session timeout).
         try: () =>
           kafka.consumer({
             groupId: subscription.groupId,
