@@ -9,6 +9,7 @@ import {
   BasicTracerProvider,
   InMemorySpanExporter,
   type ReadableSpan,
+  type Sampler,
   SimpleSpanProcessor
 } from "@opentelemetry/sdk-trace-base"
 import type * as ConsumerSettings from "@sluice/core/ConsumerSettings"
@@ -97,16 +98,23 @@ export const realBroker = (broker: BrokerInfo): TransactionalCluster => {
   }
 }
 
-/** An OpenTelemetry tracer exporting every span to `exporter`, as Effect's tracer. */
-export const tracing = () => {
+/**
+ * An OpenTelemetry tracer exporting every span its sampler keeps (all of them by default) to
+ * `exporter`, as Effect's tracer. `provider` is there for code that uses OpenTelemetry's API
+ * directly, as instrumented libraries do.
+ */
+export const tracing = (sampler?: Sampler) => {
   const exporter = new InMemorySpanExporter()
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
+  const provider = new BasicTracerProvider({
+    ...(sampler === undefined ? {} : { sampler }),
+    spanProcessors: [new SimpleSpanProcessor(exporter)]
+  })
   const layer = OtelTracer.layer.pipe(
     Layer.provide(Resource.layer({ serviceName: "sluice-test" })),
     Layer.provide(Layer.succeed(OtelTracer.OtelTracerProvider, provider))
   )
   const spans = (): ReadonlyArray<ReadableSpan> => exporter.getFinishedSpans()
-  return { exporter, layer, spans }
+  return { exporter, layer, provider, spans }
 }
 
 /** The id of a span's parent (OpenTelemetry SDK 2: `parentSpanContext`). */

@@ -6,8 +6,10 @@
  */
 
 import { describe, expect, it } from "@effect/vitest"
+import * as OtelApi from "@opentelemetry/api"
 import { SpanKind } from "@opentelemetry/api"
-import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks"
+import { AlwaysOffSampler, ParentBasedSampler, type ReadableSpan, type Sampler } from "@opentelemetry/sdk-trace-base"
 import * as Codec from "@sluice/core/Codec"
 import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
 import * as Pipeline from "@sluice/core/Pipeline"
@@ -27,6 +29,12 @@ import * as Tracer from "effect/Tracer"
 import { type Cluster, parentOf, realBroker, simulated, tracing } from "./observability.support.js"
 
 const broker = await brokerForTests()
+
+// What an application's OpenTelemetry set-up registers (NodeSDK does): without a context
+// manager, OpenTelemetry's `context.with` does nothing and no library sees a parent.
+OtelApi.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+
+const encode = (text: string) => new TextEncoder().encode(text)
 
 class Declined extends Data.TaggedError("Declined")<{ readonly id: string }> {}
 
@@ -134,6 +142,59 @@ const suite = (cluster: Cluster) =>
           expect(process.events[2]!.attributes?.["sluice.dead_letter.topic"]).toBe(dlq)
           expect(String(process.events[2]!.attributes?.["exception.message"])).toContain("Declined")
           expect(process.status.code).toBe(1) // settled: the span ends OK
+        })
+    )
+
+    it.live(
+      "O1 a library using OpenTelemetry's own API inside a handler makes its spans under the record's span, with that span's sampling decision",
+      () =>
+        Effect.gen(function* () {
+          // What the library saw as its parent, and whether the span it started records.
+          const run = (sampler: Sampler | undefined) =>
+            Effect.gen(function* () {
+              const otel = tracing(sampler)
+              const name = uniqueName("o1-library")
+              const topic = Topic.make({ name, key: Codec.string, value: Codec.string })
+              const seen: Array<{ readonly parent: string | undefined; readonly recording: boolean }> = []
+              const pipeline = Pipeline.make({
+                topic,
+                handler: () =>
+                  Effect.sync(() => {
+                    const lib = otel.provider.getTracer("a-library").startSpan("library call")
+                    seen.push({
+                      parent: OtelApi.trace.getSpanContext(OtelApi.context.active())?.spanId,
+                      recording: lib.isRecording()
+                    })
+                    lib.end()
+                  })
+              })
+              yield* Effect.gen(function* () {
+                const c = yield* TestCluster
+                yield* c.createTopic(name, 1)
+                yield* c.produce([{ topic: name, partition: 0, key: encode("k"), value: encode("v") }])
+                const fiber = yield* Effect.fork(Pipeline.run(pipeline))
+                yield* eventually(() => seen.length === 1, "the record handled")
+                yield* Fiber.interrupt(fiber)
+              }).pipe(Effect.provide(Layer.merge(cluster.services(uniqueName("o1-library-group")), otel.layer)))
+              return { name, seen: seen[0]!, spans: otel.spans() }
+            })
+
+          // Sampled: the library's span is the record span's child, and both are exported.
+          const sampled = yield* run(undefined)
+          const process = named(sampled.spans, `process ${sampled.name}`)[0]!
+          const library = named(sampled.spans, "library call")[0]!
+          expect(sampled.seen).toEqual({ parent: process.spanContext().spanId, recording: true })
+          expect(parentOf(library)).toBe(process.spanContext().spanId)
+          expect(library.spanContext().traceId).toBe(process.spanContext().traceId)
+
+          // Not sampled (a parent-based sampler whose roots are off): the record's span records
+          // nothing, and neither does the library's under it (it used to, as an orphan).
+          const unsampled = yield* run(new ParentBasedSampler({ root: new AlwaysOffSampler() }))
+          expect(unsampled.seen.parent).toBeDefined()
+          expect(unsampled.seen.recording).toBe(false)
+          expect(
+            unsampled.spans.filter((s) => s.name === "library call" || s.name === `process ${unsampled.name}`)
+          ).toEqual([])
         })
     )
 

@@ -47,6 +47,16 @@ const hex16 = /^[0-9a-f]{16}$/
 const zeros32 = "00000000000000000000000000000000"
 const zeros16 = "0000000000000000"
 
+/**
+ * Where `@effect/opentelemetry` reads the W3C trace flags of a span it did not make (its
+ * `traceFlagsTag`, a `GenericTag`: the key is the whole contract). Its tracer makes a span
+ * that is not its own the OpenTelemetry context's current span on every step of a fiber, and
+ * without this entry it calls that span sampled.
+ */
+const OtelTraceFlags = Context.GenericTag<{ readonly OtelTraceFlags: unique symbol }, number>(
+  "@effect/opentelemetry/Tracer/OtelTraceFlags"
+)
+
 /** `00-<trace id>-<span id>-<flags>` for a span (W3C Trace Context, version 00). */
 export const format = (span: { readonly traceId: string; readonly spanId: string; readonly sampled: boolean }) =>
   `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
@@ -211,8 +221,25 @@ class LaneSpan implements Tracer.Span {
   get sampled() {
     return this.target?.sampled ?? false
   }
+  /** The target the context below was made for. */
+  private contextOf: Tracer.AnySpan | undefined = undefined
+  private targetContext: Context.Context<never> = Context.empty()
+  /**
+   * The target's context, with its sampling decision as W3C trace flags. OpenTelemetry's
+   * tracer reads this on every step of the fiber to tell libraries instrumented with
+   * OpenTelemetry's own API (database, HTTP clients) whether the record's span is sampled;
+   * without the flags it says sampled, and under a parent-based sampler those libraries
+   * recorded spans under a record span that was never exported. Made once per target.
+   */
   get context() {
-    return this.target?.context ?? Context.empty()
+    const target = this.target
+    if (target === undefined) return Context.empty()
+    if (this.contextOf !== target) {
+      this.contextOf = target
+      // Sampled is what a span without the entry counts as: only an unsampled one needs it.
+      this.targetContext = target.sampled ? target.context : Context.add(target.context, OtelTraceFlags, 0)
+    }
+    return this.targetContext
   }
   get parent() {
     return this.span?.parent ?? Option.none()
