@@ -150,7 +150,7 @@ const suite = (cluster: Cluster) =>
       () =>
         Effect.gen(function* () {
           // What the library saw as its parent, and whether the span it started records.
-          const run = (sampler: Sampler | undefined) =>
+          const run = (sampler: Sampler | undefined, traceparent?: string) =>
             Effect.gen(function* () {
               const otel = tracing(sampler)
               const name = uniqueName("o1-library")
@@ -171,7 +171,8 @@ const suite = (cluster: Cluster) =>
               yield* Effect.gen(function* () {
                 const c = yield* TestCluster
                 yield* c.createTopic(name, 1)
-                yield* c.produce([{ topic: name, partition: 0, key: encode("k"), value: encode("v") }])
+                const headers = traceparent === undefined ? [] : [{ key: "traceparent", value: encode(traceparent) }]
+                yield* c.produce([{ topic: name, partition: 0, key: encode("k"), value: encode("v"), headers }])
                 const fiber = yield* Effect.fork(Pipeline.run(pipeline))
                 yield* eventually(() => seen.length === 1, "the record handled")
                 yield* Fiber.interrupt(fiber)
@@ -195,6 +196,13 @@ const suite = (cluster: Cluster) =>
           expect(
             unsampled.spans.filter((s) => s.name === "library call" || s.name === `process ${unsampled.name}`)
           ).toEqual([])
+
+          // The producer's trace not sampled (OpenTelemetry's default sampler, parent-based): the
+          // record gets no span, and the library sees the producer's unsampled context.
+          const producer = "4bf92f3577b34da6a3ce929d0e0e4736"
+          const fromProducer = yield* run(undefined, `00-${producer}-00f067aa0ba902b7-00`)
+          expect(fromProducer.seen).toEqual({ parent: "00f067aa0ba902b7", recording: false })
+          expect(fromProducer.spans.filter((s) => s.name === "library call")).toEqual([])
         })
     )
 

@@ -47,16 +47,6 @@ const hex16 = /^[0-9a-f]{16}$/
 const zeros32 = "00000000000000000000000000000000"
 const zeros16 = "0000000000000000"
 
-/**
- * Where `@effect/opentelemetry` reads the W3C trace flags of a span it did not make (its
- * `traceFlagsTag`, a `GenericTag`: the key is the whole contract). Its tracer makes a span
- * that is not its own the OpenTelemetry context's current span on every step of a fiber, and
- * without this entry it calls that span sampled.
- */
-const OtelTraceFlags = Context.GenericTag<{ readonly OtelTraceFlags: unique symbol }, number>(
-  "@effect/opentelemetry/Tracer/OtelTraceFlags"
-)
-
 /** `00-<trace id>-<span id>-<flags>` for a span (W3C Trace Context, version 00). */
 export const format = (span: { readonly traceId: string; readonly spanId: string; readonly sampled: boolean }) =>
   `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
@@ -123,8 +113,9 @@ export const parseAny = (value: string): Tracer.ExternalSpan | undefined => {
 }
 
 /**
- * Where `@effect/opentelemetry` looks for a remote parent's trace flags (it takes a parent
- * without them as sampled): its tag, by key, so that core needs no OpenTelemetry package.
+ * Where `@effect/opentelemetry` looks for the trace flags of a span it did not make (a remote
+ * parent, or a lane's stand-in: it takes a span without them as sampled): its tag, by key, so
+ * that core needs no OpenTelemetry package.
  */
 const otelTraceFlags = Context.GenericTag<"OtelTraceFlags", number>("@effect/opentelemetry/Tracer/OtelTraceFlags")
 
@@ -237,7 +228,7 @@ class LaneSpan implements Tracer.Span {
     if (this.contextOf !== target) {
       this.contextOf = target
       // Sampled is what a span without the entry counts as: only an unsampled one needs it.
-      this.targetContext = target.sampled ? target.context : Context.add(target.context, OtelTraceFlags, 0)
+      this.targetContext = target.sampled ? target.context : Context.add(target.context, otelTraceFlags, 0)
     }
     return this.targetContext
   }
