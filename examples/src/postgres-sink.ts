@@ -8,6 +8,7 @@
  * PostgreSQL from `DATABASE_URL`, by default postgres://postgres@127.0.0.1:5432/test.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as ErrorPolicy from "@sluice/core/ErrorPolicy"
 import * as Pipeline from "@sluice/core/Pipeline"
@@ -17,6 +18,7 @@ import * as Chunk from "effect/Chunk"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -52,9 +54,16 @@ const insert = (records: Chunk.Chunk<Topic.RecordOf<typeof clicks>>) =>
     }))
     // In a transaction, on a connection of its own: a revocation interrupts the handler, and
     // @effect/sql-pg cancels an interrupted pooled statement by the backend's pid, which may by
-    // then serve another fiber (see @sluice/sql's README).
-    const inserted = yield* sql.withTransaction(sql`INSERT INTO clicks ${sql.insert(rows)}
+    // then serve another fiber (see @sluice/sql's README). `withTransaction` makes a failed
+    // COMMIT a defect; as a failure again, the pipeline's policy retries it like a failed INSERT.
+    const inserted = yield* sql
+      .withTransaction(sql`INSERT INTO clicks ${sql.insert(rows)}
       ON CONFLICT (topic, partition, "offset") DO NOTHING RETURNING 1`)
+      .pipe(
+        Effect.catchSomeDefect((defect) =>
+          defect instanceof SqlError ? Option.some(Effect.fail(defect)) : Option.none()
+        )
+      )
     return inserted.length
   })
 
