@@ -244,7 +244,8 @@ export const suite = (name: string, options: SuiteOptions): void => {
           `${zombieOutputs}; the zombie's commit refused: ${refused}; its partitions lost: ${lost}\n${refusal.join("\n")}`
       )
       expect(result).toEqual({ outputs: count, lost: 0, duplicates: 0 })
-      expect(fenced).toBe(true)
+      // When it fails, the zombie's last words say what it did after its resume.
+      expect(fenced, `the zombie's output:\n${zombie.stdout().split("\n").slice(-40).join("\n")}`).toBe(true)
     }, 120_000)
   })
 }
