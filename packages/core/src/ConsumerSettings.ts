@@ -114,7 +114,10 @@ export interface ConsumerSettings {
     /** Records buffered across all partitions before partitions are paused. */
     readonly total: number
   }
-  /** Graceful shutdown (interruption) drains, commits and leaves within this deadline. */
+  /**
+   * Graceful shutdown (interruption) drains, commits and leaves within this deadline. The drain
+   * takes at most half of it; the last commit retries a refusal for a rebalance for a quarter.
+   */
   readonly shutdownTimeout: Duration.Duration
   /** The group expels a member that sent no heartbeat for this long. */
   readonly sessionTimeout: Duration.Duration

@@ -89,18 +89,23 @@ export class Committer {
    * retried with exponential backoff; a failure left after that is reported as an event and
    * not raised: a rebalance or fencing is handled by the revocation that follows it, and
    * anything else is retried at the next commit. `false` when the commit failed.
+   *
+   * `throughRebalance` (a graceful shutdown's last commit) also retries a refusal for a
+   * rebalance while it answers true: there is no next commit to take the frontier over, and a
+   * member that rejoins keeps what it has not yet revoked, so the same commit then passes. A
+   * member that was truly fenced has its partitions declared lost, which stops the retries.
    */
-  commitWorkers(workers: Iterable<Worker>): Effect.Effect<boolean> {
+  commitWorkers(workers: Iterable<Worker>, throughRebalance?: Effect.Effect<boolean>): Effect.Effect<boolean> {
     return Effect.suspend(() => {
       const pending = this.pendingOffsets(workers)
       if (pending.length === 0) return Effect.succeed(true)
       let transactional = 0
       for (const p of pending) if (p.worker.transaction !== undefined) transactional++
-      if (transactional === 0) return this.commitSession(pending)
+      if (transactional === 0) return this.commitSession(pending, throughRebalance)
       // Exactly-once partitions commit in their own transactions, never through the session.
       const plain = pending.filter((p) => p.worker.transaction === undefined)
       return Effect.zipWith(
-        plain.length === 0 ? Effect.succeed(true) : this.commitSession(plain),
+        plain.length === 0 ? Effect.succeed(true) : this.commitSession(plain, throughRebalance),
         Effect.forEach(
           pending.filter((p) => p.worker.transaction !== undefined),
           (p) => this.commitTransaction(p.worker, p.offset),
@@ -152,7 +157,10 @@ export class Committer {
     return this.lock.withPermits(1)(Effect.asVoid(this.commitWorkers([worker])))
   }
 
-  private commitSession(pending: ReadonlyArray<{ worker: Worker; offset: OffsetAndMetadata }>): Effect.Effect<boolean> {
+  private commitSession(
+    pending: ReadonlyArray<{ worker: Worker; offset: OffsetAndMetadata }>,
+    throughRebalance: Effect.Effect<boolean> | undefined
+  ): Effect.Effect<boolean> {
     return Effect.suspend(() => {
       const session = this.session.current
       if (session === undefined) return Effect.succeed(true)
@@ -162,7 +170,11 @@ export class Committer {
       return session.commit(offsets).pipe(
         Effect.retry({
           schedule: this.retry(),
-          while: (error: KafkaError) => error.retriable && !pending.some((p) => this.losing.has(p.worker))
+          while: (error: KafkaError) =>
+            pending.some((p) => this.losing.has(p.worker))
+              ? false
+              : error.retriable ||
+                (error.reason === "rebalance" && throughRebalance !== undefined ? throughRebalance : false)
         }),
         Effect.withSpan(
           "Consumer.commit",

@@ -103,10 +103,11 @@ export class Revocation {
       }
       // Interruption runs the finalizers of the work in flight and waits for them (G4).
       if (worker.fiber !== undefined) yield* Fiber.interrupt(worker.fiber)
+      const throughRebalance = reason === "shutdown" ? yield* this.shutdownCommitWindow : undefined
       yield* this.committer.lock.withPermits(1)(
         Effect.suspend(() =>
           Effect.zipRight(
-            this.committer.commitWorkers([worker]),
+            this.committer.commitWorkers([worker], throughRebalance),
             Effect.sync(() => {
               worker.state = "closed"
               this.workers.delete(worker.key)
@@ -129,6 +130,18 @@ export class Revocation {
       )
     })
   }
+
+  /**
+   * How long a graceful shutdown's last commit of a partition retries a refusal for a rebalance
+   * (a member joining or leaving meanwhile): a quarter of the shutdown's deadline from the
+   * commit's start. The drain had at most half of it, and a quarter stays for leaving the group.
+   */
+  private readonly shutdownCommitWindow: Effect.Effect<Effect.Effect<boolean>> = Effect.clockWith((clock) =>
+    Effect.map(clock.currentTimeMillis, (start) => {
+      const until = start + Duration.toMillis(this.settings.shutdownTimeout) / 4
+      return Effect.map(clock.currentTimeMillis, (now) => now < until)
+    })
+  )
 
   lose(partitions: ReadonlyArray<TP.TopicPartition>): Effect.Effect<void> {
     return Effect.gen(this, function* () {
