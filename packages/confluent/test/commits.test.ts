@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Commits } from "../src/internal/commits.js"
 
 describe("Commits", () => {
-  it("settles the commit whose offsets the result names, else the oldest", () => {
+  it("settles the commit whose offsets the result names; a failure naming others settles the oldest of its partitions", () => {
     const commits = new Commits()
     const settled: Array<string> = []
     commits.expect([{ topic: "t", partition: 0, offset: 5 }], (e) => settled.push(`a:${e?.message ?? "ok"}`))
@@ -12,6 +12,8 @@ describe("Commits", () => {
     // librdkafka leaves invalid offsets out of a failed commit's list: the oldest is settled.
     commits.onResult(new Error("refused"), [{ topic: "t", partition: 0 }])
     expect(settled).toEqual(["b:ok", "a:refused"])
+    // A success that names nothing confirms nothing.
+    commits.expect([{ topic: "t", partition: 2, offset: 4 }], (e) => settled.push(`c:${e?.message ?? "ok"}`))
     commits.onResult(undefined, [])
     expect(settled).toHaveLength(2)
   })
@@ -34,6 +36,21 @@ describe("Commits", () => {
     commits.onResult(new Error("ILLEGAL_GENERATION"), [{ topic: "t", partition: 0, offset: 3 }])
     expect(settled).toEqual([])
     commits.onResult(undefined, [{ topic: "t", partition: 1, offset: 9 }])
+    expect(settled).toEqual(["new:ok"])
+  })
+
+  it("G7 the late success of a commit that stopped waiting never confirms a newer commit of the same partition at another offset", () => {
+    const commits = new Commits()
+    const settled: Array<string> = []
+    // A commit of offset 17 stopped waiting (its partition was lost while the coordinator moved);
+    // the partition came back and a commit of offset 25 waits.
+    commits.expect([{ topic: "t", partition: 0, offset: 17 }], () => settled.push("old"))()
+    commits.expect([{ topic: "t", partition: 0, offset: 25 }], (e) => settled.push(`new:${e?.message ?? "ok"}`))
+    // librdkafka answers the old one late: 17 is committed, 25 is not. Were 25 confirmed, the
+    // engine would count records 17 to 24 as safe, and a restart would redo them after all.
+    commits.onResult(undefined, [{ topic: "t", partition: 0, offset: 17 }])
+    expect(settled).toEqual([])
+    commits.onResult(undefined, [{ topic: "t", partition: 0, offset: 25 }])
     expect(settled).toEqual(["new:ok"])
   })
 })

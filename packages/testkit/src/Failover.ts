@@ -270,9 +270,47 @@ const verify = (writer: Writer, group: Group) => {
     if ((frontier.get(call.partition) ?? 0) > call.offset)
       stale.push(`${call.member}@${key(call.partition, call.offset)}`)
   }
-  expect(stale.slice(0, 10)).toEqual([])
+  expect(stale.slice(0, 10), stale.length === 0 ? "" : staleStory(group, calls, stale[0]!)).toEqual([])
   const okCalls = group.probe.filter((h) => h.outcome === "ok").length
   return { handled: okCalls, duplicates: okCalls - handledOk(group).size, acked: writer.acked.size }
+}
+
+/**
+ * What a failing "duplicates only of uncommitted work" check shows: around the first stale call
+ * (`member@partition:offset`), the partition's events (assignments, losses, commits and their
+ * failures) and its calls, in order, in milliseconds from the first event.
+ */
+const staleStory = (group: Group, calls: ReadonlyArray<Handled>, first: string): string => {
+  const [member, at] = first.split("@") as [string, string]
+  const [partition, offset] = at.split(":").map(Number) as [number, number]
+  const t0 = group.timeline[0]?.at ?? 0
+  const names = (tps: ReadonlyArray<{ readonly partition: number }>) => tps.some((tp) => tp.partition === partition)
+  const lines: Array<{ at: number; line: string }> = []
+  for (const { at, member: m, event } of group.timeline) {
+    const e = event
+    const mine =
+      e._tag === "Assigned" || e._tag === "Lost" || e._tag === "Revoking"
+        ? names(e.partitions)
+        : e._tag === "Revoked"
+          ? e.partition.partition === partition
+          : e._tag === "Committed" || e._tag === "CommitFailed"
+            ? names(e.offsets)
+            : false
+    if (!mine) continue
+    const detail =
+      e._tag === "Committed" || e._tag === "CommitFailed"
+        ? ` ${e.offsets.find((o) => o.partition === partition)?.offset}${e._tag === "CommitFailed" ? ` (${e.error.message.slice(0, 120)})` : ""}`
+        : ""
+    lines.push({ at, line: `${m} ${e._tag}${detail}` })
+  }
+  for (const call of calls) {
+    if (call.partition === partition && Math.abs(call.offset - offset) <= 2)
+      lines.push({ at: call.start, line: `${call.member} handles ${call.offset} (${call.outcome ?? "unsettled"})` })
+  }
+  lines.sort((a, b) => a.at - b.at)
+  return `the first call of work committed before it: ${member}@${at}; partition ${partition}:\n${lines
+    .map((l) => `  +${l.at - t0} ms ${l.line}`)
+    .join("\n")}`
 }
 
 /** How a member's fiber ended, if it did: a member that failed to join shows up here. */
