@@ -42,7 +42,11 @@ export class OffsetTracker {
   private finishedAbove = 0
   private lastReceived = -1
 
-  /** Makes room for `count` more offsets after `end`. */
+  /**
+   * Makes room for `count` more offsets after `end`.
+   *
+   * @internal
+   */
   private reserve(count: number): void {
     const needed = this.end + count
     if (needed <= this.offsets.length) return
