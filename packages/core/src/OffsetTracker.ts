@@ -15,7 +15,7 @@
 
 const PENDING = 0
 const FINISHED = 1
-/** Slots a new tracker starts with, and keeps once everything received is finished. */
+/** Slots a new tracker starts with, and what one that grew past `keptSlots` shrinks back to. */
 const initialSlots = 64
 /** Slots kept once everything received is finished: more are given back. */
 const keptSlots = 16_384
