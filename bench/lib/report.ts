@@ -49,7 +49,7 @@ const sections = (r: Results): Array<string> => {
           row("(b) Sluice over kafkajs, `partition` mode", t.contestants.sluice),
           row("(c) effect-kafka 0.9.0 (commits before processing)", t.contestants.effect_kafka),
           row("(d) Kafka's Java consumer (ConsumerPerformance)", t.contestants.java),
-          row("(e) raw librdkafka (confluent native `consume(1000)`, commit per call)", t.contestants.raw_confluent),
+          row("(e) raw librdkafka (confluent native `consume(4000)`, commit per call)", t.contestants.raw_confluent),
           row("(f) Sluice over @sluice/confluent, `partition` mode", t.contestants.sluice_confluent)
         ]
       )}\n\nRatios (records/s): **b/a ${times(t.ratio_vs_raw_kafkajs)}**, **b/c ${times(t.ratio_vs_effect_kafka)}**, **b/d ${times(t.ratio_vs_java)}**${

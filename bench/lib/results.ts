@@ -39,7 +39,7 @@ export interface ThroughputSection {
     readonly sluice: ContestantSummary
     readonly effect_kafka: ContestantSummary
     readonly java: ContestantSummary | undefined
-    /** The librdkafka client's own safe loop on its native API (`consume(1000)`, commit per call). */
+    /** The librdkafka client's own safe loop on its native API (`consume(4000)`, commit per call). */
     readonly raw_confluent?: ContestantSummary | undefined
     /** Sluice over `@sluice/confluent`. */
     readonly sluice_confluent?: ContestantSummary | undefined
