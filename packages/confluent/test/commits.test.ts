@@ -1,5 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Commits } from "../src/internal/commits.js"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import { Commits, timedOut } from "../src/internal/commits.js"
+import { expireCommits } from "../src/internal/session.js"
 
 describe("Commits", () => {
   it("settles the commit whose offsets the result names; a failure naming others settles the oldest of its partitions", () => {
@@ -53,4 +57,34 @@ describe("Commits", () => {
     commits.onResult(undefined, [{ topic: "t", partition: 0, offset: 25 }])
     expect(settled).toEqual(["new:ok"])
   })
+
+  it("a commit with no answer by its deadline is settled as timed out; one before its deadline waits on", () => {
+    const commits = new Commits()
+    const settled: Array<string> = []
+    const name = (e: Error | null) => (e === timedOut ? "timed out" : (e?.message ?? "ok"))
+    commits.expect([{ topic: "t", partition: 0, offset: 5 }], (e) => settled.push(`a:${name(e)}`), 1_000)
+    commits.expect([{ topic: "t", partition: 1, offset: 7 }], (e) => settled.push(`b:${name(e)}`), 2_000)
+    commits.expire(999)
+    expect(settled).toEqual([])
+    commits.expire(1_000)
+    expect(settled).toEqual(["a:timed out"])
+    // Its late answer settles nothing; the other commit still takes its own.
+    commits.onResult(undefined, [{ topic: "t", partition: 0, offset: 5 }])
+    commits.onResult(undefined, [{ topic: "t", partition: 1, offset: 7 }])
+    expect(settled).toEqual(["a:timed out", "b:ok"])
+  })
+
+  it.live("the session's timer ends the wait of a commit that gets no answer within the request timeout", () =>
+    Effect.gen(function* () {
+      const commits = new Commits()
+      const settled: Array<Error | null> = []
+      commits.expect([{ topic: "t", partition: 0, offset: 1 }], (e) => settled.push(e), Date.now() + 100)
+      const timer = yield* Effect.fork(expireCommits(commits, Duration.millis(100)))
+      yield* Effect.sleep("50 millis")
+      expect(settled).toEqual([])
+      yield* Effect.sleep("150 millis")
+      expect(settled).toEqual([timedOut])
+      yield* Fiber.interrupt(timer)
+    })
+  )
 })

@@ -12,10 +12,10 @@ import * as TP from "@sluice/core/TopicPartition"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { toKafkaError } from "../ConfluentError.js"
-import type { Commits } from "./commits.js"
+import { type Commits, timedOut } from "./commits.js"
 import { flushHeld } from "./delivery.js"
 import type { Member, Owned } from "./member.js"
-import type { NativeConsumer, NativeTopicPartition } from "./native.js"
+import type { NativeConsumer, NativeError, NativeTopicPartition } from "./native.js"
 
 const refuse = (message: string) =>
   Effect.fail(KafkaError.make({ reason: "rebalance", operation: "ConfluentDriver.commit", message }))
@@ -40,12 +40,26 @@ export const commit =
         offset: o.offset,
         metadata: o.metadata ?? null
       }))
+      const timeout = member.config.requestTimeout
+      // Waits for the answer until the request timeout, which `expireCommits` enforces.
       const sent = Effect.async<void, KafkaError.KafkaError>((resume) => {
-        const expected = commits.expect(request, (error) => {
+        const settle = (error: NativeError | null) => {
           stop()
-          if (error) resume(Effect.fail(toKafkaError(error, "ConfluentDriver.commit", { commit: true })))
+          if (error === timedOut) {
+            resume(
+              Effect.fail(
+                KafkaError.make({
+                  reason: "timeout",
+                  operation: "ConfluentDriver.commit",
+                  message: `no answer within ${Duration.format(timeout)}`,
+                  retriable: true
+                })
+              )
+            )
+          } else if (error) resume(Effect.fail(toKafkaError(error, "ConfluentDriver.commit", { commit: true })))
           else resume(Effect.void)
-        })
+        }
+        const expected = commits.expect(request, settle, Date.now() + Duration.toMillis(timeout))
         // A loss of a partition it names ends the wait: the broker will refuse the commit.
         const onLoss = (lost: ReadonlySet<string>) => {
           if (!keys.some((key) => lost.has(key))) return
@@ -65,21 +79,23 @@ export const commit =
         }
         return Effect.sync(stop)
       })
-      return serial.withPermits(1)(
-        sent.pipe(
-          Effect.timeoutFail({
-            duration: member.config.requestTimeout,
-            onTimeout: () =>
-              KafkaError.make({
-                reason: "timeout",
-                operation: "ConfluentDriver.commit",
-                message: `no answer within ${Duration.format(member.config.requestTimeout)}`,
-                retriable: true
-              })
-          })
-        )
-      )
+      return serial.withPermits(1)(sent)
     }).pipe(Effect.withSpan("ConfluentDriver.commit", { attributes: { partitions: offsets.length } }))
+
+/**
+ * Ends the wait of every commit that got no answer within the request timeout (`Commits.expire`),
+ * checked every tenth of it (every second at most, every 10 ms at least): one timer for the
+ * session instead of a timeout around each commit.
+ */
+export const expireCommits = (commits: Commits, timeout: Duration.Duration): Effect.Effect<never> => {
+  const period = Duration.millis(Math.min(1000, Math.max(10, Duration.toMillis(timeout) / 10)))
+  return Effect.forever(
+    Effect.zipRight(
+      Effect.sleep(period),
+      Effect.sync(() => commits.expire(Date.now()))
+    )
+  )
+}
 
 /** Pauses partitions: their records are held from now on (see `Owned.stopped` for librdkafka's pause). */
 export const pause =

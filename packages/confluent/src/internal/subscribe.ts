@@ -238,6 +238,7 @@ export const subscribe =
       yield* Effect.addFinalizer(() => Session.close(self))
       yield* join(wiring, consumer)
       yield* Effect.forkIn(pollLoop(self), scope)
+      yield* Effect.forkIn(Session.expireCommits(wiring.commits, self.config.requestTimeout), scope)
       yield* Effect.forkIn(watch(wiring, self), scope)
 
       const serial = yield* Effect.makeSemaphore(1)

@@ -13,6 +13,8 @@
  * and, for `commitUpTo`, finishes offsets (`Worker.finish`). Reads the workers; never adds or
  * removes one.
  */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import type { Committer as StreamCommitter } from "../CommittableRecord.js"
@@ -225,17 +227,50 @@ export class Committer {
     for (const worker of this.workers.values()) if (worker.transaction === undefined) yield worker
   }
 
-  /** Commits by count (`commitEvery`) or by time (`commitInterval`), until interrupted. */
+  /**
+   * Commits by count (`commitEvery`) or by time (`commitInterval`), until interrupted: a commit
+   * when `commitEvery` records finished, or `commitInterval` after the end of the last periodic
+   * commit.
+   *
+   * The loop waits on the signal alone, and a ticker opens it once the interval is up. Racing a
+   * sleep against the signal for every commit forked two fibers and set and cleared a timer each
+   * time, and kept more alive through young collections (a commit per poll at throughput:
+   * docs/benchmarks.md, workload 1 over librdkafka).
+   */
   get periodically(): Effect.Effect<never> {
-    return Effect.forever(
+    const interval = Duration.toMillis(this.settings.commitInterval)
+    let committing = false
+    let lastEnd = 0
+    const ticker = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      lastEnd = now
+      return Effect.forever(
+        Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const due = lastEnd + interval
+          if (committing || now < due) return Effect.sleep(Math.max(1, committing ? interval : due - now))
+          this.signal.unsafeOpen()
+          return Effect.sleep(interval)
+        })
+      )
+    })
+    const commits = Effect.forever(
       Effect.zipRight(
-        Effect.raceFirst(Effect.sleep(this.settings.commitInterval), this.signal.await),
+        this.signal.await,
         Effect.suspend(() => {
           this.signal.unsafeClose()
-          return this.commitAll
+          committing = true
+          return Effect.ensuring(
+            this.commitAll,
+            Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              Effect.sync(() => {
+                committing = false
+                lastEnd = now
+              })
+            )
+          )
         })
       )
     )
+    return Effect.raceFirst(ticker, commits)
   }
 
   /**
