@@ -287,7 +287,11 @@ const sections = (r: Results): Array<string> => {
 
 const header = (r: Results): string => {
   const machine = r.machine
-  return `_${r.mode === "full" ? "Full" : "Quick"} run of ${r.date.slice(0, 10)}, ${Math.round(r.seconds / 60)} min. Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memory_gib} GiB, ${machine.os}; Node ${machine.node}; ${machine.java}. Versions: Sluice ${r.versions.sluice}${r.versions.commit === undefined ? "" : ` (${r.versions.commit})`}, effect ${r.versions.effect}, kafkajs ${r.versions.kafkajs}, effect-kafka ${r.versions.effect_kafka}, Apache Kafka ${r.versions.kafka_broker} (one broker on the same machine)._`
+  return `_${r.mode === "full" ? "Full" : "Quick"} run of ${r.date.slice(0, 10)}, ${Math.round(r.seconds / 60)} min. Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memory_gib} GiB, ${machine.os}; Node ${machine.node}; ${machine.java}. Versions: Sluice ${r.versions.sluice}${r.versions.commit === undefined ? "" : ` (${r.versions.commit})`}, effect ${r.versions.effect}, kafkajs ${r.versions.kafkajs}, effect-kafka ${r.versions.effect_kafka}, Apache Kafka ${r.versions.kafka_broker} (one broker on the same machine).${
+    r.rerun === undefined
+      ? ""
+      : ` Re-measured since, each with its own machine and load (\`rerun.note\` in bench/results/latest.json): ${r.rerun.sections.join(", ")}, last on ${r.rerun.date.slice(0, 10)} (${r.rerun.commit}).`
+  }_`
 }
 
 /** The report printed at the end of a run. */

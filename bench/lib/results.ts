@@ -327,6 +327,18 @@ export interface Results {
   readonly goals: ReadonlyArray<Goal>
   readonly profiles: Record<string, ProfileSummary>
   readonly errors: Record<string, string>
+  /**
+   * Sections measured again after the full run (`--only`, merged by hand): which, the last
+   * time and commit, and a note on each re-measurement. A full run leaves it out.
+   */
+  readonly rerun?:
+    | {
+        readonly date: string
+        readonly sections: ReadonlyArray<string>
+        readonly commit: string
+        readonly note: string
+      }
+    | undefined
 }
 
 /** A rolling deploy of three consumer processes (workload 7), for one contestant. */
