@@ -235,10 +235,12 @@ export const subscribe =
       // Finalizers run last-added first: the client closes (its last revocation acknowledged by
       // the rebalance handler) before the handler and the poll loop stop.
       yield* Effect.forkIn(Rebalance.handle(self, wiring.rebalances), scope)
+      // Before the close's finalizer, so that it stops after the close: a commit still waiting
+      // then ends at its deadline, as it did with a timeout of its own.
+      yield* Effect.forkIn(Session.expireCommits(wiring.commits, self.config.requestTimeout), scope)
       yield* Effect.addFinalizer(() => Session.close(self))
       yield* join(wiring, consumer)
       yield* Effect.forkIn(pollLoop(self), scope)
-      yield* Effect.forkIn(Session.expireCommits(wiring.commits, self.config.requestTimeout), scope)
       yield* Effect.forkIn(watch(wiring, self), scope)
 
       const serial = yield* Effect.makeSemaphore(1)
