@@ -229,8 +229,8 @@ export class Committer {
 
   /**
    * Commits by count (`commitEvery`) or by time (`commitInterval`), until interrupted: a commit
-   * when `commitEvery` records finished, or `commitInterval` after the end of the last periodic
-   * commit.
+   * when `commitEvery` records finished, or `commitInterval` after the end of this loop's last
+   * commit (whichever started it), as when each wait raced a sleep against the signal.
    *
    * The loop waits on the signal alone, and a ticker opens it once the interval is up. Racing a
    * sleep against the signal for every commit forked two fibers and set and cleared a timer each
