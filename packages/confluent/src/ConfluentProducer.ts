@@ -171,7 +171,9 @@ export const make = (
           }
         }
         return yield* Deferred.await(done)
-      }).pipe(Effect.withSpan("ConfluentProducer.send", { attributes: { records: records.length } }))
+      }).pipe(
+        Effect.withSpan("ConfluentProducer.send", { attributes: { records: records.length }, captureStackTrace: false })
+      )
 
     return {
       name: "confluent",

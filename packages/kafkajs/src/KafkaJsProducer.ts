@@ -144,7 +144,7 @@ export const make = (
       records: ReadonlyArray<ProducerRecord>
     ): Effect.Effect<ReadonlyArray<RecordMetadata>, KafkaError.KafkaError> =>
       (records.length === 0 ? Effect.succeed([]) : untilAcknowledged(records, sendOnce)).pipe(
-        Effect.withSpan("KafkaJsProducer.send", { attributes: { records: records.length } })
+        Effect.withSpan("KafkaJsProducer.send", { attributes: { records: records.length }, captureStackTrace: false })
       )
 
     return {

@@ -80,7 +80,12 @@ export const commit =
         return Effect.sync(stop)
       })
       return serial.withPermits(1)(sent)
-    }).pipe(Effect.withSpan("ConfluentDriver.commit", { attributes: { partitions: offsets.length } }))
+    }).pipe(
+      Effect.withSpan("ConfluentDriver.commit", {
+        attributes: { partitions: offsets.length },
+        captureStackTrace: false
+      })
+    )
 
 /**
  * Ends the wait of every commit that got no answer within the request timeout (`Commits.expire`),

@@ -86,7 +86,9 @@ export const commit =
           member.commitsSeen === before ? refuse("kafkajs is not running; nothing was committed") : Effect.void
         )
       )
-    }).pipe(Effect.withSpan("KafkaJsDriver.commit", { attributes: { partitions: offsets.length } }))
+    }).pipe(
+      Effect.withSpan("KafkaJsDriver.commit", { attributes: { partitions: offsets.length }, captureStackTrace: false })
+    )
 
 /** kafkajs's answer when the broker it commits to is no longer the group's coordinator. */
 const movedCoordinator = (error: unknown): boolean =>

@@ -43,7 +43,7 @@ export const make = (options: MemoryKafka.Options) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const result = logs.produce(records, now)
         return result instanceof KafkaError.KafkaError ? Effect.fail(result) : Effect.succeed(result)
-      }).pipe(Effect.withSpan("MemoryKafka.send"))
+      }).pipe(Effect.withSpan("MemoryKafka.send", { captureStackTrace: false }))
 
     const topicOrFail = (topic: string, operation: string) =>
       Effect.suspend(() => {

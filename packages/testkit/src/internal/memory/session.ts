@@ -71,7 +71,9 @@ export const subscribe = (
           : Effect.flatMap(Clock.currentTimeMillis, (now) => {
               const error = cluster.commits.commit(member, offsets, now)
               return error === undefined ? Effect.void : Effect.fail(error)
-            }).pipe(Effect.withSpan("MemoryKafka.commit", { attributes: { groupId: group.id } })),
+            }).pipe(
+              Effect.withSpan("MemoryKafka.commit", { attributes: { groupId: group.id }, captureStackTrace: false })
+            ),
       pause: (partitions) =>
         Effect.sync(() => {
           for (const tp of partitions) {
