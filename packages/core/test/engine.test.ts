@@ -9,6 +9,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
+import * as TestClock from "effect/TestClock"
 import * as FakeDriver from "./fakeDriver.js"
 
 const tp0 = { topic: "t", partition: 0 }
@@ -171,6 +172,44 @@ describe("engine (scripted driver)", () => {
       expect((yield* drainEvents(events)).some((e) => e._tag === "CommitFailed")).toBe(false)
       yield* Fiber.interrupt(fiber)
     })
+  )
+
+  it.scoped(
+    "commits by count as soon as commitEvery records finished, and by time commitInterval after the last commit ended",
+    () =>
+      Effect.gen(function* () {
+        // The test clock: time moves only when told, so each commit's cause is known.
+        const { consumer, fake } = yield* setup({ commitInterval: "10 seconds", commitEvery: 5 })
+        const settle = Effect.repeatN(Effect.yieldNow(), 200)
+        const offsets = () => fake.commits.map((c) => c.offset)
+        const fiber = yield* Effect.fork(consumer.run({ topics: ["t"], handler: () => Effect.void }))
+        const listener = yield* Deferred.await(fake.listener)
+        yield* listener.onAssigned([assignment(tp0)])
+        yield* listener.onRecords(tp0, FakeDriver.records(tp0, 0, 3))
+        yield* settle
+        expect(offsets()).toEqual([])
+        yield* TestClock.adjust("9 seconds")
+        yield* settle
+        expect(offsets()).toEqual([])
+        // t = 10 s: the interval is up.
+        yield* TestClock.adjust("1 second")
+        yield* settle
+        expect(offsets()).toEqual([3])
+        // t = 15 s: five more records finish, which commits them at once.
+        yield* TestClock.adjust("5 seconds")
+        yield* listener.onRecords(tp0, FakeDriver.records(tp0, 3, 5))
+        yield* settle
+        expect(offsets()).toEqual([3, 8])
+        // The next time-triggered commit is due 10 s after that one ended (t = 25 s), not at 20 s.
+        yield* listener.onRecords(tp0, FakeDriver.records(tp0, 8, 1))
+        yield* TestClock.adjust("9 seconds")
+        yield* settle
+        expect(offsets()).toEqual([3, 8])
+        yield* TestClock.adjust("1 second")
+        yield* settle
+        expect(offsets()).toEqual([3, 8, 9])
+        yield* Fiber.interrupt(fiber)
+      })
   )
 
   it.scopedLive(
