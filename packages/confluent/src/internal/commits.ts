@@ -15,7 +15,7 @@
  * partition lost) settles nothing.
  *
  * A commit that gets no answer by its deadline is settled with `timedOut` by `expire`, which
- * the session calls on a timer of its own: one timer for every commit, where a timeout around
+ * the session calls on a timer of its own: one timer for all its commits, where a timeout around
  * each commit (`Effect.timeoutFail`) forked two fibers and a sleep per commit, and with them
  * kept about twice as much alive through each young collection (1,000,000 records over
  * librdkafka, a commit per poll: 292–303 k records/s and 160 ms of scavenges with it, 313–314 k
