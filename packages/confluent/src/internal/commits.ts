@@ -28,7 +28,7 @@ export const timedOut: NativeError = new Error("no answer by the commit's deadli
 
 interface Pending {
   readonly key: string
-  /** When it stops waiting (`Date.now()` milliseconds), as `timedOut`. */
+  /** When it stops waiting (the `Clock`'s milliseconds), as `timedOut`. */
   readonly deadline: number
   /** `topic|partition` of each offset. */
   readonly partitions: ReadonlySet<string>

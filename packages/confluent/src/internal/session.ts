@@ -9,6 +9,7 @@
 import type { OffsetAndMetadata } from "@sluice/core/ConsumerDriver"
 import * as KafkaError from "@sluice/core/KafkaError"
 import * as TP from "@sluice/core/TopicPartition"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { toKafkaError } from "../ConfluentError.js"
@@ -42,43 +43,46 @@ export const commit =
       }))
       const timeout = member.config.requestTimeout
       // Waits for the answer until the request timeout, which `expireCommits` enforces.
-      const sent = Effect.async<void, KafkaError.KafkaError>((resume) => {
-        const settle = (error: NativeError | null) => {
-          stop()
-          if (error === timedOut) {
-            resume(
-              Effect.fail(
-                KafkaError.make({
-                  reason: "timeout",
-                  operation: "ConfluentDriver.commit",
-                  message: `no answer within ${Duration.format(timeout)}`,
-                  retriable: true
-                })
+      // The deadline is read from the `Clock`, as `expireCommits` reads the time it checks it at.
+      const sent = Effect.clockWith((clock) =>
+        Effect.async<void, KafkaError.KafkaError>((resume) => {
+          const settle = (error: NativeError | null) => {
+            stop()
+            if (error === timedOut) {
+              resume(
+                Effect.fail(
+                  KafkaError.make({
+                    reason: "timeout",
+                    operation: "ConfluentDriver.commit",
+                    message: `no answer within ${Duration.format(timeout)}`,
+                    retriable: true
+                  })
+                )
               )
-            )
-          } else if (error) resume(Effect.fail(toKafkaError(error, "ConfluentDriver.commit", { commit: true })))
-          else resume(Effect.void)
-        }
-        const expected = commits.expect(request, settle, Date.now() + Duration.toMillis(timeout))
-        // A loss of a partition it names ends the wait: the broker will refuse the commit.
-        const onLoss = (lost: ReadonlySet<string>) => {
-          if (!keys.some((key) => lost.has(key))) return
-          stop()
-          resume(refuse("a partition of this commit was lost while it waited for the broker"))
-        }
-        const stop = () => {
-          expected()
-          member.commitsInFlight.delete(onLoss)
-        }
-        member.commitsInFlight.add(onLoss)
-        try {
-          member.consumer.commit(request)
-        } catch (error) {
-          stop()
-          resume(Effect.fail(toKafkaError(error, "ConfluentDriver.commit", { commit: true })))
-        }
-        return Effect.sync(stop)
-      })
+            } else if (error) resume(Effect.fail(toKafkaError(error, "ConfluentDriver.commit", { commit: true })))
+            else resume(Effect.void)
+          }
+          const expected = commits.expect(request, settle, clock.unsafeCurrentTimeMillis() + Duration.toMillis(timeout))
+          // A loss of a partition it names ends the wait: the broker will refuse the commit.
+          const onLoss = (lost: ReadonlySet<string>) => {
+            if (!keys.some((key) => lost.has(key))) return
+            stop()
+            resume(refuse("a partition of this commit was lost while it waited for the broker"))
+          }
+          const stop = () => {
+            expected()
+            member.commitsInFlight.delete(onLoss)
+          }
+          member.commitsInFlight.add(onLoss)
+          try {
+            member.consumer.commit(request)
+          } catch (error) {
+            stop()
+            resume(Effect.fail(toKafkaError(error, "ConfluentDriver.commit", { commit: true })))
+          }
+          return Effect.sync(stop)
+        })
+      )
       return serial.withPermits(1)(sent)
     }).pipe(
       Effect.withSpan("ConfluentDriver.commit", {
@@ -97,7 +101,7 @@ export const expireCommits = (commits: Commits, timeout: Duration.Duration): Eff
   return Effect.forever(
     Effect.zipRight(
       Effect.sleep(period),
-      Effect.sync(() => commits.expire(Date.now()))
+      Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => commits.expire(now)))
     )
   )
 }
