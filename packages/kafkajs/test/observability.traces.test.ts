@@ -20,6 +20,7 @@ import { brokerForTests } from "@sluice/testkit/KafkaBroker"
 import { TestCluster } from "@sluice/testkit/TestCluster"
 import { eventually, uniqueName } from "@sluice/testkit/TestHelpers"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -318,6 +319,74 @@ const suite = (cluster: Cluster) =>
           const send = named(spans, `send ${name}`)[0]!
           expect(processes.every((s) => parentOf(s) === send.spanContext().spanId)).toBe(true)
           expect(new Set(processes.map((s) => s.spanContext().spanId)).size).toBe(values.length)
+        })
+    )
+
+    it.live(
+      "O1 a record's span covers its handler and starts no earlier than its record arrived, in partition and keyed modes",
+      () =>
+        Effect.gen(function* () {
+          // A lane's record span starts when the record before it ended if it follows at once
+          // (no second clock read); after a wait for records it must read the clock again. Two
+          // waves of records 150 ms apart tell the two apart: a second wave's span that reused
+          // the first wave's end time would start before its record was even sent.
+          // Times in milliseconds from the clock the spans read (Effect's), not `Date.now()`,
+          // which may drift from it over a long test run.
+          const millis = (time: readonly [number, number]) => time[0] * 1000 + time[1] / 1e6
+          const now = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos) / 1e6)
+          const slack = 1
+          for (const mode of [ProcessingMode.partition, ProcessingMode.keyed({ concurrency: 2 })]) {
+            const otel = tracing()
+            const name = uniqueName("o1-timing")
+            const topic = Topic.make({ name, key: Codec.string, value: Codec.string })
+            /** When each record's handler ran, by value. */
+            const ran = new Map<string, { readonly start: number; readonly end: number }>()
+            const pipeline = Pipeline.make({
+              topic,
+              mode,
+              handler: (record) =>
+                Effect.gen(function* () {
+                  const start = yield* now
+                  yield* Effect.sleep("5 millis")
+                  ran.set(record.value, { start, end: yield* now })
+                })
+            })
+            const sentAt = new Map<string, number>()
+            yield* Effect.gen(function* () {
+              yield* Effect.flatMap(TestCluster, (c) => c.createTopic(name, 1))
+              const producer = yield* Producer.Producer
+              const wave = (values: ReadonlyArray<string>) =>
+                Effect.flatMap(now, (at) => {
+                  for (const value of values) sentAt.set(value, at)
+                  return producer.send(
+                    topic,
+                    values.map((value) => ({ key: value, value }))
+                  )
+                })
+              yield* wave(["a1", "a2", "a3", "a4"])
+              const run = yield* Effect.fork(Pipeline.run(pipeline))
+              yield* eventually(() => ran.size === 4, "the first wave handled")
+              yield* Effect.sleep("150 millis")
+              yield* wave(["b1", "b2", "b3", "b4"])
+              yield* eventually(() => ran.size === 8, "the second wave handled")
+              yield* eventually(() => named(otel.spans(), `process ${name}`).length === 8, "the spans ended")
+              yield* Fiber.interrupt(run)
+            }).pipe(Effect.provide(Layer.merge(cluster.services(uniqueName("o1-timing-group")), otel.layer)))
+
+            const spans = named(otel.spans(), `process ${name}`)
+            expect(spans.length).toBe(8)
+            for (const span of spans) {
+              const value = span.attributes["messaging.kafka.message.key"] as string
+              const handler = ran.get(value)!
+              const start = millis(span.startTime)
+              const end = millis(span.endTime)
+              expect(start, `${value}'s span starts after its record was sent`).toBeGreaterThanOrEqual(
+                sentAt.get(value)! - slack
+              )
+              expect(start, `${value}'s span starts before its handler`).toBeLessThanOrEqual(handler.start + slack)
+              expect(end, `${value}'s span ends after its handler`).toBeGreaterThanOrEqual(handler.end - slack)
+            }
+          }
         })
     )
 

@@ -161,10 +161,15 @@ export const recordAttributes = (raw: RawRecord, groupId: string): Record<string
  */
 export interface LaneSpans {
   readonly install: <A, E, R>(lane: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  /** Makes `raw`'s span (or its unsampled producer's context) the lane's current span. */
-  readonly enter: (raw: RawRecord) => void
-  /** Ends the span of the record in flight with `exit`. */
-  readonly leave: (exit: Exit.Exit<unknown, unknown>) => void
+  /**
+   * Makes `raw`'s span (or its unsampled producer's context) the lane's current span. `at`: the
+   * time `leave` returned for the lane's previous record, when `raw` starts in the same
+   * synchronous step (nothing ran in between), so its span starts when that one ended without
+   * another clock read.
+   */
+  readonly enter: (raw: RawRecord, at?: bigint) => void
+  /** Ends the span of the record in flight with `exit`; returns its end time (undefined without a span). */
+  readonly leave: (exit: Exit.Exit<unknown, unknown>) => bigint | undefined
   /** Ends the span of the record in flight, if any, as interrupted (the lane is ending). */
   readonly interrupted: () => void
 }
@@ -284,11 +289,17 @@ export const laneSpans = (groupId: string) => (): LaneSpans => {
   /** The span of the record in flight, made by this lane. */
   let inFlight: Tracer.Span | undefined
   const now = () => (timing && clock !== undefined ? clock.unsafeCurrentTimeNanos() : BigInt(0))
-  const end = (exit: Exit.Exit<unknown, unknown>) => {
+  /** The name of the lane's record spans, made once per topic rather than per record. */
+  let nameOf: string | undefined
+  let name = ""
+  const end = (exit: Exit.Exit<unknown, unknown>): bigint | undefined => {
     const span = inFlight
     inFlight = undefined
     if (current !== undefined) current.target = current.base
-    if (span !== undefined) span.end(now(), exit)
+    if (span === undefined) return undefined
+    const at = now()
+    span.end(at, exit)
+    return at
   }
   return {
     install: (lane) =>
@@ -314,22 +325,27 @@ export const laneSpans = (groupId: string) => (): LaneSpans => {
               kind,
               options
             ),
-          context: (f, fiber) => own.context(f, fiber)
+          // Bound rather than wrapped: the runtime calls this on every instruction of the lane.
+          context: own.context.bind(own)
         })
         return lane.pipe(Effect.withParentSpan(stand), Effect.withTracer(laneTracer)) as typeof lane
       }),
-    enter: (raw) => {
+    enter: (raw, at) => {
       const producer = producerOf(raw.headers)
       if (producer !== undefined && !producer.sampled) {
         current!.target = producer
         return
       }
+      if (raw.topic !== nameOf) {
+        nameOf = raw.topic
+        name = `process ${raw.topic}`
+      }
       const span = tracer!.span(
-        `process ${raw.topic}`,
+        name,
         producer === undefined ? Option.none() : Option.some(producer),
         Context.empty(),
         links,
-        now(),
+        at ?? now(),
         "consumer",
         spanOptions
       )

@@ -110,6 +110,11 @@ export const concurrent =
           let key: BusyKey | undefined
           /** The next record of `key`, handed to this lane when the record before it finished. */
           let carried: RawRecord | undefined
+          /**
+           * When the lane's last record ended, while `onSuccess` looks for the next one in the same
+           * synchronous step: that record's span starts then, without another clock read.
+           */
+          let endedAt: bigint | undefined
           const spansOfLane = spans?.()
 
           const onCause = (cause: Cause.Cause<E>): Effect.Effect<void> => {
@@ -127,14 +132,16 @@ export const concurrent =
             flow.finish(worker, record!.offset)
             carried = release(key)
             // Straight on to the next record, without a step of its own.
-            spansOfLane?.leave(Exit.void)
-            return next()
+            endedAt = spansOfLane?.leave(Exit.void)
+            const step = next()
+            endedAt = undefined
+            return step
           }
           /** Made once: an object per record for the same two functions was garbage. */
           const settle = { onFailure: onCause, onSuccess }
           const run = (): Effect.Effect<void, never, R> => {
             running = true
-            spansOfLane?.enter(record!)
+            spansOfLane?.enter(record!, endedAt)
             const handled = Effect.matchCauseEffect(handle(record!), settle)
             return flow.resumable ? Effect.zipRight(resume, handled) : handled
           }

@@ -35,13 +35,16 @@ export const sequential =
       return Effect.void
     }
     const resume = Effect.suspend(() => flow.resume())
-    /** The next step: the next record's handler, a wait for records, or the end. */
-    const next = (): Effect.Effect<void, never, R> => {
+    /**
+     * The next step: the next record's handler, a wait for records, or the end. `endedAt`: when
+     * the record before ended, if it ended in this same synchronous step (its span's end time).
+     */
+    const next = (endedAt?: bigint): Effect.Effect<void, never, R> => {
       if (worker.state !== "running") return Effect.void
       const record = flow.take(worker)
       if (record === undefined) return Effect.zipRight(worker.waitForRecords(), loop)
       current = record
-      lane?.enter(record)
+      lane?.enter(record, endedAt)
       const run = Effect.matchCauseEffect(handle(record), settle)
       return flow.resumable ? Effect.zipRight(resume, run) : run
     }
@@ -53,12 +56,11 @@ export const sequential =
       // Let go of it: a worker waiting for records would keep it, and with it the whole fetch
       // response its bytes are a view of (kafkajs: up to `maxBytes`), alive until its next record.
       current = undefined
-      lane?.leave(Exit.void)
-      return next()
+      return next(lane?.leave(Exit.void))
     }
     /** Made once: an object per record for the same two functions was garbage. */
     const settle = { onFailure: onCause, onSuccess }
-    const loop: Effect.Effect<void, never, R> = Effect.suspend(next)
+    const loop: Effect.Effect<void, never, R> = Effect.suspend(() => next())
     return (lane === undefined ? loop : lane.install(loop)).pipe(
       // Interrupted (revocation, loss) with a record in flight: it ends unfinished, so that
       // nothing waits on it. Once per worker, not per record: `onInterrupt` costs more than a
