@@ -108,14 +108,37 @@ export interface ObservabilitySection {
   readonly runs: ReadonlyArray<{ readonly round: number; readonly variant: string; readonly cpu_us_per_record: number }>
   /** Metrics against both off in longer runs, apart from the tracers: what `overhead.metrics` is. */
   readonly metrics_pass?: MetricsPass | undefined
+  /** What a tracer's context hook costs per instruction, without Sluice, and per record of the engine. */
+  readonly hook?: TracerHook | undefined
   /** The same on workload 1 (Sluice over kafkajs, real broker). */
   readonly throughput?: ObservabilityThroughput | undefined
+}
+
+/**
+ * Effect 3 runs the installed tracer's `context` hook around every instruction; with a current
+ * span, `@effect/opentelemetry`'s makes and enters an OpenTelemetry context each time.
+ */
+export interface TracerHook {
+  /** Instructions of the bare loop each variant runs per round. */
+  readonly instructions: number
+  readonly rounds: number
+  /** Median CPU nanoseconds per instruction of the bare loop (no Sluice). */
+  readonly ns_per_instruction: { readonly off: number; readonly noop_tracer: number; readonly non_recording: number }
+  /** Instructions the engine runs per record (partition mode, no-op handler, simulated cluster). */
+  readonly instructions_per_record: number
+  /** (non_recording − off) × instructions_per_record: the OpenTelemetry hook's cost per record, before any span. */
+  readonly otel_hook_ns_per_record: number
+  /** That cost ÷ the engine's CPU per record with both off (`cpu_us_per_record.off`). */
+  readonly otel_hook_share_of_off: number
 }
 
 /** Metrics on against both off: longer runs than the tracer variants', alternating, each a process of its own. */
 export interface MetricsPass {
   readonly records: number
+  /** Processes per variant. */
   readonly rounds: number
+  /** Rounds each process runs after its warm-up (1 before session 32). */
+  readonly rounds_per_process?: number | undefined
   /** Median CPU µs per record. */
   readonly cpu_us_per_record: { readonly off: number; readonly metrics: number }
   readonly runs: { readonly off: ReadonlyArray<number>; readonly metrics: ReadonlyArray<number> }
@@ -132,6 +155,8 @@ export interface ObservabilityThroughput {
   /** The `off` variant's records/s ÷ the variant's, minus 1: 0.05 is 5 % slower. */
   readonly overhead: {
     readonly metrics: number
+    /** An Effect tracer whose spans record nothing (absent before session 32). */
+    readonly noop_tracer?: number | undefined
     readonly non_recording_tracer: number
     readonly recording_tracer: number
   }

@@ -59,27 +59,33 @@ const otel = (recording: boolean, exporter: DroppingExporter) =>
 
 const ignore = () => {}
 
-/** A tracer whose spans keep nothing: ids, and no-ops for attributes, events and the end. */
-const noopTracer = Tracer.make({
-  span: (name, parent, context, links, startTime, kind) => ({
-    _tag: "Span",
-    name,
-    spanId: "0000000000000001",
-    traceId: "00000000000000000000000000000001",
-    parent,
-    context,
-    status: { _tag: "Started", startTime },
-    attributes: new Map(),
-    links,
-    sampled: false,
-    kind,
-    end: ignore,
-    attribute: ignore,
-    event: ignore,
-    addLinks: ignore
-  }),
-  context: (f) => f()
-})
+/**
+ * A tracer whose spans keep nothing (ids, and no-ops for attributes, events and the end), with
+ * `context` as its hook around each instruction.
+ */
+export const noopTracerWith = (context: Tracer.Tracer["context"]): Tracer.Tracer =>
+  Tracer.make({
+    span: (name, parent, context, links, startTime, kind) => ({
+      _tag: "Span",
+      name,
+      spanId: "0000000000000001",
+      traceId: "00000000000000000000000000000001",
+      parent,
+      context,
+      status: { _tag: "Started", startTime },
+      attributes: new Map(),
+      links,
+      sampled: false,
+      kind,
+      end: ignore,
+      attribute: ignore,
+      event: ignore,
+      addLinks: ignore
+    }),
+    context
+  })
+
+const noopTracer = noopTracerWith((f) => f())
 
 /** The tracer layer of `variant` (empty for `off` and `metrics`) and the exporter it feeds. */
 export const tracerOf = (variant: ObservabilityVariant) => {

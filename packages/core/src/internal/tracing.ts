@@ -124,6 +124,18 @@ const commonFlags = [Context.make(otelTraceFlags, 0), Context.make(otelTraceFlag
 const flagsContext = (traceFlags: number): Context.Context<"OtelTraceFlags"> =>
   traceFlags < 2 ? commonFlags[traceFlags]! : Context.make(otelTraceFlags, traceFlags)
 
+/**
+ * `context` with the trace flags of an unsampled span. Sampled is what a span without the entry
+ * counts as, so only an unsampled one needs it. No new context per record in the common cases:
+ * a producer `parse` read already carries its flags, and a record span made here has an empty
+ * context.
+ */
+const unsampledContext = (context: Context.Context<never>): Context.Context<never> => {
+  const flags: unknown = context.unsafeMap.get(otelTraceFlags.key)
+  if (typeof flags === "number" && (flags & 1) === 0) return context
+  return context.unsafeMap.size === 0 ? commonFlags[0] : Context.add(context, otelTraceFlags, 0)
+}
+
 const decoder = new TextDecoder()
 
 /** The producer's span context carried by a record, if any. */
@@ -232,8 +244,7 @@ class LaneSpan implements Tracer.Span {
     if (target === undefined) return Context.empty()
     if (this.contextOf !== target) {
       this.contextOf = target
-      // Sampled is what a span without the entry counts as: only an unsampled one needs it.
-      this.targetContext = target.sampled ? target.context : Context.add(target.context, otelTraceFlags, 0)
+      this.targetContext = target.sampled ? target.context : unsampledContext(target.context)
     }
     return this.targetContext
   }
