@@ -322,6 +322,42 @@ const suite = (cluster: Cluster) =>
         })
     )
 
+    it.live("O1 a pipeline run with tracing disabled makes no spans, with the application's tracer installed", () =>
+      Effect.gen(function* () {
+        // docs/observability.md: how to keep a consumer lean where OpenTelemetry traces the rest.
+        const otel = tracing()
+        const name = uniqueName("o1-untraced")
+        const topic = Topic.make({ name, key: Codec.string, value: Codec.string })
+        let handled = 0
+        const pipeline = Pipeline.make({
+          topic,
+          handler: () =>
+            Effect.sync(() => {
+              handled++
+            }).pipe(Effect.withSpan("work"))
+        })
+        yield* Effect.gen(function* () {
+          yield* Effect.flatMap(TestCluster, (c) => c.createTopic(name, 1))
+          yield* Effect.flatMap(Producer.Producer, (p) =>
+            p.send(topic, [
+              { key: "k", value: "a" },
+              { key: "k", value: "b" }
+            ])
+          )
+          const run = yield* Effect.fork(Pipeline.run(pipeline).pipe(Effect.withTracerEnabled(false)))
+          yield* eventually(() => handled === 2, "the records handled")
+          yield* Fiber.interrupt(run)
+        }).pipe(Effect.provide(Layer.merge(cluster.services(uniqueName("o1-untraced-group")), otel.layer)))
+
+        const spans = otel.spans()
+        // The send, traced as usual, is the control: the tracer was there.
+        expect(named(spans, `send ${name}`).length).toBe(1)
+        expect(named(spans, `process ${name}`)).toEqual([])
+        expect(named(spans, "work")).toEqual([])
+        expect(named(spans, "Consumer.commit")).toEqual([])
+      })
+    )
+
     it.live(
       "O1 a record's span covers its handler and starts no earlier than its record arrived, in partition and keyed modes",
       () =>
