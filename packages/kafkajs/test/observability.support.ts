@@ -1,17 +1,7 @@
 /**
  * What the observability tests (O1–O3) share: the two clusters they run on (the simulated one
- * and the real broker through kafkajs) behind one `services` function, and an OpenTelemetry
- * tracer with an in-memory exporter, installed through `@effect/opentelemetry`.
+ * and the real broker through kafkajs) behind one `services` function.
  */
-import * as Resource from "@effect/opentelemetry/Resource"
-import * as OtelTracer from "@effect/opentelemetry/Tracer"
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  type Sampler,
-  SimpleSpanProcessor
-} from "@opentelemetry/sdk-trace-base"
 import type * as ConsumerSettings from "@sluice/core/ConsumerSettings"
 import type { TransactionalProducerDriver } from "@sluice/core/TransactionalProducerDriver"
 import type { BrokerInfo } from "@sluice/testkit/KafkaBroker"
@@ -97,25 +87,3 @@ export const realBroker = (broker: BrokerInfo): TransactionalCluster => {
       })
   }
 }
-
-/**
- * An OpenTelemetry tracer exporting every span its sampler keeps (all of them by default) to
- * `exporter`, as Effect's tracer. `provider` is there for code that uses OpenTelemetry's API
- * directly, as instrumented libraries do.
- */
-export const tracing = (sampler?: Sampler) => {
-  const exporter = new InMemorySpanExporter()
-  const provider = new BasicTracerProvider({
-    ...(sampler === undefined ? {} : { sampler }),
-    spanProcessors: [new SimpleSpanProcessor(exporter)]
-  })
-  const layer = OtelTracer.layer.pipe(
-    Layer.provide(Resource.layer({ serviceName: "sluice-test" })),
-    Layer.provide(Layer.succeed(OtelTracer.OtelTracerProvider, provider))
-  )
-  const spans = (): ReadonlyArray<ReadableSpan> => exporter.getFinishedSpans()
-  return { exporter, layer, provider, spans }
-}
-
-/** The id of a span's parent (OpenTelemetry SDK 2: `parentSpanContext`). */
-export const parentOf = (span: ReadableSpan): string | undefined => span.parentSpanContext?.spanId
