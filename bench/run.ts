@@ -516,7 +516,7 @@ const observabilityOnBroker = async (): Promise<ObservabilityThroughput> => {
     for (const variant of order) {
       const groupId = freshGroup(`observability-${variant}`, round)
       const args: ContestantArgs = { topic: spec.topic, groupId, records, observability: variant }
-      const { result } = await runNode<ContestantResult>(contestantScripts.sluice, args, {
+      const { result } = await runNode<ContestantResult>("contestants/sluice-observability.ts", args, {
         timeoutMs: 600_000,
         bundled: true
       })
