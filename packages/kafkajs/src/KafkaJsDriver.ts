@@ -49,9 +49,9 @@ export interface ConsumerOptions {
    * and while the thread never returns to the event loop V8 cannot finish a concurrent marking
    * with a task. It finishes it later, from an allocation, and everything promoted meanwhile
    * survives that collection; the next one waits for about four times as much. On the
-   * 1,000,000 × 100 B benchmark topic, 4 MiB responses left 25–33 MB after most full
-   * collections and peaked at 253–290 MB of RSS; 1 MiB responses let every marking finish by a
-   * task, left 18–20 MB and peaked at 178–188 MB, at the same or a higher rate. On a link with
+   * 1,000,000 × 100 B benchmark topic, 4 MiB responses left 24–33 MB after most full
+   * collections and peaked at 234–290 MB of RSS; 1 MiB responses let every marking finish by a
+   * task, left 16–20 MB and peaked at 174–188 MB, at the same or a higher rate. On a link with
    * a long round trip, raise it: kafkajs fetches from a broker one response at a time.
    */
   readonly maxBytes?: number | undefined
