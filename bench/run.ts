@@ -44,7 +44,7 @@ import type {
 import { fixed, mb, median, percent, sig, thousands, times } from "./lib/stats.js"
 import type { ColdstartArgs, ColdstartResult, ImportedModule, ImportTime, Variant } from "./workloads/coldstart.js"
 import type { DeployArgs, DeployResult } from "./workloads/deploy.js"
-import type { EngineArgs, EngineResult } from "./workloads/engine.js"
+import type { EngineArgs, EngineResult, EngineRun } from "./workloads/engine.js"
 import type { ExactlyOnceArgs, ExactlyOnceResult } from "./workloads/exactlyOnce.js"
 import type {
   ExactlyOnceArgs as ExactlyOncePostgresArgs,
@@ -310,8 +310,19 @@ const perMode = (figure: (mode: (typeof engineModes)[number]) => number): Engine
   unordered: figure("unordered")
 })
 
-/** The engine workload's child: alone on one core, with room for a million records and a GC it can force. */
-const engineChild = { timeoutMs: 1_800_000, oneCore: true, nodeFlags: ["--expose-gc", "--max-old-space-size=4096"] }
+/**
+ * The engine workload's child (and workload 2b's): alone on one core, with room for a million
+ * records and a GC it can force, bundled as workload 1 runs (`lib/bundle.ts`). Under tsx the
+ * same code ran slower in `partition` mode (session 34: 1.59 M records/s in an engine-only pass,
+ * where processes of the bundle ran 2.0–2.5 M, and of the packages' built `dist` under plain
+ * node, which is what users install, 2.0–2.55 M): a cost of the loader that no user pays.
+ */
+const engineChild = {
+  timeoutMs: 1_800_000,
+  oneCore: true,
+  bundled: true,
+  nodeFlags: ["--expose-gc", "--max-old-space-size=4096"]
+}
 
 const engine = async (): Promise<EngineSection> => {
   const args: EngineArgs = {
@@ -323,7 +334,26 @@ const engine = async (): Promise<EngineSection> => {
     rounds: config.engine.rounds,
     warmupRounds: config.engine.warmupRounds
   }
-  const { pinned, result } = await runNode<EngineResult>("workloads/engine.ts", args, engineChild)
+  // Each round of each mode in a process of its own (after its own warm-up), the modes alternating
+  // in order round by round, as in workload 2b. V8's optimisation of one process is a draw: in
+  // session 34 some processes ran `partition` at 2.8–3.0 M records/s where most ran 2.2–2.4 M, so
+  // rounds in one process sampled one draw. And the modes shared one process's compiled code:
+  // `partition` ran 1.55–2.28 M in processes of all six modes, 2.0–2.35 M in processes of its own.
+  const runs: Array<EngineRun> = []
+  let pinned = false
+  for (let round = 1; round <= args.rounds; round++) {
+    const order = round % 2 === 0 ? [...args.modes].reverse() : args.modes
+    for (const mode of order) {
+      const child = await runNode<EngineResult>(
+        "workloads/engine.ts",
+        { ...args, modes: [mode], rounds: 1 },
+        engineChild
+      )
+      pinned = child.pinned
+      for (const run of child.result.runs) runs.push({ ...run, round })
+    }
+  }
+  const result: EngineResult = { runs }
   const rate = (mode: string) => median(result.runs.filter((r) => r.mode === mode).map((r) => args.records / r.seconds))
   const cpu = (mode: string) => median(result.runs.filter((r) => r.mode === mode).map((r) => r.cpuSeconds / r.seconds))
   const driver = rate("driver")
@@ -356,14 +386,14 @@ const engine = async (): Promise<EngineSection> => {
     `engine bare Effect: one fiber ${thousands(section.effect_records_per_sec!.loop)} records/s, Effect.forEach(concurrency ${concurrency}) ${thousands(section.effect_records_per_sec!.forEach)} records/s`
   )
   if (forceProfile || (profileMisses && section.records_per_sec.partition < 1_000_000)) {
-    log("profiling the engine (partition, keyed and unordered mode, one run each)")
+    log("profiling the engine (partition, keyed and unordered mode, one run each, a process each)")
     mkdirSync(profileDir, { recursive: true })
-    await runNode<EngineResult>(
-      "workloads/engine.ts",
-      { ...args, modes: [...engineModes], rounds: 1, warmupRounds: 1, profileDir },
-      engineChild
-    )
     for (const mode of engineModes) {
+      await runNode<EngineResult>(
+        "workloads/engine.ts",
+        { ...args, modes: [mode], rounds: 1, warmupRounds: 1, profileDir },
+        engineChild
+      )
       profiles[`engine_${mode}`] = summarize(path.join(profileDir, `engine-${mode}.cpuprofile`))
     }
   }

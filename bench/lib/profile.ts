@@ -66,54 +66,96 @@ const short = (url: string): string => {
 }
 
 // -----------------------------------------------------------------------------------------
-// Source positions. tsx compiles each TypeScript file to one line of JavaScript, so a
-// profile's positions say nothing until mapped back through the source map tsx cached.
+// Source positions. A profile's positions name the JavaScript that ran: tsx compiles each
+// TypeScript file to one line, and a bundle (`bundle.ts`) is one file of every module. Both
+// say nothing until mapped back through a source map: the one tsx cached, or the one esbuild
+// wrote next to the bundle.
 // -----------------------------------------------------------------------------------------
 
 const base64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
-/** Decodes the first generated line of a source map: [generated column, original line] pairs. */
-const firstLineSegments = (mappings: string): Array<readonly [number, number]> => {
-  const out: Array<readonly [number, number]> = []
-  let column = 0
+/** A mapping of one generated position: its column, and the source file (index) and line it came from. */
+type Segment = readonly [column: number, source: number, line: number]
+
+/** Decodes a source map's `mappings`: per generated line, its segments in column order. */
+const decodeMappings = (mappings: string): Array<Array<Segment>> => {
+  const lines: Array<Array<Segment>> = []
+  // Source index and line carry over from line to line; the generated column restarts at 0.
+  let source = 0
   let sourceLine = 0
-  const line = mappings.split(";")[0] ?? ""
-  for (const segment of line.split(",")) {
-    if (segment === "") continue
-    const fields: Array<number> = []
-    let value = 0
-    let shift = 0
-    for (const char of segment) {
-      const digit = base64.indexOf(char)
-      value += (digit & 31) << shift
-      if (digit & 32) {
-        shift += 5
-      } else {
-        fields.push(value & 1 ? -(value >>> 1) : value >>> 1)
-        value = 0
-        shift = 0
+  for (const line of mappings.split(";")) {
+    const segments: Array<Segment> = []
+    let column = 0
+    for (const segment of line.split(",")) {
+      if (segment === "") continue
+      const fields: Array<number> = []
+      let value = 0
+      let shift = 0
+      for (const char of segment) {
+        const digit = base64.indexOf(char)
+        value += (digit & 31) << shift
+        if (digit & 32) {
+          shift += 5
+        } else {
+          fields.push(value & 1 ? -(value >>> 1) : value >>> 1)
+          value = 0
+          shift = 0
+        }
+      }
+      column += fields[0] ?? 0
+      if (fields.length >= 4) {
+        source += fields[1]!
+        sourceLine += fields[2]!
+        segments.push([column, source, sourceLine])
       }
     }
-    column += fields[0] ?? 0
-    if (fields.length >= 4) {
-      sourceLine += fields[2]!
-      out.push([column, sourceLine])
-    }
+    lines.push(segments)
   }
-  return out
+  return lines
 }
 
-interface SourceIndex {
-  readonly segments: Array<readonly [number, number]>
-  readonly lines: ReadonlyArray<string>
+/** The last segment at or before `column`. */
+const segmentAt = (segments: ReadonlyArray<Segment>, column: number): Segment | undefined => {
+  if (segments.length === 0) return undefined
+  let lo = 0
+  let hi = segments.length - 1
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1
+    if (segments[mid]![0] <= column) lo = mid
+    else hi = mid - 1
+  }
+  return segments[lo]
 }
 
-let sourceIndex: Map<string, SourceIndex> | undefined
+const sourceLines = new Map<string, ReadonlyArray<string>>()
 
-/** Source maps of the files tsx compiled, by source path (the newest cache entry wins). */
-const tsxSources = (): Map<string, SourceIndex> => {
-  if (sourceIndex !== undefined) return sourceIndex
-  sourceIndex = new Map()
+/** The text of line `line` (0-based) of `file`, trimmed, or "" when the file is gone. */
+const lineText = (file: string, line: number): string => {
+  let lines = sourceLines.get(file)
+  if (lines === undefined) {
+    try {
+      lines = readFileSync(file, "utf8").split("\n")
+    } catch {
+      lines = []
+    }
+    sourceLines.set(file, lines)
+  }
+  return (lines[line] ?? "").trim().slice(0, 60)
+}
+
+/** Where a profiled function's code came from: its source file, line (1-based) and that line's text. */
+interface Original {
+  readonly file: string
+  readonly line: number
+  readonly text: string
+}
+
+let tsxIndex: Map<string, ReadonlyArray<Segment>> | undefined
+
+/** The first generated line's segments of the files tsx compiled, by source path (the newest cache entry wins). */
+const tsxSources = (): Map<string, ReadonlyArray<Segment>> => {
+  if (tsxIndex !== undefined) return tsxIndex
+  tsxIndex = new Map()
   const uid = process.getuid?.() ?? 0
   const dir = path.join(os.tmpdir(), `tsx-${uid}`)
   const newest = new Map<string, { readonly time: number; readonly mappings: string }>()
@@ -121,7 +163,7 @@ const tsxSources = (): Map<string, SourceIndex> => {
   try {
     entries = readdirSync(dir)
   } catch {
-    return sourceIndex
+    return tsxIndex
   }
   for (const entry of entries) {
     try {
@@ -140,33 +182,50 @@ const tsxSources = (): Map<string, SourceIndex> => {
       // Not a cache entry we understand.
     }
   }
-  for (const [source, { mappings }] of newest) {
-    try {
-      sourceIndex.set(source, {
-        segments: firstLineSegments(mappings),
-        lines: readFileSync(source, "utf8").split("\n")
-      })
-    } catch {
-      // The source is gone.
-    }
-  }
-  return sourceIndex
+  for (const [source, { mappings }] of newest) tsxIndex.set(source, decodeMappings(mappings)[0] ?? [])
+  return tsxIndex
 }
 
-/** The original line (1-based) and its text for a position in a tsx-compiled file, if known. */
-const originalPosition = (url: string, column: number): { line: number; text: string } | undefined => {
-  if (!url.startsWith("file://") || !url.endsWith(".ts")) return undefined
-  const index = tsxSources().get(fileURLToPath(url))
-  if (index === undefined || index.segments.length === 0) return undefined
-  let lo = 0
-  let hi = index.segments.length - 1
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >>> 1
-    if (index.segments[mid]![0] <= column) lo = mid
-    else hi = mid - 1
+interface BundleIndex {
+  readonly sources: ReadonlyArray<string>
+  readonly lines: ReadonlyArray<ReadonlyArray<Segment>>
+}
+
+const bundleIndexes = new Map<string, BundleIndex | undefined>()
+
+/** The source map esbuild wrote next to a bundle (`<bundle>.map`), decoded; `undefined` without one. */
+const bundleIndex = (file: string): BundleIndex | undefined => {
+  if (bundleIndexes.has(file)) return bundleIndexes.get(file)
+  let index: BundleIndex | undefined
+  try {
+    const map = JSON.parse(readFileSync(`${file}.map`, "utf8")) as {
+      readonly sources: ReadonlyArray<string>
+      readonly mappings: string
+    }
+    const dir = path.dirname(file)
+    index = { sources: map.sources.map((source) => path.resolve(dir, source)), lines: decodeMappings(map.mappings) }
+  } catch {
+    index = undefined
   }
-  const line = index.segments[lo]![1]
-  return { line: line + 1, text: (index.lines[line] ?? "").trim().slice(0, 60) }
+  bundleIndexes.set(file, index)
+  return index
+}
+
+/** The original position of a profiled function (tsx-compiled or bundled code), if a source map tells it. */
+const originalPosition = (url: string, line: number, column: number): Original | undefined => {
+  if (!url.startsWith("file://")) return undefined
+  const file = fileURLToPath(url)
+  if (file.endsWith(".ts")) {
+    if (line !== 0) return undefined
+    const segment = segmentAt(tsxSources().get(file) ?? [], column)
+    return segment === undefined ? undefined : { file, line: segment[2] + 1, text: lineText(file, segment[2]) }
+  }
+  if (!file.endsWith(".mjs")) return undefined
+  const index = bundleIndex(file)
+  const segment = index === undefined ? undefined : segmentAt(index.lines[line] ?? [], column)
+  if (index === undefined || segment === undefined) return undefined
+  const source = index.sources[segment[1]]!
+  return { file: source, line: segment[2] + 1, text: lineText(source, segment[2]) }
 }
 
 /** Summarises a `.cpuprofile`; `top` functions by self time. */
@@ -187,14 +246,15 @@ export const summarize = (file: string, top = 15): ProfileSummary => {
     if (node === undefined) continue
     total += delta
     const { columnNumber, functionName, lineNumber, url } = node.callFrame
-    const area = areaOf(url, functionName)
+    const original = originalPosition(url, lineNumber, columnNumber)
+    // A bundle's area is that of the module the function came from, not the bundle's path.
+    const area = areaOf(original === undefined ? url : original.file, functionName)
     areas.set(area, (areas.get(area) ?? 0) + delta)
-    const original = lineNumber === 0 ? originalPosition(url, columnNumber) : undefined
     const name =
       url === ""
         ? functionName
         : original !== undefined
-          ? `${functionName || "(anonymous)"} ${short(url)}:${original.line} \`${original.text}\``
+          ? `${functionName || "(anonymous)"} ${short(original.file)}:${original.line} \`${original.text}\``
           : `${functionName || "(anonymous)"} ${short(url)}:${lineNumber + 1}`
     functions.set(name, (functions.get(name) ?? 0) + delta)
   }

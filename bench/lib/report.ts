@@ -70,7 +70,7 @@ const sections = (r: Results): Array<string> => {
       e.cpu_per_wall[mode].toFixed(2)
     ]
     out.push(
-      `**2. The engine alone** on the simulated cluster: ${thousands(e.records)} records in ${e.partitions} partitions (${thousands(e.keys)} keys), no-op handler, ${e.one_core ? "pinned to one core, " : ""}median of ${e.rounds} rounds after a warm-up.\n\n${table(
+      `**2. The engine alone** on the simulated cluster: ${thousands(e.records)} records in ${e.partitions} partitions (${thousands(e.keys)} keys), no-op handler, ${e.one_core ? "pinned to one core, " : ""}bundled, median of ${e.rounds} rounds, each mode's round in a process of its own after a warm-up round.\n\n${table(
         ["mode", "records/s", "µs per record", "of which engine (µs)", "CPU ÷ wall"],
         [
           row("partition", "`partition`"),

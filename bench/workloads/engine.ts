@@ -3,8 +3,10 @@
  * (no network, no client), in each mode, plus the simulated cluster's own delivery with a
  * listener that only counts (`driver`): what is left is the engine's time per record.
  *
- * The modes run alternately in one process, after warm-up rounds that are not reported,
- * each on a fresh cluster with its records produced before the clock starts.
+ * The modes given run alternately in one process, after warm-up rounds that are not reported,
+ * each on a fresh cluster with its records produced before the clock starts. `pnpm bench`
+ * gives each process one mode and one round (`run.ts`): modes sharing a process slowed each
+ * other.
  */
 
 import * as path from "node:path"
