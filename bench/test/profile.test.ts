@@ -24,7 +24,7 @@ describe("CPU profiles of a bundle", () => {
     await build({
       stdin: {
         contents:
-          'import { OffsetTracker } from "@sluice/core/OffsetTracker"\nconsole.log(new OffsetTracker().frontier())\n',
+          'import { OffsetTracker } from "@sluice/core/OffsetTracker"\nexport const tracker = new OffsetTracker()\n',
         resolveDir: path.resolve(import.meta.dirname, ".."),
         sourcefile: "entry.ts",
         loader: "ts"
