@@ -79,7 +79,21 @@ export interface EngineSection {
    * (`forEach`). Absent in results from before 2026-12-02 (session 22).
    */
   readonly effect_records_per_sec?: { readonly loop: number; readonly forEach: number } | undefined
-  readonly runs: ReadonlyArray<{ readonly round: number; readonly mode: string; readonly records_per_sec: number }>
+  /**
+   * The usual speed probe over the runs (`lib/speedProbe.ts`'s `usualProbe`, ms), and how many rounds
+   * ran again because runs fell in a slow spell. Absent before session 35.
+   */
+  readonly probe_ms?: number | undefined
+  readonly repeated_rounds?: number | undefined
+  readonly runs: ReadonlyArray<{
+    readonly round: number
+    readonly mode: string
+    readonly records_per_sec: number
+    /** The run's slower probe ÷ `probe_ms`: above 1.25 it fell in a slow spell. */
+    readonly slowed_by?: number | undefined
+    /** Whether the medians counted it: runs in a slow spell do not, while three others of the mode are left. */
+    readonly counted?: boolean | undefined
+  }>
 }
 
 /** The cost of observability on workload 2 (partition mode): CPU time per record against both off. */
@@ -141,9 +155,23 @@ export interface MetricsPass {
   readonly rounds_per_process?: number | undefined
   /** Median CPU µs per record. */
   readonly cpu_us_per_record: { readonly off: number; readonly metrics: number }
+  /** The counted runs (all of them before session 35). */
   readonly runs: { readonly off: ReadonlyArray<number>; readonly metrics: ReadonlyArray<number> }
   /** Median with metrics ÷ median off, minus 1. */
   readonly overhead: number
+  /** The speed probes, as in `EngineSection` (absent before session 35). */
+  readonly probe_ms?: number | undefined
+  readonly repeated_rounds?: number | undefined
+  /** Every process, counted or not: its rounds' CPU µs a record and its slower probe ÷ `probe_ms`. */
+  readonly processes?:
+    | ReadonlyArray<{
+        readonly round: number
+        readonly variant: string
+        readonly cpu_us_per_record: ReadonlyArray<number>
+        readonly slowed_by: number
+        readonly counted: boolean
+      }>
+    | undefined
 }
 
 export interface ObservabilityThroughput {

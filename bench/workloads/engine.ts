@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import { args, die, emit, gc } from "../lib/common.js"
 import { type Profiler, startProfiler } from "../lib/profiler.js"
 import { type ModeName, mode, Progress, produceRoundRobin, runUntilDone } from "../lib/sluice.js"
+import { effectLoop } from "../lib/speedProbe.js"
 
 /**
  * `driver`: the simulated cluster alone. `effect_loop` and `effect_forEach`: bare Effect over the
@@ -67,20 +68,6 @@ const produce = (handle: MemoryKafka.Handle, a: EngineArgs) => {
   })
 }
 
-/** One fiber, one `matchCauseEffect` per record around a no-op handler: partition mode's floor. */
-const effectLoop = (records: ReadonlyArray<number>, handler: () => Effect.Effect<void>) =>
-  Effect.suspend(() => {
-    let i = 0
-    const onFailure = () => Effect.void
-    const next = (): Effect.Effect<void> =>
-      i < records.length ? Effect.matchCauseEffect(handler(), { onFailure, onSuccess }) : Effect.void
-    const onSuccess = () => {
-      i++
-      return next()
-    }
-    return next()
-  })
-
 /** A bare-Effect run of `a.records` no-op handlers, timed like the others. */
 const runFloor = (a: EngineArgs, which: "effect_loop" | "effect_forEach", round: number) =>
   Effect.gen(function* () {
@@ -92,7 +79,7 @@ const runFloor = (a: EngineArgs, which: "effect_loop" | "effect_forEach", round:
       })
     const records = Array.from({ length: a.records }, (_, i) => i)
     yield* which === "effect_loop"
-      ? effectLoop(records, handler)
+      ? effectLoop(records.length, handler)
       : Effect.forEach(records, handler, { concurrency: a.concurrency, discard: true })
     yield* Deferred.await(progress.done)
     return { round, mode: which, seconds: progress.seconds, cpuSeconds: progress.cpuSeconds } satisfies EngineRun
