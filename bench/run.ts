@@ -14,7 +14,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type { ContestantArgs, ContestantResult } from "./contestants/contestant.js"
 import { writeChart } from "./lib/chart.js"
-import { benchDir, rootDir, runNode, spawnProcess } from "./lib/child.js"
+import { benchDir, hasTaskset, rootDir, runNode, spawnProcess } from "./lib/child.js"
 import { brokers, keyedFloorMs, keyOf } from "./lib/common.js"
 import { javaVersion, kafkaLibs, runJava } from "./lib/java.js"
 import { committedTotal, deleteGroups, ensureTopic, keyedTopic, revocationTopic, throughputTopic } from "./lib/kafka.js"
@@ -326,22 +326,47 @@ const engineChild = {
   nodeFlags: ["--expose-gc", "--max-old-space-size=4096"]
 }
 
-/** The speed probe, in a process of its own on the engine children's core (`workloads/speedProbe.ts`). */
-const probeSpeed = async (): Promise<number> =>
-  (await runNode<SpeedProbeResult>("workloads/speedProbe.ts", {}, { timeoutMs: 60_000, oneCore: true, bundled: true }))
-    .result.ms
+/** The speed probe, in a process of its own pinned to `core` (`workloads/speedProbe.ts`). */
+const probeSpeed = async (core: number): Promise<number> =>
+  (
+    await runNode<SpeedProbeResult>(
+      "workloads/speedProbe.ts",
+      {},
+      { timeoutMs: 60_000, oneCore: true, core, bundled: true }
+    )
+  ).result.ms
+
+/** The machine's cores, probed for the faster one before each child (0 alone where nothing can pin). */
+const probedCores = hasTaskset ? Array.from({ length: os.availableParallelism() }, (_, core) => core) : [0]
+
+/**
+ * The core that runs Effect code fastest right now, and its probe. The machine's slow spells
+ * come one core at a time (session 35: core 0 took 55–62 ms over the probe while core 1 took
+ * 31–35, and later the other way round), so a child pinned to the faster core misses most of them.
+ */
+const fasterCore = async (): Promise<{ readonly core: number; readonly ms: number }> => {
+  let best = { core: probedCores[0]!, ms: Number.POSITIVE_INFINITY }
+  for (const core of probedCores) {
+    const ms = await probeSpeed(core)
+    if (ms < best.ms) best = { core, ms }
+  }
+  return best
+}
 
 /** One process's run of one kind (an engine mode, an observability variant), with the probes around it. */
 interface Probed<K, A> {
   readonly kind: K
   readonly round: number
+  /** The core it ran on: the faster one right before it (`fasterCore`). */
+  readonly core: number
   readonly value: A
   readonly probes: Probes
 }
 
 /**
  * `rounds` rounds of `kinds`, each kind's run a process of its own (`run`), in alternating order
- * round by round, with the speed probed before and after each process. Then the kinds left with
+ * round by round, on the faster core right before it, with its core's speed probed before and
+ * after it. Then the kinds left with
  * fewer than `rounds` runs at the usual speed (`lib/speedProbe.ts`) run again, in at most `rounds`
  * more rounds. Only after the planned rounds: a spell lasts from seconds to minutes, and a run
  * repeated at once would often fall in the same one.
@@ -350,7 +375,7 @@ const probedRounds = async <K extends string, A>(
   kinds: ReadonlyArray<K>,
   rounds: number,
   label: string,
-  run: (kind: K, round: number) => Promise<A>
+  run: (kind: K, round: number, core: number) => Promise<A>
 ): Promise<{
   readonly runs: ReadonlyArray<Probed<K, A>>
   readonly reference: number
@@ -360,9 +385,9 @@ const probedRounds = async <K extends string, A>(
 }> => {
   const runs: Array<Probed<K, A>> = []
   const runProbed = async (kind: K, round: number) => {
-    const before = await probeSpeed()
-    const value = await run(kind, round)
-    runs.push({ kind, round, value, probes: { before, after: await probeSpeed() } })
+    const { core, ms: before } = await fasterCore()
+    const value = await run(kind, round, core)
+    runs.push({ kind, round, core, value, probes: { before, after: await probeSpeed(core) } })
   }
   for (let round = 1; round <= rounds; round++) {
     for (const kind of round % 2 === 0 ? [...kinds].reverse() : kinds) await runProbed(kind, round)
@@ -396,8 +421,12 @@ const engine = async (): Promise<EngineSection> => {
   // rounds in one process sampled one draw. And the modes shared one process's compiled code:
   // `partition` ran 1.55–2.28 M in processes of all six modes, 2.0–2.35 M in processes of its own.
   let pinned = false
-  const probed = await probedRounds(args.modes, args.rounds, "engine", async (mode, round) => {
-    const child = await runNode<EngineResult>("workloads/engine.ts", { ...args, modes: [mode], rounds: 1 }, engineChild)
+  const probed = await probedRounds(args.modes, args.rounds, "engine", async (mode, round, core) => {
+    const child = await runNode<EngineResult>(
+      "workloads/engine.ts",
+      { ...args, modes: [mode], rounds: 1 },
+      { ...engineChild, core }
+    )
     pinned = child.pinned
     return { ...child.result.runs[0]!, round }
   })
@@ -425,6 +454,7 @@ const engine = async (): Promise<EngineSection> => {
       round: r.round,
       mode: r.kind,
       records_per_sec: Math.round(args.records / r.value.seconds),
+      core: r.core,
       slowed_by: fixed(slowedBy(r.probes, probed.reference)),
       counted: probed.counted(r.kind).includes(r)
     }))
@@ -531,10 +561,11 @@ const observabilityOfMetrics = async (): Promise<MetricsPass> => {
     ["off", "metrics"] as const,
     rounds,
     "observability metrics pass",
-    async (variant, round) => {
+    async (variant, round, core) => {
       const args: ObservabilityArgs = { records, partitions: 12, variants: [variant], rounds: 3, warmupRounds: 1 }
       const { result } = await runNode<ObservabilityResult>("workloads/observability.ts", args, {
         ...engineChild,
+        core,
         bundled: true,
         nodeFlags: [...engineChild.nodeFlags, "--min-semi-space-size=32", "--max-semi-space-size=32"]
       })
@@ -560,6 +591,7 @@ const observabilityOfMetrics = async (): Promise<MetricsPass> => {
       round: r.round,
       variant: r.kind,
       cpu_us_per_record: r.value.map((x) => fixed(x, 3)),
+      core: r.core,
       slowed_by: fixed(slowedBy(r.probes, probed.reference)),
       counted: probed.counted(r.kind).includes(r)
     })),

@@ -55,12 +55,14 @@ export const spawnProcess = (
   })
 
 /** Whether `taskset` can pin a child to one core (Linux with util-linux). */
-const hasTaskset = existsSync("/usr/bin/taskset") || existsSync("/bin/taskset")
+export const hasTaskset = existsSync("/usr/bin/taskset") || existsSync("/bin/taskset")
 
 export interface NodeChildOptions {
   readonly timeoutMs: number
   /** Pins the child to one CPU (`taskset -c 1`) where possible: "on one core", GC threads included. */
   readonly oneCore?: boolean | undefined
+  /** The CPU `oneCore` pins to: 1 unless given. */
+  readonly core?: number | undefined
   /** Extra flags for node, e.g. `--cpu-prof`. */
   readonly nodeFlags?: ReadonlyArray<string> | undefined
   /** Runs the script bundled, with plain node (`bundle.ts`), rather than its source under tsx. */
@@ -78,7 +80,7 @@ export const runNode = async <A>(
   const nodeArgv = [...(options.nodeFlags ?? []), ...entry, JSON.stringify(args)]
   const pinned = options.oneCore === true && hasTaskset
   const spawned = pinned
-    ? await spawnProcess("taskset", ["-c", "1", process.execPath, ...nodeArgv], options)
+    ? await spawnProcess("taskset", ["-c", String(options.core ?? 1), process.execPath, ...nodeArgv], options)
     : await spawnProcess(process.execPath, nodeArgv, options)
   const line = spawned.stdout
     .split("\n")

@@ -10,7 +10,7 @@ import { fixed, percent, thousands, times } from "./stats.js"
 const spellsNote = (e: EngineSection): string => {
   if (e.probe_ms === undefined) return ""
   const slowed = e.runs.filter((run) => run.counted === false)
-  return `\n\nA speed probe (a bare Effect loop of 200,000 steps, the fastest of three) ran in a process of its own on the same core before and after each one; the usual (the lower quartile of each process's slower probe) was ${e.probe_ms.toFixed(1)} ms. ${
+  return `\n\nA speed probe (a bare Effect loop of 200,000 steps, the fastest of three) ran in a process of its own on each core before each process, which then ran on the faster core, and on that core after it; the usual (the lower quartile of each process's slower probe) was ${e.probe_ms.toFixed(1)} ms. ${
     slowed.length === 0
       ? "No run fell in a slow spell (a probe over 1.25× the usual)."
       : `${slowed.length} of ${e.runs.length} runs fell in a slow spell (a probe over 1.25× the usual) and are not counted: ${slowed

@@ -89,6 +89,8 @@ export interface EngineSection {
     readonly round: number
     readonly mode: string
     readonly records_per_sec: number
+    /** The core it ran on, the faster one right before it (absent before session 35: core 1). */
+    readonly core?: number | undefined
     /** The run's slower probe ÷ `probe_ms`: above 1.25 it fell in a slow spell. */
     readonly slowed_by?: number | undefined
     /** Whether the medians counted it: runs in a slow spell do not, while three others of the mode are left. */
@@ -168,6 +170,7 @@ export interface MetricsPass {
         readonly round: number
         readonly variant: string
         readonly cpu_us_per_record: ReadonlyArray<number>
+        readonly core: number
         readonly slowed_by: number
         readonly counted: boolean
       }>
