@@ -138,7 +138,7 @@ const enginePanel = (r: Results): Panel => {
         { label: `keyed (${e.concurrency})`, value: e.records_per_sec.keyed, color: sluice },
         { label: `unordered (${e.concurrency})`, value: e.records_per_sec.unordered, color: sluice }
       ],
-      { value: 1_000_000, label: "goal 1M" }
+      { value: 1_000_000, label: "goal 1M (keyed, unordered; partition 2M)" }
     )
   ]
 }
@@ -314,27 +314,47 @@ export const deployPanel = (r: Results): Panel => {
 
 /** Shorter names than the results' own, to fit a panel. */
 const goalLabels: Record<string, string> = {
-  ratio_vs_raw_kafkajs: "Sluice ÷ raw kafkajs ≥ 0.95",
+  ratio_vs_raw_kafkajs: "Sluice ÷ raw kafkajs ≥ 1.0",
+  rss_vs_raw_kafkajs: "Sluice's peak RSS ≤ 1.2× raw kafkajs's",
+  ratio_confluent_vs_raw: "Sluice ÷ raw librdkafka (f/e) ≥ 1.0",
+  observability_non_recording_tracer: "no-op tracer ≤ 5 % CPU (engine)",
+  observability_otel_non_recording_tracer: "OpenTelemetry, not recording, ≤ 5 % CPU (engine)",
+  observability_noop_tracer_broker: "no-op tracer ≤ 5 % records/s (broker)",
+  observability_non_recording_tracer_broker: "OpenTelemetry, not recording, ≤ 5 % records/s (broker)",
   ratio_vs_effect_kafka: "Sluice ÷ effect-kafka ≥ 1.0",
-  engine_partition: "engine ≥ 1M records/s",
+  engine_partition: "engine partition ≥ 2M records/s",
   rss_growth: "RSS growth ≤ 10 %",
-  keyed: "keyed ≤ 1.2× ideal",
-  coldstart: "cold start ≤ 1 s"
+  keyed: "keyed ≤ 1.2× ideal"
 }
 
-const goalsPanel = (r: Results): Panel => [
-  ...title("Goals"),
-  ...r.goals.flatMap((goal, i) => {
-    const y = 60 + i * 58
-    const color = goal.met === undefined ? muted : goal.met ? good : bad
-    // Without a verdict, the display says why ("not run", "n/a").
-    const result = goal.met === undefined ? goal.display : `${goal.display}: ${goal.met ? "met" : "missed"}`
-    return [
-      text(20, y + 14, goalLabels[goal.id] ?? goal.goal, label),
-      text(40, y + 36, result, { ...label, fill: color, weight: "bold" })
-    ]
-  })
-]
+/**
+ * How many goals were met, then each one missed or not measured. A line per goal no longer fits
+ * the panel (twenty goals since session 33: the last fourteen fell below the page); the full list
+ * is the results page's goal table.
+ */
+export const goalsPanel = (r: Results): Panel => {
+  const judged = r.goals.filter((goal) => goal.met !== undefined)
+  const met = judged.filter((goal) => goal.met === true).length
+  const rest = r.goals.filter((goal) => goal.met !== true)
+  const rowHeight = Math.min(58, (panelHeight - 110) / Math.max(1, rest.length))
+  return [
+    ...title("Goals", "the full list: docs/benchmarks.md"),
+    text(20, 86, `${met} of ${judged.length} met${rest.length === 0 ? "" : "; not met:"}`, {
+      ...label,
+      fill: met === judged.length ? good : ink,
+      weight: "bold"
+    }),
+    ...rest.flatMap((goal, i) => {
+      const y = 100 + i * rowHeight
+      // Without a verdict, the display says why ("not run", "n/a").
+      const result = goal.met === undefined ? goal.display : `${goal.display}: missed`
+      return [
+        text(20, y + 14, goalLabels[goal.id] ?? goal.goal, small),
+        text(40, y + 30, result, { ...small, fill: goal.met === undefined ? muted : bad, weight: "bold" })
+      ]
+    })
+  ]
+}
 
 /** The chart of `results` as an SVG document. */
 export const chart = (results: Results): string => {

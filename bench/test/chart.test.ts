@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { chart, deployPanel } from "../lib/chart.js"
+import { chart, deployPanel, goalsPanel } from "../lib/chart.js"
 import type { DeploySection, Results } from "../lib/results.js"
 
 const results = JSON.parse(readFileSync(path.join(import.meta.dirname, "../results/latest.json"), "utf8")) as Results
@@ -36,5 +36,24 @@ describe("benchmark chart", () => {
     const page = chart({ ...results, deploy })
     expect(page).toContain("7. Rolling deploy, real broker")
     expect(page).toContain("confluent KIP-848 static: moved ≤ 0, 0 dup, 0 lost")
+  })
+
+  it("counts the goals met and names each one missed or not measured, all inside the panel", () => {
+    const goals: Results["goals"] = [
+      { id: "engine_partition", goal: "engine partition", value: 2.2e6, display: "2,200,000 records/s", met: true },
+      { id: "rss_vs_raw_kafkajs", goal: "rss", value: 1.21, display: "1.21×", met: false },
+      { id: "coldstart", goal: "cold start ≤ 1,000 ms (built)", value: 1243, display: "1,243 ms", met: false },
+      { id: "keyed", goal: "keyed", value: Number.NaN, display: "not run", met: undefined },
+      ...Array.from({ length: 16 }, (_, i) => ({ id: `g${i}`, goal: `goal ${i}`, value: 1, display: "1", met: true }))
+    ]
+    const panel = goalsPanel({ ...results, goals }).join("\n")
+    expect(panel).toContain("17 of 19 met; not met:")
+    expect(panel).toContain("Sluice's peak RSS ≤ 1.2× raw kafkajs's")
+    expect(panel).toContain("1.21×: missed")
+    expect(panel).toContain("cold start ≤ 1,000 ms (built)")
+    expect(panel).toContain("not run")
+    expect(panel).not.toContain("goal 3")
+    const ys = [...panel.matchAll(/ y="([\d.]+)"/g)].map((m) => Number(m[1]))
+    expect(Math.max(...ys)).toBeLessThan(390)
   })
 })
