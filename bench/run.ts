@@ -366,10 +366,10 @@ interface Probed<K, A> {
 /**
  * `rounds` rounds of `kinds`, each kind's run a process of its own (`run`), in alternating order
  * round by round, on the faster core right before it, with its core's speed probed before and
- * after it. Then the kinds left with
- * fewer than `rounds` runs at the usual speed (`lib/speedProbe.ts`) run again, in at most `rounds`
- * more rounds. Only after the planned rounds: a spell lasts from seconds to minutes, and a run
- * repeated at once would often fall in the same one.
+ * after it. Then the kinds left with fewer than `rounds` runs at the usual speed
+ * (`lib/speedProbe.ts`) run again, in at most `rounds` more rounds. Only after the planned
+ * rounds: a spell lasts from seconds to minutes, and a run repeated at once would often fall in
+ * the same one.
  */
 const probedRounds = async <K extends string, A>(
   kinds: ReadonlyArray<K>,
