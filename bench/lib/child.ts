@@ -59,7 +59,7 @@ export const hasTaskset = existsSync("/usr/bin/taskset") || existsSync("/bin/tas
 
 export interface NodeChildOptions {
   readonly timeoutMs: number
-  /** Pins the child to one CPU (`taskset -c 1`) where possible: "on one core", GC threads included. */
+  /** Pins the child to one CPU (`taskset -c <core>`) where possible: "on one core", GC threads included. */
   readonly oneCore?: boolean | undefined
   /** The CPU `oneCore` pins to: 1 unless given. */
   readonly core?: number | undefined

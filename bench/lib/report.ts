@@ -4,16 +4,17 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import type { ContestantSummary, EngineSection, Results } from "./results.js"
+import { probeSteps, probeTimes, slowedAbove } from "./speedProbe.js"
 import { fixed, percent, thousands, times } from "./stats.js"
 
 /** How workload 2 dealt with the machine's slow spells (`speedProbe.ts`); nothing for results from before session 35. */
 const spellsNote = (e: EngineSection): string => {
   if (e.probe_ms === undefined) return ""
   const slowed = e.runs.filter((run) => run.counted === false)
-  return `\n\nA speed probe (a bare Effect loop of 200,000 steps, the fastest of three) ran in a process of its own on each core before each process, which then ran on the faster core, and on that core after it; the usual (the lower quartile of each process's slower probe) was ${e.probe_ms.toFixed(1)} ms. ${
+  return `\n\nA speed probe (a bare Effect loop of ${thousands(probeSteps)} steps, the fastest of ${probeTimes}) ran in a process of its own on each core before each process, which then ran on the faster core, and on that core after it; the usual (the lower quartile of each process's slower probe) was ${e.probe_ms.toFixed(1)} ms. ${
     slowed.length === 0
-      ? "No run fell in a slow spell (a probe over 1.25× the usual)."
-      : `${slowed.length} of ${e.runs.length} runs fell in a slow spell (a probe over 1.25× the usual) and are not counted: ${slowed
+      ? `No run fell in a slow spell (a probe over ${slowedAbove}× the usual).`
+      : `${slowed.length} of ${e.runs.length} runs fell in a slow spell (a probe over ${slowedAbove}× the usual) and are not counted: ${slowed
           .map(
             (run) =>
               `${run.mode} round ${run.round} (${thousands(run.records_per_sec)} records/s, probe ${run.slowed_by?.toFixed(2)}×)`

@@ -16,9 +16,11 @@
  *   33–42 ms at the usual speed and 50–65 ms in a spell, round for round with the engine.
  *
  * So the probe is the engine's floor itself, one fiber running a `matchCauseEffect` around an
- * `Effect.sync` per step, in a process of its own on the children's core before and after each
- * child of workload 2. `run.ts` compares the slower of the two with the usual speed over all
- * its children (`usualProbe`, `slowedBy`) and runs a round caught in a spell again.
+ * `Effect.sync` per step. Spells come one core at a time, so before each child of workload 2 (and
+ * of 2b's metrics pass) `run.ts` takes it in a process of its own on each core, runs the child on
+ * the faster one, and takes it again on that core after the child. It compares the slower of the
+ * two with the usual speed over all the children (`usualProbe`, `slowedBy`) and runs a round
+ * caught in a spell again.
  */
 import * as Effect from "effect/Effect"
 
@@ -37,13 +39,16 @@ export const effectLoop = (steps: number, handler: () => Effect.Effect<void>): E
   })
 
 /** 20–40 ms at the machine's usual speed: long against the clock's resolution, short against a round. */
-const probeSteps = 200_000
+export const probeSteps = 200_000
 
 const nothing = (): void => {}
 /** Like the engine workload's handlers: an `Effect.sync` made per step. */
 const step = () => Effect.sync(nothing)
 
 let warm = false
+
+/** How many times the probe loop runs after its warm-up; `speedProbe` keeps the fastest. */
+export const probeTimes = 3
 
 /** Milliseconds the probe loop took now: the fastest of three, so that one pause (a GC, another thread) does not count. */
 export const speedProbe = (): number => {
@@ -52,7 +57,7 @@ export const speedProbe = (): number => {
     warm = true
   }
   let fastest = Number.POSITIVE_INFINITY
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < probeTimes; i++) {
     const start = performance.now()
     Effect.runSync(effectLoop(probeSteps, step))
     fastest = Math.min(fastest, performance.now() - start)

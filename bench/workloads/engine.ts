@@ -79,7 +79,7 @@ const runFloor = (a: EngineArgs, which: "effect_loop" | "effect_forEach", round:
       })
     const records = Array.from({ length: a.records }, (_, i) => i)
     yield* which === "effect_loop"
-      ? effectLoop(records.length, handler)
+      ? effectLoop(a.records, handler)
       : Effect.forEach(records, handler, { concurrency: a.concurrency, discard: true })
     yield* Deferred.await(progress.done)
     return { round, mode: which, seconds: progress.seconds, cpuSeconds: progress.cpuSeconds } satisfies EngineRun
