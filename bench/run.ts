@@ -176,7 +176,15 @@ const freshGroup = (name: string, round: number): string => {
 // Workload 1: throughput on the real broker
 // -----------------------------------------------------------------------------------------
 
-type ContestantName = "raw_kafkajs" | "sluice" | "effect_kafka" | "java" | "raw_confluent" | "sluice_confluent"
+type ContestantName =
+  | "raw_kafkajs"
+  | "raw_kafkajs_effect"
+  | "raw_kafkajs_effect_loaded"
+  | "sluice"
+  | "effect_kafka"
+  | "java"
+  | "raw_confluent"
+  | "sluice_confluent"
 
 interface ContestantRun extends ContestantResult {
   readonly round: number
@@ -185,6 +193,8 @@ interface ContestantRun extends ContestantResult {
 
 const contestantScripts: Record<Exclude<ContestantName, "java">, string> = {
   raw_kafkajs: "contestants/kafkajs.ts",
+  raw_kafkajs_effect: "contestants/kafkajs-effect.ts",
+  raw_kafkajs_effect_loaded: "contestants/kafkajs-effect-loaded.ts",
   sluice: "contestants/sluice.ts",
   effect_kafka: "contestants/effect-kafka.ts",
   raw_confluent: "contestants/confluent.ts",
@@ -233,7 +243,17 @@ const throughput = async (): Promise<ThroughputSection> => {
   const { records, rounds } = config.throughput
   const spec = throughputTopic(records)
   await ensureTopic(spec, log)
-  const names: Array<ContestantName> = ["raw_kafkajs", "sluice", "effect_kafka", "raw_confluent", "sluice_confluent"]
+  // The two rungs of the peak-RSS ladder run in the same rounds, so that all four rungs share
+  // the broker's and the machine's state (`ladder` below).
+  const names: Array<ContestantName> = [
+    "raw_kafkajs",
+    "raw_kafkajs_effect",
+    "raw_kafkajs_effect_loaded",
+    "sluice",
+    "effect_kafka",
+    "raw_confluent",
+    "sluice_confluent"
+  ]
   if (kafkaLibs() !== undefined) names.push("java")
   else log("Kafka's jars are not in the cache: the Java consumer is left out")
   const runs = new Map<ContestantName, Array<ContestantRun>>(names.map((n) => [n, []]))
@@ -269,6 +289,8 @@ const throughput = async (): Promise<ThroughputSection> => {
     rounds,
     contestants: {
       raw_kafkajs: raw,
+      raw_kafkajs_effect: summary("raw_kafkajs_effect"),
+      raw_kafkajs_effect_loaded: summary("raw_kafkajs_effect_loaded"),
       sluice,
       effect_kafka: effectKafka,
       java,

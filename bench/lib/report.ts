@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import type { ContestantSummary, EngineSection, Results } from "./results.js"
 import { probeSteps, probeTimes, slowedAbove } from "./speedProbe.js"
-import { fixed, percent, thousands, times } from "./stats.js"
+import { fixed, percent, sig, thousands, times } from "./stats.js"
 
 /** How workload 2 dealt with the machine's slow spells (`speedProbe.ts`); nothing for results from before session 35. */
 const spellsNote = (e: EngineSection): string => {
@@ -32,6 +32,18 @@ const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<
     `|${align ?? header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
     ...rows.map((row) => `| ${row.join(" | ")} |`)
   ].join("\n")
+
+/**
+ * The peak-RSS ladder under workload 1's table: each rung's median peak over the rung below,
+ * from the raw loop to Sluice. Empty for results from before session 36, which lack the rungs.
+ */
+export const rssLadder = (t: NonNullable<Results["throughput"]>): string => {
+  const { raw_kafkajs: a, raw_kafkajs_effect: a1, raw_kafkajs_effect_loaded: a2, sluice: b } = t.contestants
+  if (a1 === undefined || a2 === undefined) return ""
+  const step = (label: string, from: ContestantSummary, to: ContestantSummary) =>
+    `${label} ${(to.peak_rss_mb - from.peak_rss_mb).toFixed(0)} MB (${times(sig(to.peak_rss_mb / from.peak_rss_mb, 3))})`
+  return `\n\nPeak RSS, rung by rung (medians): Effect's runtime running the loop adds ${step("(a′ − a)", a, a1)}; Sluice's modules loaded add ${step("(a″ − a′)", a1, a2)}; Sluice running adds ${step("(b − a″)", a2, b)}. Sluice over (a′), the same loop written with Effect: ${times(sig(b.peak_rss_mb / a1.peak_rss_mb, 3))}.`
+}
 
 const met = (value: boolean | undefined) => (value === undefined ? "—" : value ? "yes" : "**no**")
 
@@ -63,6 +75,12 @@ const sections = (r: Results): Array<string> => {
         ["contestant", "records/s", "MB/s", "first → last (s)", "with join (s)", "peak RSS (MB)"],
         [
           row("(a) raw kafkajs, safe `eachBatch` loop", t.contestants.raw_kafkajs),
+          ...(t.contestants.raw_kafkajs_effect === undefined
+            ? []
+            : [
+                row("(a′) (a), each batch run through Effect", t.contestants.raw_kafkajs_effect),
+                row("(a″) (a′), with Sluice's modules loaded, not run", t.contestants.raw_kafkajs_effect_loaded)
+              ]),
           row("(b) Sluice over kafkajs, `partition` mode", t.contestants.sluice),
           row("(c) effect-kafka 0.9.0 (commits before processing)", t.contestants.effect_kafka),
           row("(d) Kafka's Java consumer (ConsumerPerformance)", t.contestants.java),
@@ -71,7 +89,7 @@ const sections = (r: Results): Array<string> => {
         ]
       )}\n\nRatios (records/s): **b/a ${times(t.ratio_vs_raw_kafkajs)}**, **b/c ${times(t.ratio_vs_effect_kafka)}**, **b/d ${times(t.ratio_vs_java)}**${
         t.ratio_confluent_vs_raw === undefined ? "" : `, **f/e ${times(t.ratio_confluent_vs_raw)}**`
-      }.`
+      }.${rssLadder(t)}`
     )
   }
 

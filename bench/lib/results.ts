@@ -36,6 +36,12 @@ export interface ThroughputSection {
   readonly rounds: number
   readonly contestants: {
     readonly raw_kafkajs: ContestantSummary
+    /**
+     * The peak-RSS ladder (since session 36): (a)'s loop with each batch run through Effect,
+     * then the same with Sluice's modules loaded but not run. Not in the ratios.
+     */
+    readonly raw_kafkajs_effect?: ContestantSummary | undefined
+    readonly raw_kafkajs_effect_loaded?: ContestantSummary | undefined
     readonly sluice: ContestantSummary
     readonly effect_kafka: ContestantSummary
     readonly java: ContestantSummary | undefined
