@@ -244,7 +244,7 @@ const throughput = async (): Promise<ThroughputSection> => {
   const spec = throughputTopic(records)
   await ensureTopic(spec, log)
   // The two rungs of the peak-RSS ladder run in the same rounds, so that all four rungs share
-  // the broker's and the machine's state (`ladder` below).
+  // the broker's and the machine's state (`rssLadder` in `lib/report.ts` prints the steps).
   const names: Array<ContestantName> = [
     "raw_kafkajs",
     "raw_kafkajs_effect",
