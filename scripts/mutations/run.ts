@@ -10,6 +10,12 @@
  * unmutated copy fails.
  *
  *   pnpm test:mutations [--runs 1000] [--seed 42] [--only a1,c2] [--keep] [--with fix.patch,…]
+ *   pnpm test:mutations --check
+ *
+ * `--check` runs nothing: it only says whether every patch still applies to the sources as they
+ * are. CI runs it (the whole check takes minutes), so that a change to the engine cannot leave a
+ * patch behind unnoticed: four did once (the revocation and `partition` mode's loop changed under
+ * them) and stayed behind until the next whole check reported them as not applying.
  *
  * (flags read with `node:util`'s `parseArgs`: an unknown flag stops the check before it starts)
  *
@@ -26,7 +32,8 @@ import { parseArgs } from "node:util"
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.resolve(here, "../..")
 
-const usage = "pnpm test:mutations [--runs 1000] [--seed 42] [--only a1,c2] [--keep] [--with fix.patch,…]"
+const usage =
+  "pnpm test:mutations [--runs 1000] [--seed 42] [--only a1,c2] [--keep] [--with fix.patch,…] | pnpm test:mutations --check"
 
 const parsed = (() => {
   try {
@@ -36,6 +43,7 @@ const parsed = (() => {
         seed: { type: "string" },
         only: { type: "string" },
         keep: { type: "boolean", default: false },
+        check: { type: "boolean", default: false },
         with: { type: "string" }
       },
       strict: true,
@@ -181,6 +189,24 @@ const summary = (result: Result): string => {
   return `caught — ${modes}; whole run ${result.seconds.toFixed(0)} s`
 }
 
+/** `--check`: whether each patch applies to the working tree, with the context the check allows. */
+const checkPatches = (patches: ReadonlyArray<string>): number => {
+  const stale = patches.filter((patch) => {
+    const applies = spawnSync("git", ["apply", "--check", "--recount", "-C1", path.join(here, patch)], {
+      cwd: root,
+      encoding: "utf8"
+    })
+    if (applies.status !== 0) console.log(`[mutations] ${patch}: does not apply: ${applies.stderr.trim()}`)
+    return applies.status !== 0
+  })
+  console.log(
+    stale.length === 0
+      ? `[mutations] all ${patches.length} patches apply`
+      : `[mutations] ${stale.length} of ${patches.length} patches no longer apply: express each mutation against the code as it is now`
+  )
+  return stale.length === 0 ? 0 : 1
+}
+
 const main = (): number => {
   const patches = fs
     .readdirSync(here)
@@ -192,6 +218,7 @@ const main = (): number => {
     console.log(`[mutations] --only ${unmatched.join(",")} matches no patch in ${path.relative(root, here)}`)
     return 1
   }
+  if (parsed.check) return checkPatches(patches)
   prepare()
   console.log(`[mutations] scratch copy in ${scratch}; ${runs} schedules per mode`)
   for (const file of extra ?? []) {
